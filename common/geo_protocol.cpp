@@ -1,0 +1,43 @@
+#include "common/geo_protocol.hpp"
+
+namespace signpost::common {
+
+namespace {
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    return s;
+}
+}  // namespace
+
+Request parse_request(std::string_view line) {
+    Request r;
+    line = trim(line);
+    if (line.empty()) {
+        r.error = "empty request";
+        return r;
+    }
+    if (line.size() > kMaxRequestLine) {
+        r.error = "request too long";
+        return r;
+    }
+    if (line == "info") {
+        r.kind = RequestKind::kInfo;
+        return r;
+    }
+    if (line == "stats") {
+        r.kind = RequestKind::kStats;
+        return r;
+    }
+    if (line.starts_with("lookup ")) line = trim(line.substr(7));
+    const auto addr = IpAddress::parse(line);
+    if (!addr) {
+        r.error = "bad address or unknown command (expected an IPv4/IPv6 address, info or stats)";
+        return r;
+    }
+    r.kind = RequestKind::kLookup;
+    r.address = addr->unmapped();
+    return r;
+}
+
+}  // namespace signpost::common

@@ -1,0 +1,21 @@
+#pragma once
+// Unix-domain stream sockets: the transport of the geoipd protocol and of the
+// control sockets. Both ends are non-blocking and close-on-exec.
+
+#include <string>
+
+namespace signpost::common {
+
+// sun_path is 108 bytes on Linux including the NUL; longer paths are refused
+// with a message instead of being silently truncated to another path.
+inline constexpr std::size_t kMaxUnixPath = 107;
+
+// Binds and listens on `path`, replacing a stale socket file left by a dead
+// process (but never a live one, and never a file that is not a socket).
+// Returns the fd, or -1 with `error` set.
+int listen_unix(const std::string& path, int backlog, std::string& error);
+
+// Connects to `path`; returns a non-blocking fd, or -1 with `error` set.
+int connect_unix(const std::string& path, std::string& error);
+
+}  // namespace signpost::common

@@ -1,0 +1,108 @@
+// geoipd: answers "what do we know about this address?" over a Unix socket.
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "common/log.hpp"
+#include "common/snapshot.hpp"
+#include "geoipd/options.hpp"
+#include "geoipd/reloader.hpp"
+#include "geoipd/server.hpp"
+
+using namespace signpost;
+using namespace signpost::geoipd;
+
+namespace {
+common::LogLevel level_of(const std::string& s) {
+    if (s == "debug") return common::LogLevel::kDebug;
+    if (s == "warn") return common::LogLevel::kWarn;
+    if (s == "error") return common::LogLevel::kError;
+    return common::LogLevel::kInfo;
+}
+
+void print_check(const DatabaseSet& set) {
+    for (const auto& db : set.databases()) {
+        std::printf("%s: type %s, kind %s, build epoch %llu, IPv%u, %u nodes, %llu records\n",
+                    db->path().c_str(), db->database_type().c_str(), db->schema().kind().c_str(),
+                    static_cast<unsigned long long>(db->build_epoch()), db->ip_version(),
+                    db->node_count(), static_cast<unsigned long long>(db->data_records()));
+        for (std::size_t i = 0; i < kFieldCount; ++i) {
+            const auto& p = db->schema()[static_cast<Field>(i)];
+            std::printf("  %-10s %s\n", std::string(field_name(static_cast<Field>(i))).c_str(),
+                        p ? p->dotted().c_str() : "-");
+        }
+    }
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    common::set_log_ident("geoipd");
+    Options opts;
+    switch (parse_options(argc, argv, opts)) {
+        case ParseOutcome::kExitOk: return 0;
+        case ParseOutcome::kExitError: return 2;
+        case ParseOutcome::kRun: break;
+    }
+    common::set_log_level(level_of(opts.log_level));
+
+    std::string error;
+    auto initial = load_all(opts.databases, 1, error);
+    if (!initial) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
+    }
+    if (opts.check_config) {
+        print_check(*initial);
+        return 0;
+    }
+
+    // Signals are taken synchronously by this thread; every thread started
+    // below inherits the blocked mask.
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+    common::Snapshot<DatabaseSet> dbs(initial);
+    for (const auto& db : initial->databases())
+        SP_LOG_INFO("loaded %s: type %s, kind %s, build %llu", db->path().c_str(),
+                    db->database_type().c_str(), db->schema().kind().c_str(),
+                    static_cast<unsigned long long>(db->build_epoch()));
+    initial.reset();
+
+    Stats stats(opts.threads);
+    ServerOptions sopts;
+    sopts.socket_path = opts.socket_path;
+    sopts.threads = opts.threads;
+    sopts.max_clients = opts.max_clients;
+    Server server(sopts, dbs, stats);
+    if (!server.start(error)) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
+    }
+    Reloader reloader(opts.databases, dbs, stats, opts.stat_interval, opts.debounce);
+    reloader.start();
+    SP_LOG_INFO("serving on %s with %u thread(s)", opts.socket_path.c_str(), opts.threads);
+
+    for (;;) {
+        signalfd_siginfo si;
+        if (::read(sfd, &si, sizeof si) != sizeof si) continue;
+        if (si.ssi_signo == SIGHUP) {
+            reloader.request_reload_all();
+            continue;
+        }
+        SP_LOG_INFO("signal %u: shutting down", si.ssi_signo);
+        break;
+    }
+    reloader.stop();
+    server.stop();
+    return 0;
+}

@@ -1,0 +1,136 @@
+#include "geoipd/options.hpp"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+
+#include "common/unix_socket.hpp"
+
+namespace signpost::geoipd {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// Boost's config-file errors name the option but not the line: find the line
+// so the message reads "geoipd.conf:7: ...".
+std::string locate(const std::string& file, const std::string& option) {
+    std::ifstream in(file);
+    std::string line;
+    std::string key = option;
+    if (auto p = key.find_first_not_of('-'); p != std::string::npos) key = key.substr(p);
+    for (int n = 1; std::getline(in, line); ++n) {
+        auto s = line.find_first_not_of(" \t");
+        if (s != std::string::npos && line.compare(s, key.size(), key) == 0)
+            return file + ":" + std::to_string(n) + ": ";
+    }
+    return file + ": ";
+}
+
+}  // namespace
+
+ParseOutcome parse_options(int argc, char** argv, Options& out) {
+    unsigned stat_seconds = 10;
+    unsigned debounce_ms = 200;
+    std::vector<std::string> dbs;
+    std::string config;
+    po::options_description shared("Options (also valid in --config files, without the dashes)");
+    shared.add_options()
+        ("socket", po::value(&out.socket_path)->value_name("PATH"),
+         "Unix socket to listen on")
+        ("db", po::value(&dbs)->value_name("FILE[,FIELD=PATH...]"),
+         "a .mmdb database (repeat for several); FIELD=PATH overrides where a field is read, "
+         "e.g. --db geo.mmdb,country=country_code. Fields: country continent asn as_org "
+         "latitude longitude")
+        ("threads", po::value(&out.threads)->default_value(1)->value_name("N"),
+         "event-loop threads")
+        ("max-clients", po::value(&out.max_clients)->default_value(1024)->value_name("N"),
+         "connections served at once; more are told 'too many clients' and closed")
+        ("stat-interval", po::value(&stat_seconds)->default_value(10)->value_name("SECONDS"),
+         "stat() every database this often, for filesystems without inotify")
+        ("debounce-ms", po::value(&debounce_ms)->default_value(200)->value_name("MS"),
+         "wait this long after the last change to a database before reloading it")
+        ("log-level", po::value(&out.log_level)->default_value("info")->value_name("LEVEL"),
+         "debug, info, warn or error");
+    po::options_description cli("geoipd: IP -> network prefix, country, continent, ASN over a Unix socket\n\n"
+                                "Usage: geoipd --socket PATH --db FILE [--db FILE ...]\n\nCommand line");
+    cli.add_options()
+        ("help,h", "show this help")
+        ("config", po::value(&config)->value_name("FILE"), "read options from FILE")
+        ("check-config", "open and validate every database, print what was found, and exit");
+    cli.add(shared);
+
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, cli), vm);
+        if (vm.count("help")) {
+            std::cout << cli << "\nProtocol: one request per line (an address, 'info' or "
+                                 "'stats'), one JSON line per answer. See README.md.\n";
+            return ParseOutcome::kExitOk;
+        }
+        if (vm.count("config")) {
+            const std::string file = vm["config"].as<std::string>();
+            std::ifstream in(file);
+            if (!in) {
+                std::cerr << "geoipd: cannot read config file " << file << "\n";
+                return ParseOutcome::kExitError;
+            }
+            try {
+                po::store(po::parse_config_file(in, shared), vm);
+            } catch (const po::error_with_option_name& e) {
+                std::cerr << "geoipd: " << locate(file, e.get_option_name()) << e.what() << "\n";
+                return ParseOutcome::kExitError;
+            } catch (const po::error& e) {
+                std::cerr << "geoipd: " << file << ": " << e.what() << "\n";
+                return ParseOutcome::kExitError;
+            }
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "geoipd: " << e.what() << " (see --help)\n";
+        return ParseOutcome::kExitError;
+    }
+    out.check_config = vm.count("check-config") > 0;
+    out.stat_interval = std::chrono::seconds(stat_seconds == 0 ? 1 : stat_seconds);
+    out.debounce = std::chrono::milliseconds(debounce_ms);
+    if (dbs.empty()) {
+        std::cerr << "geoipd: at least one --db FILE is required (see --help)\n";
+        return ParseOutcome::kExitError;
+    }
+    for (const auto& d : dbs) {
+        std::string error;
+        auto spec = DatabaseSpec::parse(d, error);
+        if (!spec) {
+            std::cerr << "geoipd: --db " << d << ": " << error << "\n";
+            return ParseOutcome::kExitError;
+        }
+        out.databases.push_back(std::move(*spec));
+    }
+    if (!out.check_config) {
+        if (out.socket_path.empty()) {
+            std::cerr << "geoipd: --socket PATH is required (see --help)\n";
+            return ParseOutcome::kExitError;
+        }
+        if (out.socket_path.size() > common::kMaxUnixPath) {
+            std::cerr << "geoipd: --socket " << out.socket_path << ": longer than "
+                      << common::kMaxUnixPath << " bytes, the limit of a Unix socket path\n";
+            return ParseOutcome::kExitError;
+        }
+    }
+    if (out.threads == 0 || out.threads > 256) {
+        std::cerr << "geoipd: --threads " << out.threads << ": expected 1..256\n";
+        return ParseOutcome::kExitError;
+    }
+    if (out.max_clients == 0) {
+        std::cerr << "geoipd: --max-clients must be at least 1\n";
+        return ParseOutcome::kExitError;
+    }
+    if (out.log_level != "debug" && out.log_level != "info" && out.log_level != "warn" &&
+        out.log_level != "error") {
+        std::cerr << "geoipd: --log-level " << out.log_level << ": expected debug, info, warn or error\n";
+        return ParseOutcome::kExitError;
+    }
+    return ParseOutcome::kRun;
+}
+
+}  // namespace signpost::geoipd

@@ -1,0 +1,30 @@
+#pragma once
+// geoipd's command line and config file (the same option names in both; the
+// file is "name = value" lines, as Boost.Program_options reads them).
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "geoipd/schema.hpp"
+
+namespace signpost::geoipd {
+
+struct Options {
+    std::string socket_path;
+    std::vector<DatabaseSpec> databases;
+    unsigned threads = 1;
+    unsigned max_clients = 1024;
+    std::chrono::milliseconds stat_interval{10000};
+    std::chrono::milliseconds debounce{200};
+    std::string log_level = "info";
+    bool check_config = false;
+};
+
+enum class ParseOutcome { kRun, kExitOk, kExitError };
+
+// Parses argv (and --config FILE). Prints help or errors itself.
+ParseOutcome parse_options(int argc, char** argv, Options& out);
+
+}  // namespace signpost::geoipd

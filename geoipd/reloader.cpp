@@ -1,0 +1,108 @@
+#include "geoipd/reloader.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "common/file_watch.hpp"
+#include "common/log.hpp"
+
+namespace signpost::geoipd {
+
+std::shared_ptr<const DatabaseSet> load_all(const std::vector<DatabaseSpec>& specs,
+                                            std::uint64_t generation, std::string& error) {
+    std::vector<std::shared_ptr<const Database>> dbs;
+    for (const auto& spec : specs) {
+        auto db = Database::open(spec, error);
+        if (!db) return nullptr;
+        dbs.push_back(std::move(db));
+    }
+    return std::make_shared<const DatabaseSet>(std::move(dbs), generation);
+}
+
+Reloader::Reloader(std::vector<DatabaseSpec> specs, common::Snapshot<DatabaseSet>& dbs,
+                   Stats& stats, std::chrono::milliseconds stat_interval,
+                   std::chrono::milliseconds debounce)
+    : specs_(std::move(specs)),
+      dbs_(dbs),
+      stats_(stats),
+      stat_interval_(stat_interval),
+      debounce_(debounce) {
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+Reloader::~Reloader() {
+    stop();
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void Reloader::start() { thread_ = std::thread([this] { run(); }); }
+
+void Reloader::stop() {
+    stopping_ = true;
+    std::uint64_t one = 1;
+    ssize_t w = ::write(wake_fd_, &one, sizeof one);
+    (void)w;
+    if (thread_.joinable()) thread_.join();
+}
+
+void Reloader::request_reload_all() {
+    reload_all_ = true;
+    std::uint64_t one = 1;
+    ssize_t w = ::write(wake_fd_, &one, sizeof one);
+    (void)w;
+}
+
+bool Reloader::reload(const std::set<std::string>& paths) {
+    const auto current = dbs_.load();
+    std::vector<std::shared_ptr<const Database>> next = current->databases();
+    bool changed = false;
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+        if (!paths.empty() && !paths.count(specs_[i].path)) continue;
+        std::string error;
+        auto db = Database::open(specs_[i], error);
+        if (!db) {
+            stats_.reload_failures.fetch_add(1);
+            stats_.last_reload_failure = static_cast<std::int64_t>(std::time(nullptr));
+            SP_LOG_ERROR("reload refused, still serving the previous %s (build %llu): %s",
+                         specs_[i].path.c_str(),
+                         static_cast<unsigned long long>(next[i]->build_epoch()), error.c_str());
+            continue;
+        }
+        SP_LOG_INFO("loaded %s: type %s, kind %s, build %llu, %u nodes, %llu records",
+                    db->path().c_str(), db->database_type().c_str(), db->schema().kind().c_str(),
+                    static_cast<unsigned long long>(db->build_epoch()), db->node_count(),
+                    static_cast<unsigned long long>(db->data_records()));
+        next[i] = std::move(db);
+        changed = true;
+    }
+    if (!changed) return false;
+    const auto gen = current->generation() + 1;
+    dbs_.publish(std::make_shared<const DatabaseSet>(std::move(next), gen));
+    stats_.reloads.fetch_add(1);
+    SP_LOG_INFO("published database generation %llu", static_cast<unsigned long long>(gen));
+    return true;
+}
+
+void Reloader::run() {
+    std::vector<std::string> paths;
+    for (const auto& s : specs_) paths.push_back(s.path);
+    common::FileWatcher watcher(paths, stat_interval_, debounce_);
+    while (!stopping_) {
+        auto changed = watcher.wait(std::chrono::seconds(3600), wake_fd_);
+        std::uint64_t v;
+        while (::read(wake_fd_, &v, sizeof v) > 0) {
+        }
+        if (stopping_) break;
+        if (reload_all_.exchange(false)) {
+            SP_LOG_INFO("reloading all databases (SIGHUP)");
+            for (const auto& p : paths) watcher.mark_seen(p);
+            reload({});
+        } else if (!changed.empty()) {
+            reload(changed);
+        }
+    }
+}
+
+}  // namespace signpost::geoipd

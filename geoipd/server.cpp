@@ -1,0 +1,304 @@
+#include "geoipd/server.hpp"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+
+#include "common/geo_protocol.hpp"
+#include "common/log.hpp"
+#include "common/unix_socket.hpp"
+
+namespace signpost::geoipd {
+
+namespace {
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr int kMaxEvents = 64;
+}  // namespace
+
+namespace {
+
+struct Connection {
+    int fd = -1;
+    std::string partial;      // start of a request line whose newline has not arrived
+    bool discarding = false;  // skipping the rest of an overlong line
+    std::string out;
+    std::size_t out_pos = 0;
+    bool read_closed = false;
+    bool reading_paused = false;
+    std::uint32_t events = EPOLLIN | EPOLLRDHUP;  // what epoll is asked to report
+    std::size_t pending() const { return out.size() - out_pos; }
+};
+
+class Worker {
+public:
+    Worker(int epfd, int listen_fd, const ServerOptions& opts, common::Snapshot<DatabaseSet>& dbs,
+           Stats& stats, WorkerCounters& counters)
+        : epfd_(epfd), listen_fd_(listen_fd), opts_(opts), dbs_(dbs), stats_(stats), c_(counters) {}
+    ~Worker() {
+        for (auto& [fd, conn] : conns_) close_conn(fd, false);
+    }
+    void on_listen();
+    void on_conn(int fd, std::uint32_t events);
+
+private:
+    using Conn = Connection;
+    void handle_line(Conn& c, std::string_view line, const DatabaseSet& set);
+    void consume(Conn& c, const char* data, std::size_t n, const DatabaseSet& set);
+    bool flush(Conn& c);  // false: connection broken
+    void update_interest(Conn& c);
+    void close_conn(int fd, bool erase = true);
+
+    int epfd_;
+    int listen_fd_;
+    const ServerOptions& opts_;
+    common::Snapshot<DatabaseSet>& dbs_;
+    Stats& stats_;
+    WorkerCounters& c_;
+    std::unordered_map<int, std::unique_ptr<Conn>> conns_;
+    char buf_[kReadChunk];
+};
+
+void Worker::on_listen() {
+    for (;;) {
+        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                SP_LOG_WARN("accept: %s", std::strerror(errno));
+            return;
+        }
+        if (stats_.connections_current.fetch_add(1) >= static_cast<std::int64_t>(opts_.max_clients)) {
+            stats_.connections_current.fetch_sub(1);
+            bump(c_.connections_refused);
+            static constexpr char kFull[] = "{\"error\":\"too many clients\",\"input\":\"\"}\n";
+            ssize_t w = ::send(fd, kFull, sizeof kFull - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)w;
+            ::close(fd);
+            continue;
+        }
+        bump(c_.connections_accepted);
+        auto conn = std::make_unique<Conn>();
+        conn->fd = fd;
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP;
+        ev.data.fd = fd;
+        if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            stats_.connections_current.fetch_sub(1);
+            ::close(fd);
+            continue;
+        }
+        conns_.emplace(fd, std::move(conn));
+    }
+}
+
+void Worker::handle_line(Conn& c, std::string_view line, const DatabaseSet& set) {
+    const common::Request req = common::parse_request(line);
+    switch (req.kind) {
+        case common::RequestKind::kLookup: {
+            const common::GeoFactsView f = set.lookup(req.address);
+            bump(c_.lookups);
+            bump(f.found ? c_.found : c_.not_found);
+            common::append_answer_json(c.out, f);
+            break;
+        }
+        case common::RequestKind::kInfo:
+            bump(c_.info_requests);
+            set.append_info_json(c.out);
+            break;
+        case common::RequestKind::kStats:
+            bump(c_.stats_requests);
+            stats_.append_json(c.out, set.generation());
+            break;
+        case common::RequestKind::kError:
+            bump(c_.bad_requests);
+            if (line.size() > common::kMaxRequestLine) line = line.substr(0, 64);
+            common::append_error_json(c.out, req.error, line);
+            break;
+    }
+}
+
+void Worker::consume(Conn& c, const char* data, std::size_t n, const DatabaseSet& set) {
+    std::string_view in(data, n);
+    while (!in.empty()) {
+        const auto nl = in.find('\n');
+        if (c.discarding) {
+            if (nl == std::string_view::npos) return;
+            c.discarding = false;
+            in.remove_prefix(nl + 1);
+            continue;
+        }
+        if (nl == std::string_view::npos) {
+            if (c.partial.size() + in.size() > common::kMaxRequestLine) {
+                bump(c_.bad_requests);
+                std::string head = c.partial + std::string(in.substr(0, 64));
+                common::append_error_json(c.out, "request too long", head.substr(0, 64));
+                c.partial.clear();
+                c.discarding = true;
+            } else {
+                c.partial.append(in);
+            }
+            return;
+        }
+        if (!c.partial.empty()) {
+            c.partial.append(in.substr(0, nl));
+            handle_line(c, c.partial, set);
+            c.partial.clear();
+        } else {
+            handle_line(c, in.substr(0, nl), set);
+        }
+        in.remove_prefix(nl + 1);
+    }
+}
+
+bool Worker::flush(Conn& c) {
+    while (c.pending() > 0) {
+        ssize_t n = ::send(c.fd, c.out.data() + c.out_pos, c.pending(), MSG_NOSIGNAL);
+        if (n > 0) {
+            c.out_pos += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        return false;
+    }
+    if (c.pending() == 0) {
+        c.out.clear();
+        c.out_pos = 0;
+    } else if (c.out_pos > (1 << 16)) {
+        c.out.erase(0, c.out_pos);
+        c.out_pos = 0;
+    }
+    return true;
+}
+
+void Worker::update_interest(Conn& c) {
+    // Pause input while too much output is queued; resume at half, so a slow
+    // reader does not make us toggle epoll on every answer.
+    if (!c.reading_paused && c.pending() > opts_.max_pending_output) {
+        c.reading_paused = true;
+        bump(c_.reads_paused);
+    } else if (c.reading_paused && c.pending() <= opts_.max_pending_output / 2) {
+        c.reading_paused = false;
+    }
+    const std::uint32_t want = (c.reading_paused || c.read_closed ? 0u : (EPOLLIN | EPOLLRDHUP)) |
+                               (c.pending() > 0 ? EPOLLOUT : 0u);
+    if (want == c.events) return;
+    c.events = want;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.fd = c.fd;
+    ::epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void Worker::close_conn(int fd, bool erase) {
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+    stats_.connections_current.fetch_sub(1);
+    if (erase) conns_.erase(fd);
+}
+
+void Worker::on_conn(int fd, std::uint32_t events) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end()) return;
+    Conn& c = *it->second;
+    if (events & (EPOLLERR)) return close_conn(fd);
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) && !c.reading_paused && !c.read_closed) {
+        // One snapshot per readiness event, not per line.
+        const auto set = dbs_.load();
+        while (c.pending() <= opts_.max_pending_output) {
+            ssize_t n = ::recv(fd, buf_, sizeof buf_, 0);
+            if (n > 0) {
+                consume(c, buf_, static_cast<std::size_t>(n), *set);
+                if (static_cast<std::size_t>(n) < sizeof buf_) break;
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            if (n < 0) return close_conn(fd);
+            // EOF: answer a last line that came without its newline, then finish.
+            c.read_closed = true;
+            if (!c.partial.empty() && !c.discarding) handle_line(c, c.partial, *set);
+            c.partial.clear();
+            break;
+        }
+    }
+    if (!flush(c)) return close_conn(fd);
+    if (c.read_closed && c.pending() == 0) return close_conn(fd);
+    update_interest(c);
+}
+
+}  // namespace
+
+Server::Server(ServerOptions opts, common::Snapshot<DatabaseSet>& dbs, Stats& stats)
+    : opts_(std::move(opts)), dbs_(dbs), stats_(stats) {}
+
+Server::~Server() { stop(); }
+
+bool Server::start(std::string& error) {
+    listen_fd_ = common::listen_unix(opts_.socket_path, 1024, error);
+    if (listen_fd_ < 0) return false;
+    stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    for (unsigned i = 0; i < opts_.threads; ++i) workers_.emplace_back([this, i] { run_worker(i); });
+    return true;
+}
+
+void Server::run_worker(unsigned index) {
+    int epfd = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    // EPOLLEXCLUSIVE: one worker wakes per new connection, not all of them.
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.fd = listen_fd_;
+    ::epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd_, &ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = stop_fd_;
+    ::epoll_ctl(epfd, EPOLL_CTL_ADD, stop_fd_, &ev);
+    {
+        auto worker = std::make_unique<Worker>(epfd, listen_fd_, opts_, dbs_, stats_,
+                                               stats_.worker(index));
+        epoll_event events[kMaxEvents];
+        bool running = true;
+        while (running) {
+            int n = ::epoll_wait(epfd, events, kMaxEvents, -1);
+            if (n < 0 && errno != EINTR) {
+                SP_LOG_ERROR("epoll_wait: %s", std::strerror(errno));
+                break;
+            }
+            for (int i = 0; i < n; ++i) {
+                const int fd = events[i].data.fd;
+                if (fd == stop_fd_) {
+                    running = false;
+                } else if (fd == listen_fd_) {
+                    worker->on_listen();
+                } else {
+                    worker->on_conn(fd, events[i].events);
+                }
+            }
+        }
+    }
+    ::close(epfd);
+}
+
+void Server::stop() {
+    if (stopped_.exchange(true)) return;
+    if (stop_fd_ >= 0) {
+        std::uint64_t one = 1;
+        ssize_t w = ::write(stop_fd_, &one, sizeof one);
+        (void)w;
+    }
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    if (listen_fd_ >= 0) {
+        ::close(listen_fd_);
+        ::unlink(opts_.socket_path.c_str());
+    }
+    if (stop_fd_ >= 0) ::close(stop_fd_);
+    listen_fd_ = stop_fd_ = -1;
+}
+
+}  // namespace signpost::geoipd
