@@ -11,6 +11,8 @@
 #include <unordered_map>
 
 #include "common/geo_protocol.hpp"
+#include "geoipd/request_handler.hpp"
+#include "common/line_framer.hpp"
 #include "common/log.hpp"
 #include "common/unix_socket.hpp"
 
@@ -25,8 +27,7 @@ namespace {
 
 struct Connection {
     int fd = -1;
-    std::string partial;      // start of a request line whose newline has not arrived
-    bool discarding = false;  // skipping the rest of an overlong line
+    common::LineFramer framer{common::kMaxRequestLine};
     std::string out;
     std::size_t out_pos = 0;
     bool read_closed = false;
@@ -98,62 +99,16 @@ void Worker::on_listen() {
 }
 
 void Worker::handle_line(Conn& c, std::string_view line, const DatabaseSet& set) {
-    const common::Request req = common::parse_request(line);
-    switch (req.kind) {
-        case common::RequestKind::kLookup: {
-            const common::GeoFactsView f = set.lookup(req.address);
-            bump(c_.lookups);
-            bump(f.found ? c_.found : c_.not_found);
-            common::append_answer_json(c.out, f);
-            break;
-        }
-        case common::RequestKind::kInfo:
-            bump(c_.info_requests);
-            set.append_info_json(c.out);
-            break;
-        case common::RequestKind::kStats:
-            bump(c_.stats_requests);
-            stats_.append_json(c.out, set.generation());
-            break;
-        case common::RequestKind::kError:
-            bump(c_.bad_requests);
-            if (line.size() > common::kMaxRequestLine) line = line.substr(0, 64);
-            common::append_error_json(c.out, req.error, line);
-            break;
-    }
+    handle_request_line(line, set, stats_, c_, c.out);
 }
 
 void Worker::consume(Conn& c, const char* data, std::size_t n, const DatabaseSet& set) {
-    std::string_view in(data, n);
-    while (!in.empty()) {
-        const auto nl = in.find('\n');
-        if (c.discarding) {
-            if (nl == std::string_view::npos) return;
-            c.discarding = false;
-            in.remove_prefix(nl + 1);
-            continue;
-        }
-        if (nl == std::string_view::npos) {
-            if (c.partial.size() + in.size() > common::kMaxRequestLine) {
-                bump(c_.bad_requests);
-                std::string head = c.partial + std::string(in.substr(0, 64));
-                common::append_error_json(c.out, "request too long", head.substr(0, 64));
-                c.partial.clear();
-                c.discarding = true;
-            } else {
-                c.partial.append(in);
-            }
-            return;
-        }
-        if (!c.partial.empty()) {
-            c.partial.append(in.substr(0, nl));
-            handle_line(c, c.partial, set);
-            c.partial.clear();
-        } else {
-            handle_line(c, in.substr(0, nl), set);
-        }
-        in.remove_prefix(nl + 1);
-    }
+    c.framer.feed(
+        std::string_view(data, n), [&](std::string_view line) { handle_line(c, line, set); },
+        [&](std::string_view head) {
+            bump(c_.bad_requests);
+            common::append_error_json(c.out, "request too long", head);
+        });
 }
 
 bool Worker::flush(Conn& c) {
@@ -223,8 +178,7 @@ void Worker::on_conn(int fd, std::uint32_t events) {
             if (n < 0) return close_conn(fd);
             // EOF: answer a last line that came without its newline, then finish.
             c.read_closed = true;
-            if (!c.partial.empty() && !c.discarding) handle_line(c, c.partial, *set);
-            c.partial.clear();
+            c.framer.finish([&](std::string_view line) { handle_line(c, line, *set); });
             break;
         }
     }
