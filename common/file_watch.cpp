@@ -23,10 +23,12 @@ std::string join(const std::string& dir, const char* name) {
 
 FileWatcher::FileWatcher(const std::vector<std::string>& paths,
                          std::chrono::milliseconds stat_interval,
-                         std::chrono::milliseconds debounce)
+                         std::chrono::milliseconds debounce, bool use_inotify)
     : stat_interval_(stat_interval), debounce_(debounce) {
-    inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (inotify_fd_ < 0) SP_LOG_WARN("inotify unavailable, relying on periodic stat only");
+    if (use_inotify) {
+        inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (inotify_fd_ < 0) SP_LOG_WARN("inotify unavailable, relying on periodic stat only");
+    }
     std::set<std::string> dirs;
     for (const auto& p : paths) {
         seen_[p] = identify(p);

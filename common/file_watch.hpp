@@ -19,8 +19,9 @@ public:
     // `stat_interval`: how often to stat every file regardless of inotify.
     // `debounce`: after a change, wait for this long without further events, so
     // that a burst (write temp, fsync, rename) yields one reload.
+    // `use_inotify` false: stat only (for filesystems where inotify is absent or lies).
     FileWatcher(const std::vector<std::string>& paths, std::chrono::milliseconds stat_interval,
-                std::chrono::milliseconds debounce);
+                std::chrono::milliseconds debounce, bool use_inotify = true);
     ~FileWatcher();
     FileWatcher(const FileWatcher&) = delete;
     FileWatcher& operator=(const FileWatcher&) = delete;

@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
     }
-    Reloader reloader(opts.databases, dbs, stats, opts.stat_interval, opts.debounce);
+    Reloader reloader(opts.databases, dbs, stats, opts.stat_interval, opts.debounce,
+                      opts.use_inotify);
     reloader.start();
     SP_LOG_INFO("serving on %s with %u thread(s)", opts.socket_path.c_str(), opts.threads);
 

@@ -50,6 +50,8 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
          "stat() every database this often, for filesystems without inotify")
         ("debounce-ms", po::value(&debounce_ms)->default_value(200)->value_name("MS"),
          "wait this long after the last change to a database before reloading it")
+        ("no-inotify", po::bool_switch(),
+         "notice replaced databases by the periodic stat only")
         ("log-level", po::value(&out.log_level)->default_value("info")->value_name("LEVEL"),
          "debug, info, warn or error");
     po::options_description cli("geoipd: IP -> network prefix, country, continent, ASN over a Unix socket\n\n"
@@ -91,6 +93,7 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
         return ParseOutcome::kExitError;
     }
     out.check_config = vm.count("check-config") > 0;
+    out.use_inotify = !vm["no-inotify"].as<bool>();
     out.stat_interval = std::chrono::seconds(stat_seconds == 0 ? 1 : stat_seconds);
     out.debounce = std::chrono::milliseconds(debounce_ms);
     if (dbs.empty()) {

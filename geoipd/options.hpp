@@ -20,6 +20,7 @@ struct Options {
     std::chrono::milliseconds debounce{200};
     std::string log_level = "info";
     bool check_config = false;
+    bool use_inotify = true;
 };
 
 enum class ParseOutcome { kRun, kExitOk, kExitError };

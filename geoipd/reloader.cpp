@@ -23,12 +23,13 @@ std::shared_ptr<const DatabaseSet> load_all(const std::vector<DatabaseSpec>& spe
 
 Reloader::Reloader(std::vector<DatabaseSpec> specs, common::Snapshot<DatabaseSet>& dbs,
                    Stats& stats, std::chrono::milliseconds stat_interval,
-                   std::chrono::milliseconds debounce)
+                   std::chrono::milliseconds debounce, bool use_inotify)
     : specs_(std::move(specs)),
       dbs_(dbs),
       stats_(stats),
       stat_interval_(stat_interval),
-      debounce_(debounce) {
+      debounce_(debounce),
+      use_inotify_(use_inotify) {
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
@@ -88,7 +89,7 @@ bool Reloader::reload(const std::set<std::string>& paths) {
 void Reloader::run() {
     std::vector<std::string> paths;
     for (const auto& s : specs_) paths.push_back(s.path);
-    common::FileWatcher watcher(paths, stat_interval_, debounce_);
+    common::FileWatcher watcher(paths, stat_interval_, debounce_, use_inotify_);
     while (!stopping_) {
         auto changed = watcher.wait(std::chrono::seconds(3600), wake_fd_);
         std::uint64_t v;

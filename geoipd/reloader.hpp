@@ -28,7 +28,8 @@ std::shared_ptr<const DatabaseSet> load_all(const std::vector<DatabaseSpec>& spe
 class Reloader {
 public:
     Reloader(std::vector<DatabaseSpec> specs, common::Snapshot<DatabaseSet>& dbs, Stats& stats,
-             std::chrono::milliseconds stat_interval, std::chrono::milliseconds debounce);
+             std::chrono::milliseconds stat_interval, std::chrono::milliseconds debounce,
+             bool use_inotify = true);
     ~Reloader();
 
     void start();
@@ -47,6 +48,7 @@ private:
     Stats& stats_;
     std::chrono::milliseconds stat_interval_;
     std::chrono::milliseconds debounce_;
+    bool use_inotify_;
     int wake_fd_ = -1;
     std::atomic<bool> reload_all_{false};
     std::atomic<bool> stopping_{false};
