@@ -117,7 +117,9 @@ std::string parse_answer_json(std::string_view line, GeoAnswer& out) {
     if (out.prefix.family() != out.ip.family() || !out.prefix.contains(out.ip))
         return "malformed response: prefix " + out.prefix.to_string() + " does not contain " +
                out.ip.to_string();
+    // Half a location is no location: both coordinates or neither.
     out.has_location = have_lat && have_lon;
+    if (!out.has_location) out.latitude = out.longitude = 0;
     return {};
 }
 

@@ -6,10 +6,52 @@
 
 namespace signpost::common::json {
 
+namespace {
+// Length of the valid UTF-8 sequence starting at s[i] (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF), or 0 if it is not valid.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char c = b(0);
+    std::size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (i + n > s.size() || b(1) < lo || b(1) > hi) return 0;
+    for (std::size_t k = 2; k < n; ++k)
+        if (b(k) < 0x80 || b(k) > 0xbf) return 0;
+    return n;
+}
+}  // namespace
+
 void append_string(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     out.push_back('"');
-    for (unsigned char c : s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80) {
+            // Valid UTF-8 (an AS name like "Telefónica") passes through as it is;
+            // a byte that is not UTF-8 becomes U+FFFD, so the line stays valid JSON.
+            if (const std::size_t n = utf8_sequence(s, i)) {
+                out.append(s.substr(i, n));
+                i += n;
+            } else {
+                out.append("\\ufffd");
+                ++i;
+            }
+            continue;
+        }
+        ++i;
         switch (c) {
             case '"': out.append("\\\""); break;
             case '\\': out.append("\\\\"); break;
@@ -17,9 +59,7 @@ void append_string(std::string& out, std::string_view s) {
             case '\r': out.append("\\r"); break;
             case '\t': out.append("\\t"); break;
             default:
-                // Bytes >= 0x80 are escaped too: echoed input may not be UTF-8, and
-                // a response line must always be valid JSON.
-                if (c < 0x20 || c >= 0x7f) {
+                if (c < 0x20 || c == 0x7f) {
                     out.append("\\u00");
                     out.push_back(kHex[c >> 4]);
                     out.push_back(kHex[c & 0xf]);

@@ -8,8 +8,18 @@ namespace json = signpost::common::json;
 
 TEST(Json, EscapesEverythingUnsafe) {
     std::string out;
-    json::append_string(out, std::string("a\"b\\c\n\x01\xff", 8));
-    EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\\u00ff\"");
+    json::append_string(out, std::string("a\"b\\c\n\x01\x7f", 8));
+    EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\\u007f\"");
+}
+
+TEST(Json, KeepsValidUtf8AndReplacesInvalidBytes) {
+    std::string out;
+    json::append_string(out, "Telef\xc3\xb3nica \xe6\x97\xa5\xf0\x9f\x98\x80");
+    EXPECT_EQ(out, "\"Telef\xc3\xb3nica \xe6\x97\xa5\xf0\x9f\x98\x80\"");
+    out.clear();
+    // A lone continuation byte, a truncated sequence, an overlong form, a surrogate.
+    json::append_string(out, "a\x80" "b\xc3" "c\xc0\xaf" "d\xed\xa0\x80");
+    EXPECT_EQ(out, "\"a\\ufffdb\\ufffdc\\ufffd\\ufffdd\\ufffd\\ufffd\\ufffd\"");
 }
 
 TEST(Json, ReadsFlatObjectsAndSkipsNested) {
