@@ -1,6 +1,7 @@
 #include "common/country_continent.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 
 namespace signpost::common {
@@ -59,14 +60,27 @@ constexpr Entry kTable[] = {
 
 }  // namespace
 
+namespace {
+// Direct index by the two letters (26 x 26): the lookup runs per geoipd answer.
+struct Index {
+    std::uint8_t entry[26 * 26];  // 1 + position in kTable, 0 when absent
+    constexpr Index() : entry{} {
+        for (std::size_t i = 0; i < std::size(kTable); ++i)
+            entry[(kTable[i].country[0] - 'A') * 26 + (kTable[i].country[1] - 'A')] =
+                static_cast<std::uint8_t>(i + 1);
+    }
+};
+constexpr Index kIndex;
+}  // namespace
+
 std::string_view continent_of_country(std::string_view iso_code) {
     if (iso_code.size() != 2) return {};
-    const auto* it = std::lower_bound(std::begin(kTable), std::end(kTable), iso_code,
-                                      [](const Entry& e, std::string_view key) {
-                                          return std::string_view(e.country, 2) < key;
-                                      });
-    if (it == std::end(kTable) || std::string_view(it->country, 2) != iso_code) return {};
-    return std::string_view(it->continent, 2);
+    const unsigned a = static_cast<unsigned char>(iso_code[0]) - 'A';
+    const unsigned b = static_cast<unsigned char>(iso_code[1]) - 'A';
+    if (a >= 26 || b >= 26) return {};
+    const unsigned e = kIndex.entry[a * 26 + b];
+    if (e == 0) return {};
+    return std::string_view(kTable[e - 1].continent, 2);
 }
 
 bool country_table_is_sorted() {

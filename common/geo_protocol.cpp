@@ -21,6 +21,18 @@ Request parse_request(std::string_view line) {
         r.error = "request too long";
         return r;
     }
+    // Addresses first: they are nearly every request, and start with a hex
+    // digit or ':' where the commands start with other letters.
+    const char c0 = line.front();
+    const bool addr_like = (c0 >= '0' && c0 <= '9') || c0 == ':' || (c0 >= 'a' && c0 <= 'f') ||
+                           (c0 >= 'A' && c0 <= 'F');
+    if (addr_like) {
+        if (const auto addr = IpAddress::parse(line)) {
+            r.kind = RequestKind::kLookup;
+            r.address = addr->unmapped();
+            return r;
+        }
+    }
     if (line == "info") {
         r.kind = RequestKind::kInfo;
         return r;

@@ -26,19 +26,112 @@ IpAddress IpAddress::from_bytes(Family family, const std::uint8_t* bytes) {
     return a;
 }
 
+namespace {
+// Dotted-quad IPv4, as strict as inet_pton: four decimal octets 0..255, no
+// leading zeros, nothing else. Written out because it runs once per geoipd
+// request and glibc's version is several times slower.
+bool parse_v4(std::string_view t, std::uint8_t* out) {
+    unsigned part = 0;
+    for (std::size_t i = 0; i < t.size();) {
+        if (part == 4) return false;
+        unsigned v = 0;
+        std::size_t digits = 0;
+        const std::size_t start = i;
+        while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+            v = v * 10 + static_cast<unsigned>(t[i] - '0');
+            if (++digits > 3) return false;
+            ++i;
+        }
+        if (digits == 0 || v > 255 || (digits > 1 && t[start] == '0')) return false;
+        out[part++] = static_cast<std::uint8_t>(v);
+        if (i < t.size()) {
+            if (t[i] != '.' || part == 4) return false;
+            if (++i == t.size()) return false;  // trailing dot
+        }
+    }
+    return part == 4;
+}
+
+char* put_u8(char* p, unsigned v) {
+    if (v >= 100) {
+        *p++ = static_cast<char>('0' + v / 100);
+        v %= 100;
+        *p++ = static_cast<char>('0' + v / 10);
+    } else if (v >= 10) {
+        *p++ = static_cast<char>('0' + v / 10);
+    }
+    *p++ = static_cast<char>('0' + v % 10);
+    return p;
+}
+
+char* put_v4(char* p, const std::uint8_t* b) {
+    for (int i = 0; i < 4; ++i) {
+        if (i) *p++ = '.';
+        p = put_u8(p, b[i]);
+    }
+    return p;
+}
+
+// RFC 5952: lower-case hex without leading zeros, the longest run of two or
+// more zero groups (the first, on a tie) as "::". Like glibc, ::ffff:a.b.c.d
+// and ::a.b.c.d (but not :: or ::1) end in dotted IPv4.
+char* put_v6(char* p, const std::uint8_t* b) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    unsigned w[8];
+    for (int i = 0; i < 8; ++i) w[i] = (static_cast<unsigned>(b[2 * i]) << 8) | b[2 * i + 1];
+    int best = -1, best_len = 0;
+    for (int i = 0; i < 8;) {
+        if (w[i] != 0) {
+            ++i;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && w[j] == 0) ++j;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j;
+    }
+    if (best_len < 2) best = -1;
+    for (int i = 0; i < 8; ++i) {
+        if (i == best) {
+            *p++ = ':';
+            if (i == 0) *p++ = ':';
+            i += best_len - 1;
+            continue;
+        }
+        if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
+            return put_v4(p, b + 12);
+        }
+        unsigned v = w[i];
+        bool started = false;
+        for (int shift = 12; shift >= 0; shift -= 4) {
+            unsigned nib = (v >> shift) & 0xf;
+            if (nib || started || shift == 0) {
+                *p++ = kHex[nib];
+                started = true;
+            }
+        }
+        if (i != 7) *p++ = ':';
+    }
+    return p;
+}
+}  // namespace
+
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
     if (text.empty() || text.size() >= kMaxText) return std::nullopt;
+    IpAddress a;
+    if (text.find(':') == std::string_view::npos) {
+        if (!parse_v4(text, a.bytes_.data())) return std::nullopt;
+        a.family_ = Family::kV4;
+        return a;
+    }
     char buf[kMaxText];
     std::memcpy(buf, text.data(), text.size());
     buf[text.size()] = '\0';
-    IpAddress a;
-    if (text.find(':') == std::string_view::npos) {
-        if (inet_pton(AF_INET, buf, a.bytes_.data()) != 1) return std::nullopt;
-        a.family_ = Family::kV4;
-    } else {
-        if (inet_pton(AF_INET6, buf, a.bytes_.data()) != 1) return std::nullopt;
-        a.family_ = Family::kV6;
-    }
+    if (inet_pton(AF_INET6, buf, a.bytes_.data()) != 1) return std::nullopt;
+    a.family_ = Family::kV6;
     return a;
 }
 
@@ -78,11 +171,9 @@ IpAddress IpAddress::masked(unsigned len) const {
 }
 
 std::size_t IpAddress::format(char* out) const {
-    if (!inet_ntop(is_v4() ? AF_INET : AF_INET6, bytes_.data(), out, kMaxText)) {
-        out[0] = '\0';
-        return 0;
-    }
-    return std::strlen(out);
+    char* end = is_v4() ? put_v4(out, bytes_.data()) : put_v6(out, bytes_.data());
+    *end = '\0';
+    return static_cast<std::size_t>(end - out);
 }
 
 std::string IpAddress::to_string() const {

@@ -1,6 +1,9 @@
 #include "common/ip_address.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <random>
 
 using signpost::common::Family;
 using signpost::common::IpAddress;
@@ -63,4 +66,52 @@ TEST(Prefix, ParsesClampsAndContains) {
     EXPECT_TRUE(Prefix::parse("0.0.0.0/0")->contains(*IpAddress::parse("1.2.3.4")));
     EXPECT_TRUE(p->contains(*Prefix::parse("10.1.2.0/24")));
     EXPECT_FALSE(Prefix::parse("10.1.2.0/24")->contains(*p));
+}
+
+// Our parser and formatter are hand-written for speed; glibc is the reference.
+TEST(IpAddress, FormatAgreesWithInetNtop) {
+    std::mt19937_64 rng(7);
+    std::vector<std::array<std::uint8_t, 16>> cases;
+    for (const char* s : {"::", "::1", "::2", "1::", "::ffff:1.2.3.4", "::1.2.3.4", "::0.0.0.2",
+                          "1:0:0:1:0:0:0:1", "1:0:0:0:1:0:0:1", "0:1:0:1:0:1:0:1", "::ffff:0:0",
+                          "ffff::", "::ffff", "::1:0:0:0", "64:ff9b::1.2.3.4", "fe80::1:2",
+                          "2001:db8:0:0:1:0:0:1", "0:0:1::", "::1:0"}) {
+        std::array<std::uint8_t, 16> b;
+        ASSERT_EQ(inet_pton(AF_INET6, s, b.data()), 1) << s;
+        cases.push_back(b);
+    }
+    for (int i = 0; i < 20000; ++i) {
+        std::array<std::uint8_t, 16> b{};
+        for (auto& x : b) x = static_cast<std::uint8_t>(rng());
+        // Zero out random groups, so "::" placement is exercised hard.
+        for (int g = 0; g < 8; ++g)
+            if (rng() % 2) b[2 * g] = b[2 * g + 1] = 0;
+        cases.push_back(b);
+    }
+    for (const auto& b : cases) {
+        char ref[INET6_ADDRSTRLEN];
+        ASSERT_TRUE(inet_ntop(AF_INET6, b.data(), ref, sizeof ref));
+        auto a = IpAddress::from_bytes(Family::kV6, b.data());
+        EXPECT_EQ(a.to_string(), ref);
+        EXPECT_EQ(IpAddress::parse(ref), a) << ref;
+    }
+    for (int i = 0; i < 20000; ++i) {
+        std::uint32_t v = static_cast<std::uint32_t>(rng()) >> (rng() % 32);
+        auto a = IpAddress::v4(v);
+        char ref[INET_ADDRSTRLEN];
+        std::uint32_t n = htonl(v);
+        ASSERT_TRUE(inet_ntop(AF_INET, &n, ref, sizeof ref));
+        EXPECT_EQ(a.to_string(), ref);
+        EXPECT_EQ(IpAddress::parse(ref), a) << ref;
+    }
+}
+
+TEST(IpAddress, V4ParserAgreesWithInetPton) {
+    for (const char* s : {"0.0.0.0", "255.255.255.255", "1.2.3.4", "1.2.3.04", "1.2.3", "1..2.3",
+                          ".1.2.3", "1.2.3.4.", "1.2.3.256", "1.2.3.1000", "1.2.3.-1", "1.2.3.4x",
+                          "00.1.2.3", "0.0.0.00", "4294967295", "0x1.2.3.4", "1.2.3.4 "}) {
+        std::uint8_t b[4];
+        const bool ref = inet_pton(AF_INET, s, b) == 1;
+        EXPECT_EQ(IpAddress::parse(s).has_value(), ref) << s;
+    }
 }
