@@ -1,0 +1,163 @@
+#include "dnsd/config.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace signpost::dnsd {
+
+std::string ListenAddress::text() const {
+    return address.is_v4() ? address.to_string() + ":" + std::to_string(port)
+                           : "[" + address.to_string() + "]:" + std::to_string(port);
+}
+
+std::optional<ListenAddress> parse_listen(const std::string& text) {
+    std::string host, port;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return std::nullopt;
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string::npos || text.find(':') != colon) return std::nullopt;
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    }
+    auto addr = common::IpAddress::parse(host);
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (!addr || port.empty() || ec != std::errc() || end != port.data() + port.size() || p > 65535)
+        return std::nullopt;
+    return ListenAddress{*addr, static_cast<std::uint16_t>(p)};
+}
+
+namespace {
+
+struct Problem {
+    std::string what;
+    int line;
+};
+
+int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
+
+// The value as the operator wrote it, near enough, for error messages.
+std::string describe(const toml::node& n) {
+    if (const auto* i = n.as_integer()) return std::to_string(i->get());
+    if (const auto* s = n.as_string()) return "\"" + s->get() + "\"";
+    if (const auto* b = n.as_boolean()) return b->get() ? "true" : "false";
+    if (const auto* f = n.as_floating_point()) return std::to_string(f->get());
+    if (n.is_array()) return "an array";
+    if (n.is_table()) return "a table";
+    return "a value";
+}
+
+template <class T>
+T get_int(const toml::table& t, const char* key, T def, long long lo, long long hi) {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    const auto* v = n->as_integer();
+    if (!v || v->get() < lo || v->get() > hi) {
+        throw Problem{std::string(key) + " = " + describe(*n) + ": expected an integer " +
+                          std::to_string(lo) + ".." + std::to_string(hi), line_of(*n)};
+    }
+    return static_cast<T>(v->get());
+}
+
+std::string get_string(const toml::table& t, const char* key, const std::string& def) {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    const auto* v = n->as_string();
+    if (!v) throw Problem{std::string(key) + ": expected a string", line_of(*n)};
+    return v->get();
+}
+
+void check_keys(const toml::table& t, std::initializer_list<const char*> known, const char* where) {
+    for (const auto& [k, v] : t) {
+        bool ok = false;
+        for (const char* name : known) ok = ok || k.str() == name;
+        if (!ok) throw Problem{"unknown key '" + std::string(k.str()) + "' in " + where, line_of(v)};
+    }
+}
+
+}  // namespace
+
+std::optional<Config> load_config(const std::string& path, std::string& error) {
+    Config c;
+    c.path = path;
+    toml::table root;
+    try {
+        root = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        error = path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description());
+        return std::nullopt;
+    }
+    const auto base = std::filesystem::absolute(path).parent_path();
+    try {
+        check_keys(root, {"server", "zones"}, "the top level (expected [server] and [[zones]])");
+        const toml::table empty;
+        const toml::table* server = root["server"].as_table();
+        if (root.get("server") && !server) throw Problem{"[server] must be a table", line_of(*root.get("server"))};
+        const toml::table& s = server ? *server : empty;
+        check_keys(s, {"listen", "threads", "edns_payload", "tcp_idle_timeout_ms", "tcp_max_connections",
+                       "tcp_max_per_client", "control_socket", "metrics_listen"}, "[server]");
+        if (const toml::node* l = s.get("listen")) {
+            const auto* arr = l->as_array();
+            if (!arr || arr->empty()) throw Problem{"listen: expected a list of \"address:port\"", line_of(*l)};
+            for (const auto& item : *arr) {
+                const auto* str = item.as_string();
+                auto la = str ? parse_listen(str->get()) : std::nullopt;
+                if (!la)
+                    throw Problem{"listen: " + (str ? "'" + str->get() + "'" : std::string("value")) +
+                                      " is not \"ipv4:port\" or \"[ipv6]:port\"", line_of(item)};
+                c.listen.push_back(*la);
+            }
+        } else {
+            c.listen.push_back(*parse_listen("127.0.0.1:53"));
+        }
+        c.threads = get_int<unsigned>(s, "threads", 0, 0, 256);
+        // RFC 6891 6.2.5: values below 512 are treated as 512; above 4096 is
+        // pointless (fragmentation) and our buffers stop there.
+        c.edns_payload = get_int<std::uint16_t>(s, "edns_payload", 1232, 512, 4096);
+        c.tcp_idle_timeout_ms = get_int<unsigned>(s, "tcp_idle_timeout_ms", 10000, 100, 3600000);
+        c.tcp_max_connections = get_int<unsigned>(s, "tcp_max_connections", 1024, 1, 1000000);
+        c.tcp_max_per_client = get_int<unsigned>(s, "tcp_max_per_client", 32, 1, 1000000);
+        c.control_socket = get_string(s, "control_socket", "");
+        c.metrics_listen = get_string(s, "metrics_listen", "");
+        if (!c.metrics_listen.empty() && !parse_listen(c.metrics_listen))
+            throw Problem{"metrics_listen: '" + c.metrics_listen + "' is not \"address:port\"",
+                          line_of(*s.get("metrics_listen"))};
+
+        const toml::node* zn = root.get("zones");
+        const toml::array* zones = zn ? zn->as_array() : nullptr;
+        if (!zones || zones->empty())
+            throw Problem{"no zones: add a [[zones]] table with name and file", zn ? line_of(*zn) : 0};
+        std::set<std::string> names;
+        for (const auto& z : *zones) {
+            const auto* zt = z.as_table();
+            if (!zt) throw Problem{"[[zones]] entries must be tables", line_of(z)};
+            check_keys(*zt, {"name", "file"}, "[[zones]]");
+            ZoneConfig zc;
+            zc.line = line_of(z);
+            zc.name = get_string(*zt, "name", "");
+            zc.file = get_string(*zt, "file", "");
+            if (zc.name.empty() || zc.file.empty())
+                throw Problem{"[[zones]] needs both name and file", zc.line};
+            while (zc.name.size() > 1 && zc.name.back() == '.') zc.name.pop_back();
+            std::string lower = zc.name;
+            for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            if (!names.insert(lower).second) throw Problem{"zone " + zc.name + " listed twice", zc.line};
+            if (std::filesystem::path(zc.file).is_relative()) zc.file = (base / zc.file).string();
+            c.zones.push_back(std::move(zc));
+        }
+    } catch (const Problem& p) {
+        error = path + (p.line > 0 ? ":" + std::to_string(p.line) : std::string()) + ": " + p.what;
+        return std::nullopt;
+    }
+    return c;
+}
+
+}  // namespace signpost::dnsd

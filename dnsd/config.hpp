@@ -1,0 +1,45 @@
+#pragma once
+// dnsd's configuration: one TOML file, human-edited and diff-friendly; every
+// error names file:line and the value. See maps/dnsd.toml.example.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ip_address.hpp"
+
+namespace signpost::dnsd {
+
+struct ListenAddress {
+    common::IpAddress address;
+    std::uint16_t port = 53;
+    std::string text() const;
+};
+
+struct ZoneConfig {
+    std::string name;  // "cdn.example.net"
+    std::string file;  // absolute, or resolved against the config file's directory
+    int line = 0;      // where it was configured
+};
+
+struct Config {
+    std::string path;
+    std::vector<ListenAddress> listen;
+    unsigned threads = 0;  // 0: one per core
+    std::uint16_t edns_payload = 1232;
+    unsigned tcp_idle_timeout_ms = 10000;
+    unsigned tcp_max_connections = 1024;
+    unsigned tcp_max_per_client = 32;
+    std::string control_socket;
+    std::string metrics_listen;  // "127.0.0.1:9153", empty: none
+    std::vector<ZoneConfig> zones;
+};
+
+// Parses `path`; nullopt with `error` ("file:line: ...") on any problem.
+std::optional<Config> load_config(const std::string& path, std::string& error);
+
+// "127.0.0.1:53", "[::1]:5353"; nullopt if malformed.
+std::optional<ListenAddress> parse_listen(const std::string& text);
+
+}  // namespace signpost::dnsd

@@ -1,0 +1,45 @@
+#pragma once
+// The control socket (a Unix stream socket, one request line, one JSON
+// response line; dnsdctl speaks it) and the Prometheus metrics endpoint
+// (plain HTTP GET /metrics), both served by one thread off the query path.
+//
+//   reload    re-read the config and zones; {"ok":true,"generation":N} or {"ok":false,"error":..}
+//   stats     counters as JSON
+//   zones     served zones: name, serial, file
+
+#include <string>
+#include <thread>
+
+#include "common/snapshot.hpp"
+#include "dnsd/state.hpp"
+#include "dnsd/stats.hpp"
+
+namespace signpost::dnsd {
+
+struct ControlOptions {
+    std::string socket_path;     // empty: no control socket
+    std::string metrics_listen;  // empty: no metrics endpoint
+};
+
+class ControlServer {
+public:
+    ControlServer(ControlOptions opts, common::Snapshot<ServingState>& state, Stats& stats,
+                  StateReloader& reloader);
+    ~ControlServer();
+    bool start(std::string& error);
+    void stop();
+    std::string handle(std::string_view line);  // one request -> one response line
+
+private:
+    void run();
+    ControlOptions opts_;
+    common::Snapshot<ServingState>& state_;
+    Stats& stats_;
+    StateReloader& reloader_;
+    int unix_fd_ = -1;
+    int http_fd_ = -1;
+    int stop_fd_ = -1;
+    std::thread thread_;
+};
+
+}  // namespace signpost::dnsd

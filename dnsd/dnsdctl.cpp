@@ -1,0 +1,78 @@
+// dnsdctl: talk to dnsd's control socket.
+//   dnsdctl [-s SOCKET] reload | stats | zones
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <iostream>
+#include <string>
+
+#include "common/unix_socket.hpp"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+    std::string socket = "/run/signpost/dnsd.sock";
+    unsigned timeout_ms = 30000;
+    std::vector<std::string> args;
+    po::options_description desc("dnsdctl: control dnsd\n\nUsage: dnsdctl [options] reload|stats|zones\n\nOptions");
+    desc.add_options()("help,h", "show this help")("socket,s", po::value(&socket)->value_name("PATH"),
+                                                  "dnsd control socket (default /run/signpost/dnsd.sock)")(
+        "timeout-ms", po::value(&timeout_ms)->value_name("MS"), "give up after this long (default 30000)")(
+        "args", po::value(&args), "");
+    po::positional_options_description pos;
+    pos.add("args", -1);
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "dnsdctl: " << e.what() << "\n";
+        return 2;
+    }
+    if (vm.count("help") || args.empty()) {
+        std::cout << desc << "\n";
+        return args.empty() && !vm.count("help") ? 2 : 0;
+    }
+    std::string request;
+    for (const auto& a : args) request += (request.empty() ? "" : " ") + a;
+    request += "\n";
+    std::string error;
+    int fd = signpost::common::connect_unix(socket, error);
+    if (fd < 0) {
+        std::cerr << "dnsdctl: " << error << "\n";
+        return 2;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    auto wait = [&](short what) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        pollfd p{fd, what, 0};
+        return left.count() > 0 && ::poll(&p, 1, static_cast<int>(left.count())) > 0;
+    };
+    for (std::size_t off = 0; off < request.size();) {
+        ssize_t n = ::send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            off += static_cast<std::size_t>(n);
+        } else if (!wait(POLLOUT)) {
+            std::cerr << "dnsdctl: timeout sending to " << socket << "\n";
+            return 2;
+        }
+    }
+    std::string response;
+    while (response.find('\n') == std::string::npos) {
+        char buf[4096];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            response.append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0 || !wait(POLLIN)) {
+            std::cerr << "dnsdctl: no answer from " << socket << "\n";
+            return 2;
+        }
+    }
+    ::close(fd);
+    std::cout << response;
+    return response.find("\"ok\":false") != std::string::npos ? 1 : 0;
+}

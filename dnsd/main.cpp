@@ -1,0 +1,148 @@
+// dnsd: the signpost authoritative DNS server.
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <thread>
+
+#include "common/log.hpp"
+#include "common/snapshot.hpp"
+#include "dnsd/config.hpp"
+#include "dnsd/control.hpp"
+#include "dnsd/sockets.hpp"
+#include "dnsd/state.hpp"
+#include "dnsd/tcp_server.hpp"
+#include "dnsd/udp_worker.hpp"
+
+using namespace signpost;
+using namespace signpost::dnsd;
+namespace po = boost::program_options;
+
+namespace {
+
+int parse_args(int argc, char** argv, std::string& config, bool& check) {
+    po::options_description desc(
+        "dnsd: signpost's authoritative DNS server\n\nUsage: dnsd --config FILE [--check-config]\n\nOptions");
+    desc.add_options()("help,h", "show this help")(
+        "config,c", po::value(&config)->value_name("FILE"), "the TOML configuration (see maps/dnsd.toml.example)")(
+        "check-config", "load the configuration and every zone, report problems, and exit");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "dnsd: " << e.what() << " (see --help)\n";
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\nSignals: SIGHUP reloads the config and zones; SIGTERM/SIGINT stop.\n";
+        return 0;
+    }
+    if (config.empty()) {
+        std::cerr << "dnsd: --config FILE is required (see --help)\n";
+        return 2;
+    }
+    check = vm.count("check-config") > 0;
+    return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    common::set_log_ident("dnsd");
+    std::string config_path;
+    bool check = false;
+    if (int rc = parse_args(argc, argv, config_path, check); rc >= 0) return rc;
+
+    std::string error;
+    auto config = load_config(config_path, error);
+    if (!config) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
+    }
+    std::vector<std::string> warnings;
+    auto initial = build_state(*config, 1, error, warnings);
+    for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());
+    if (!initial) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
+    }
+    for (const auto& z : initial->zones.all())
+        SP_LOG_INFO("zone %s serial %u, %zu names, from %s",
+                    name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())).c_str(), z->serial,
+                    z->nodes.size(), z->file.c_str());
+    if (check) {
+        std::printf("%s: OK, %zu zone(s)\n", config_path.c_str(), initial->zones.size());
+        return 0;
+    }
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&mask, s);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    const int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+    const unsigned threads = config->threads ? config->threads : std::max(1u, std::thread::hardware_concurrency());
+    // Sockets: per worker one UDP socket per listen address (SO_REUSEPORT), one
+    // TCP listener per address. Port 0 is resolved once so all workers share it.
+    std::vector<std::vector<int>> udp(threads);
+    std::vector<int> tcp;
+    for (auto la : config->listen) {
+        for (unsigned t = 0; t < threads; ++t) {
+            int fd = bind_udp(la, error);
+            if (fd < 0) {
+                SP_LOG_ERROR("%s", error.c_str());
+                return 1;
+            }
+            if (la.port == 0) la.port = static_cast<std::uint16_t>(bound_port(fd));
+            udp[t].push_back(fd);
+        }
+        int fd = bind_tcp(la, error);
+        if (fd < 0) {
+            SP_LOG_ERROR("%s", error.c_str());
+            return 1;
+        }
+        tcp.push_back(fd);
+        SP_LOG_INFO("listening on %s (UDP x%u, TCP)", la.text().c_str(), threads);
+    }
+
+    common::Snapshot<ServingState> state(initial);
+    initial.reset();
+    Stats stats(threads + 1);  // the last block is the TCP thread's
+    StateReloader reloader(config_path, state);
+    ControlServer control({config->control_socket, config->metrics_listen}, state, stats, reloader);
+    if (!control.start(error)) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
+    }
+    const int stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    std::vector<std::thread> workers;
+    for (unsigned t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] { run_udp_worker(udp[t], state, stats.worker(t), stop_fd); });
+    TcpLimits limits{config->tcp_idle_timeout_ms, config->tcp_max_connections, config->tcp_max_per_client};
+    workers.emplace_back([&] { run_tcp_server(tcp, limits, state, stats.worker(threads), stop_fd); });
+    SP_LOG_INFO("serving with %u UDP worker(s)", threads);
+
+    for (;;) {
+        signalfd_siginfo si;
+        if (::read(sfd, &si, sizeof si) != sizeof si) continue;
+        if (si.ssi_signo == SIGHUP) {
+            SP_LOG_INFO("SIGHUP: reloading %s", config_path.c_str());
+            reloader.reload();
+            continue;
+        }
+        SP_LOG_INFO("signal %u: shutting down", si.ssi_signo);
+        break;
+    }
+    std::uint64_t one = 1;
+    ssize_t w = ::write(stop_fd, &one, sizeof one);
+    (void)w;
+    for (auto& t : workers) t.join();
+    control.stop();
+    return 0;
+}

@@ -1,0 +1,26 @@
+#pragma once
+// Turns a parsed query into a response, from the immutable ZoneSet: static
+// names from prebuilt wire data, dynamic names through their DynamicAnswer.
+// No allocation, no locks, no syscalls.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/ip_address.hpp"
+#include "dnsd/query.hpp"
+#include "dnsd/stats.hpp"
+#include "dnsd/zone.hpp"
+
+namespace signpost::dnsd {
+
+struct ResponderOptions {
+    std::uint16_t edns_payload = kDefaultEdnsPayload;  // what we advertise and honour at most
+};
+
+// Writes the response for `q` (parsed with `status`) into out[0..capacity).
+// `tcp`: no UDP size limit (64 KiB). Returns the response length, 0 to drop.
+std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
+                    const common::IpAddress& source, bool tcp, const ResponderOptions& opts,
+                    std::uint8_t* out, std::size_t capacity, WorkerStats& stats);
+
+}  // namespace signpost::dnsd

@@ -1,0 +1,56 @@
+#include "dnsd/sockets.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace signpost::dnsd {
+
+namespace {
+int bind_socket(const ListenAddress& a, int kind, std::string& error) {
+    sockaddr_storage ss;
+    const unsigned len = a.address.to_sockaddr(&ss);
+    const int family = a.address.is_v4() ? AF_INET : AF_INET6;
+    if (family == AF_INET) {
+        reinterpret_cast<sockaddr_in*>(&ss)->sin_port = htons(a.port);
+    } else {
+        reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port = htons(a.port);
+    }
+    int fd = ::socket(family, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error = a.text() + ": socket: " + std::strerror(errno);
+        return -1;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (kind == SOCK_DGRAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+        error = a.text() + ": bind: " + std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    if (kind == SOCK_STREAM && ::listen(fd, 1024) != 0) {
+        error = a.text() + ": listen: " + std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+}  // namespace
+
+int bind_udp(const ListenAddress& a, std::string& error) { return bind_socket(a, SOCK_DGRAM, error); }
+int bind_tcp(const ListenAddress& a, std::string& error) { return bind_socket(a, SOCK_STREAM, error); }
+
+int bound_port(int fd) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return -1;
+    if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
+}  // namespace signpost::dnsd

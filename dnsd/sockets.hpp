@@ -1,0 +1,19 @@
+#pragma once
+// Listening sockets for DNS over UDP and TCP, IPv4 and IPv6 alike.
+
+#include <string>
+
+#include "dnsd/config.hpp"
+
+namespace signpost::dnsd {
+
+// A UDP socket with SO_REUSEPORT (one per worker thread: the kernel spreads
+// clients over them) or a TCP listener. IPv6 sockets are IPv6-only, so
+// "0.0.0.0:53" and "[::]:53" can both be listed. Returns -1 with `error`.
+int bind_udp(const ListenAddress& a, std::string& error);
+int bind_tcp(const ListenAddress& a, std::string& error);
+
+// The port a socket was bound to (to resolve port 0 once for all workers).
+int bound_port(int fd);
+
+}  // namespace signpost::dnsd

@@ -1,0 +1,49 @@
+#pragma once
+// Everything a query needs, as one immutable snapshot: built aside from the
+// config and zone files, published with one pointer swap, freed when the last
+// worker batch using it is done.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/snapshot.hpp"
+#include "dnsd/config.hpp"
+#include "dnsd/responder.hpp"
+#include "dnsd/zone.hpp"
+
+namespace signpost::dnsd {
+
+struct ServingState {
+    ZoneSet zones;
+    ResponderOptions options;
+    std::uint64_t generation = 0;
+};
+
+// Loads every zone of `config`; nullptr with `error` (file:line) if any fails.
+std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
+                                                std::string& error,
+                                                std::vector<std::string>& warnings);
+
+// Re-reads the config file and its zones and publishes the result, or keeps
+// the old state and says why. Callable from any thread (signal, control).
+class StateReloader {
+public:
+    StateReloader(std::string config_path, common::Snapshot<ServingState>& state)
+        : path_(std::move(config_path)), state_(state) {}
+    // Returns an empty string on success, else the error.
+    std::string reload();
+    std::uint64_t reloads() const { return reloads_; }
+    std::uint64_t failures() const { return failures_; }
+
+private:
+    std::string path_;
+    common::Snapshot<ServingState>& state_;
+    std::mutex mu_;  // one reload at a time; queries never take it
+    std::atomic<std::uint64_t> reloads_{0};
+    std::atomic<std::uint64_t> failures_{0};
+};
+
+}  // namespace signpost::dnsd
