@@ -1,0 +1,62 @@
+"""Starts the real dnsd on an ephemeral loopback port with a temporary config."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+DNSD = os.environ.get("DNSD", "build/bin/dnsd")
+DNSDCTL = os.environ.get("DNSDCTL", "build/bin/dnsdctl")
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+class Dnsd:
+    def __init__(self, zones=None, server_extra="", threads=2):
+        self.dir = tempfile.mkdtemp(prefix="dnsd-test-")
+        self.zones = zones or {"example.test": os.path.join(DATA, "test.zone")}
+        self.ctl = os.path.join(self.dir, "ctl.sock")
+        self.server_extra = server_extra
+        self.threads = threads
+        self.write_config()
+        self.log = open(os.path.join(self.dir, "dnsd.log"), "w+")
+        self.proc = subprocess.Popen([DNSD, "--config", self.config], stdout=self.log, stderr=self.log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.logtext())
+            if m and "serving with" in self.logtext():
+                self.port = int(m.group(1))
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError("dnsd exited: " + self.logtext())
+            time.sleep(0.02)
+        raise RuntimeError("dnsd did not start: " + self.logtext())
+
+    def write_config(self, zones=None):
+        zones = zones or self.zones
+        self.config = os.path.join(self.dir, "dnsd.toml")
+        with open(self.config, "w") as f:
+            f.write('[server]\nlisten = ["127.0.0.1:0", "[::1]:0"]\nthreads = %d\n' % self.threads)
+            f.write('control_socket = "%s"\n%s\n' % (self.ctl, self.server_extra))
+            for name, path in zones.items():
+                f.write('[[zones]]\nname = "%s"\nfile = "%s"\n' % (name, path))
+
+    def logtext(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def ctl_cmd(self, *args):
+        return subprocess.run([DNSDCTL, "-s", self.ctl] + list(args), capture_output=True, text=True,
+                              timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+        self.log.close()
+        return self.proc.returncode
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
