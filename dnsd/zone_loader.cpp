@@ -75,6 +75,20 @@ ZoneLoadResult load_zone_file(const std::string& origin_text, const std::string&
     auto fail = [&](int line, const std::string& what) {
         res.zone.reset();
         res.error = path + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + what;
+        if (line > 0) {
+            // Quote the line, so the message shows the value as written.
+            if (FILE* f = std::fopen(path.c_str(), "r")) {
+                char buf[512];
+                for (int n = 1; std::fgets(buf, sizeof buf, f); ++n) {
+                    if (n != line) continue;
+                    std::string text(buf);
+                    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+                    res.error += " in \"" + text + "\"";
+                    break;
+                }
+                std::fclose(f);
+            }
+        }
         return res;
     };
     const std::string origin = text_to_wire(origin_text);
@@ -109,13 +123,14 @@ ZoneLoadResult load_zone_file(const std::string& origin_text, const std::string&
         if (s != LDNS_STATUS_OK) {
             if (std::feof(fp) && s == LDNS_STATUS_SYNTAX_ERR && line == line_before) break;
             error = ldns_get_errorstr_by_id(s);
-            error_line = line;
+            error_line = line_before;
             break;
         }
         const ldns_rdf* owner_rdf = ldns_rr_owner(rr);
         const std::string owner = lower_wire(ldns_rdf_data(owner_rdf), ldns_rdf_size(owner_rdf));
         const auto t = static_cast<std::uint16_t>(ldns_rr_get_type(rr));
-        const int rr_line = line;
+        // ldns has counted the record's own newline(s) by now: it began on line_before.
+        const int rr_line = line_before;
         if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
             error = "class must be IN for " + name_to_text(reinterpret_cast<const std::uint8_t*>(owner.data()));
         } else if (!is_subdomain(owner, origin)) {
