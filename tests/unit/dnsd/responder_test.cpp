@@ -1,0 +1,123 @@
+// The responder end to end in process, decoded by ldns (not by our reader).
+#include "dnsd/responder.hpp"
+
+#include <gtest/gtest.h>
+#include <ldns/ldns.h>
+
+#include <memory>
+
+#include "dnsd/dynamic.hpp"
+#include "dnsd/zone_loader.hpp"
+
+using namespace signpost::dnsd;
+
+namespace {
+
+const std::string kZone = std::string(SIGNPOST_SOURCE_DIR) + "/tests/system/data/test.zone";
+
+struct Fixture : ::testing::Test {
+    ZoneSet zones;
+    WorkerStats stats;
+    ResponderOptions opts;
+    void SetUp() override {
+        auto r = load_zone_file("example.test", kZone);
+        ASSERT_TRUE(r.zone) << r.error;
+        zone = r.zone;
+        zones.add(r.zone);
+    }
+    std::shared_ptr<Zone> zone;
+
+    // Asks through our parser and responder; returns ldns' reading of the answer.
+    ldns_pkt* ask(const char* name, ldns_rr_type t, std::size_t* len_out = nullptr) {
+        ldns_pkt* query = nullptr;
+        EXPECT_EQ(ldns_pkt_query_new_frm_str(&query, name, t, LDNS_RR_CLASS_IN, LDNS_RD), LDNS_STATUS_OK);
+        ldns_pkt_set_id(query, 4242);
+        std::uint8_t* wire = nullptr;
+        std::size_t wlen = 0;
+        ldns_pkt2wire(&wire, query, &wlen);
+        ldns_pkt_free(query);
+        Query q;
+        auto st = parse_query(std::span(wire, wlen), q);
+        std::uint8_t out[65535];
+        auto src = *signpost::common::IpAddress::parse("192.0.2.1");
+        std::size_t n = respond(q, st, zones, src, false, opts, out, sizeof out, stats);
+        std::free(wire);
+        if (len_out) *len_out = n;
+        ldns_pkt* resp = nullptr;
+        EXPECT_EQ(ldns_wire2pkt(&resp, out, n), LDNS_STATUS_OK);
+        return resp;
+    }
+};
+
+std::string rr_text(ldns_rr* rr) {
+    char* s = ldns_rr2str(rr);
+    std::string out(s);
+    std::free(s);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+}  // namespace
+
+TEST_F(Fixture, AnswerIsAuthoritativeWithCompressedOwner) {
+    std::size_t len = 0;
+    ldns_pkt* p = ask("www.example.test.", LDNS_RR_TYPE_A, &len);
+    EXPECT_TRUE(ldns_pkt_aa(p));
+    EXPECT_FALSE(ldns_pkt_ra(p));
+    EXPECT_EQ(ldns_pkt_id(p), 4242);
+    ASSERT_EQ(ldns_pkt_ancount(p), 1);
+    EXPECT_EQ(rr_text(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), "www.example.test.\t3600\tIN\tA\t192.0.2.80");
+    EXPECT_EQ(len, 12u + 22u + 16u);  // header, question, and an answer whose owner is a 2-byte pointer
+    ldns_pkt_free(p);
+}
+
+TEST_F(Fixture, NegativeAnswers) {
+    ldns_pkt* p = ask("nope.example.test.", LDNS_RR_TYPE_A);
+    EXPECT_EQ(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+    ASSERT_EQ(ldns_pkt_nscount(p), 1);
+    EXPECT_EQ(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_authority(p), 0)), 300u);
+    ldns_pkt_free(p);
+    p = ask("ent.example.test.", LDNS_RR_TYPE_A);
+    EXPECT_EQ(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+    EXPECT_EQ(ldns_pkt_ancount(p), 0);
+    ldns_pkt_free(p);
+}
+
+TEST_F(Fixture, SoaRdataNamesSurviveCompression) {
+    ldns_pkt* p = ask("example.test.", LDNS_RR_TYPE_SOA);
+    ASSERT_EQ(ldns_pkt_ancount(p), 1);
+    EXPECT_EQ(rr_text(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
+              "example.test.\t3600\tIN\tSOA\tns1.example.test. hostmaster.example.test. 2026112301 7200 900 "
+              "1209600 300");
+    ldns_pkt_free(p);
+}
+
+namespace {
+// A stand-in for a redirect: answers A with an address derived from the client.
+class EchoClient : public DynamicAnswer {
+public:
+    unsigned answer(DynamicContext& ctx, std::uint16_t qtype, std::uint16_t owner_ptr, Writer& w) const override {
+        if (qtype != type::A || !ctx.source.is_v4()) return 0;
+        w.u16(0xc000 | owner_ptr);
+        w.u16(type::A);
+        w.u16(klass::IN);
+        w.u32(20);
+        w.u16(4);
+        w.bytes(ctx.source.bytes(), 4);
+        ctx.ecs_scope = 24;
+        return 1;
+    }
+};
+}  // namespace
+
+TEST_F(Fixture, DynamicNamesComputeTheirAnswerPerQuery) {
+    zone->nodes[std::string("\4echo\7example\4test\0", 19)].dynamic = std::make_shared<EchoClient>();
+    ldns_pkt* p = ask("echo.example.test.", LDNS_RR_TYPE_A);
+    ASSERT_EQ(ldns_pkt_ancount(p), 1);
+    EXPECT_EQ(rr_text(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), "echo.example.test.\t20\tIN\tA\t192.0.2.1");
+    ldns_pkt_free(p);
+    p = ask("echo.example.test.", LDNS_RR_TYPE_AAAA);  // nothing for this type: NODATA
+    EXPECT_EQ(ldns_pkt_ancount(p), 0);
+    EXPECT_EQ(ldns_pkt_nscount(p), 1);
+    ldns_pkt_free(p);
+}
