@@ -6,8 +6,8 @@
 // Environment: SIGNPOST_BENCH_DB (the .mmdb), SIGNPOST_BENCH_SOCKET (geoipd's socket).
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
 #include <maxminddb.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,7 +43,8 @@ const std::vector<IpAddress>& addresses() {
         for (int i = 0; i < 65536; ++i) {
             if (i % 8 != 7) {
                 std::uint32_t a;
-                do a = static_cast<std::uint32_t>(rng()); while ((a >> 24) == 0 || (a >> 24) >= 224);
+                do a = static_cast<std::uint32_t>(rng());
+                while ((a >> 24) == 0 || (a >> 24) >= 224);
                 v.push_back(IpAddress::v4(a));
             } else {
                 std::uint8_t b[16] = {};
@@ -89,7 +90,8 @@ void BM_InProcess(benchmark::State& state) {
         }
         benchmark::DoNotOptimize(r.netmask);
     }
-    state.counters["found_pct"] = 100.0 * static_cast<double>(found) / static_cast<double>(state.iterations());
+    state.counters["found_pct"] =
+        100.0 * static_cast<double>(found) / static_cast<double>(state.iterations());
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
     MMDB_close(&mmdb);
 }
@@ -154,14 +156,16 @@ void BM_SocketPipelinedClient(benchmark::State& state) {
     std::size_t start = 0;
     for (auto _ : state) {
         if (start + batch > addrs.size()) start = 0;
-        auto err = client.lookup_many(std::span(addrs).subspan(start, batch), out, std::chrono::seconds(5));
+        auto err = client.lookup_many(std::span(addrs).subspan(start, batch), out,
+                                      std::chrono::seconds(5));
         if (!err.empty()) {
             state.SkipWithError(err.c_str());
             return;
         }
         start += batch;
     }
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(batch));
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(batch));
 }
 
 // One request, wait for its answer, then the next: round-trip bound.

@@ -84,9 +84,10 @@ std::string_view continent_of_country(std::string_view iso_code) {
 }
 
 bool country_table_is_sorted() {
-    return std::adjacent_find(std::begin(kTable), std::end(kTable), [](const Entry& a, const Entry& b) {
-               return std::string_view(a.country, 2) >= std::string_view(b.country, 2);
-           }) == std::end(kTable);
+    return std::adjacent_find(
+               std::begin(kTable), std::end(kTable), [](const Entry& a, const Entry& b) {
+                   return std::string_view(a.country, 2) >= std::string_view(b.country, 2);
+               }) == std::end(kTable);
 }
 
 }  // namespace signpost::common

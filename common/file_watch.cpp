@@ -62,7 +62,9 @@ FileWatcher::Identity FileWatcher::identify(const std::string& path) {
     return id;
 }
 
-void FileWatcher::mark_seen(const std::string& path) { seen_[path] = identify(path); }
+void FileWatcher::mark_seen(const std::string& path) {
+    seen_[path] = identify(path);
+}
 
 void FileWatcher::drain_inotify(std::set<std::string>& changed) {
     alignas(inotify_event) char buf[8192];
@@ -107,7 +109,8 @@ std::set<std::string> FileWatcher::wait(std::chrono::milliseconds timeout, int w
         if (now >= deadline) return changed;
         pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {wake_fd, POLLIN, 0}};
         int ms = static_cast<int>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) + 1;
+                     std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) +
+                 1;
         int r = ::poll(fds, 2, ms);
         if (r > 0 && (fds[1].revents & POLLIN)) return changed;  // woken: caller decides
         if (r > 0 && (fds[0].revents & POLLIN)) drain_inotify(changed);

@@ -15,7 +15,7 @@
 namespace signpost::common {
 
 class FileWatcher {
-public:
+  public:
     // `stat_interval`: how often to stat every file regardless of inotify.
     // `debounce`: after a change, wait for this long without further events, so
     // that a burst (write temp, fsync, rename) yields one reload.
@@ -33,7 +33,7 @@ public:
     // Forget what was seen of `path`, so that its current state counts as known.
     void mark_seen(const std::string& path);
 
-private:
+  private:
     struct Identity {
         dev_t dev = 0;
         ino_t ino = 0;

@@ -7,7 +7,7 @@
 namespace signpost::common {
 
 GeoFactsView view_of(const GeoAnswer& a) {
-    return GeoFactsView{a.ip,   a.prefix,       a.found,    a.country,   a.continent, a.asn,
+    return GeoFactsView{a.ip,     a.prefix,       a.found,    a.country,   a.continent, a.asn,
                         a.as_org, a.has_location, a.latitude, a.longitude, a.generation};
 }
 
@@ -95,7 +95,9 @@ std::string parse_answer_json(std::string_view line, GeoAnswer& out) {
         } else if (key == "country" || key == "continent" || key == "as_org") {
             if (is_null) return;
             if (v.type != json::Type::kString) return bad();
-            (key == "country" ? out.country : key == "continent" ? out.continent : out.as_org) = v.str;
+            (key == "country"     ? out.country
+             : key == "continent" ? out.continent
+                                  : out.as_org) = v.str;
         } else if (key == "asn") {
             if (is_null) return;
             if (v.type != json::Type::kNumber || !parse_number(v.raw, out.asn)) return bad();

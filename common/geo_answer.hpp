@@ -12,9 +12,9 @@
 namespace signpost::common {
 
 struct GeoAnswer {
-    IpAddress ip;      // the address asked (IPv4-mapped addresses are answered as IPv4)
-    Prefix prefix;     // every address in it has the same answer: safe to cache by it
-    bool found = false;  // false: no database has data for the address
+    IpAddress ip;           // the address asked (IPv4-mapped addresses are answered as IPv4)
+    Prefix prefix;          // every address in it has the same answer: safe to cache by it
+    bool found = false;     // false: no database has data for the address
     std::string country;    // ISO 3166-1 alpha-2, upper case; empty when unknown
     std::string continent;  // two-letter code (AF AN AS EU NA OC SA); empty when unknown
     std::uint32_t asn = 0;  // 0 when unknown (AS0 is reserved, RFC 7607)

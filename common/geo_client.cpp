@@ -19,13 +19,16 @@ namespace {
 constexpr std::size_t kMaxResponseLine = 64 * 1024;
 
 int remaining_ms(GeoClient::Clock::time_point deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - GeoClient::Clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - GeoClient::Clock::now());
     return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 }  // namespace
 
 GeoClient::GeoClient(std::string socket_path) : path_(std::move(socket_path)) {}
-GeoClient::~GeoClient() { close(); }
+GeoClient::~GeoClient() {
+    close();
+}
 
 void GeoClient::close() {
     if (fd_ >= 0) ::close(fd_);

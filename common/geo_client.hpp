@@ -16,7 +16,7 @@
 namespace signpost::common {
 
 class GeoClient {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
 
     explicit GeoClient(std::string socket_path);
@@ -46,7 +46,7 @@ public:
     bool connected() const { return fd_ >= 0; }
     void close();
 
-private:
+  private:
     std::string ensure_connected();
     std::string write_all(std::string_view data, Clock::time_point deadline);
     std::string read_line(std::string& line, Clock::time_point deadline);

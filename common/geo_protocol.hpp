@@ -26,8 +26,8 @@ enum class RequestKind { kLookup, kInfo, kStats, kError };
 
 struct Request {
     RequestKind kind = RequestKind::kError;
-    IpAddress address;          // kLookup
-    std::string_view error;     // kError: a static description
+    IpAddress address;       // kLookup
+    std::string_view error;  // kError: a static description
 };
 
 // Parses one line without its newline (a trailing '\r' is ignored).

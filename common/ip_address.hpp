@@ -16,7 +16,7 @@ namespace signpost::common {
 enum class Family : std::uint8_t { kV4 = 4, kV6 = 6 };
 
 class IpAddress {
-public:
+  public:
     // Longest textual form: a full IPv6 address with an embedded IPv4 tail
     // ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255") is 45 characters; 46 with NUL.
     static constexpr std::size_t kMaxText = 46;
@@ -53,14 +53,14 @@ public:
     friend bool operator==(const IpAddress&, const IpAddress&) = default;
     friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 
-private:
+  private:
     Family family_ = Family::kV4;
     std::array<std::uint8_t, 16> bytes_{};
 };
 
 // A network: an address with every host bit cleared, and its length.
 class Prefix {
-public:
+  public:
     static constexpr std::size_t kMaxText = IpAddress::kMaxText + 4;
 
     Prefix() = default;
@@ -82,7 +82,7 @@ public:
     friend bool operator==(const Prefix&, const Prefix&) = default;
     friend auto operator<=>(const Prefix&, const Prefix&) = default;
 
-private:
+  private:
     IpAddress addr_;
     std::uint8_t len_ = 0;
 };

@@ -1,7 +1,7 @@
 #include "common/json.hpp"
 
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 
 namespace signpost::common::json {
@@ -53,11 +53,21 @@ void append_string(std::string& out, std::string_view s) {
         }
         ++i;
         switch (c) {
-            case '"': out.append("\\\""); break;
-            case '\\': out.append("\\\\"); break;
-            case '\n': out.append("\\n"); break;
-            case '\r': out.append("\\r"); break;
-            case '\t': out.append("\\t"); break;
+            case '"':
+                out.append("\\\"");
+                break;
+            case '\\':
+                out.append("\\\\");
+                break;
+            case '\n':
+                out.append("\\n");
+                break;
+            case '\r':
+                out.append("\\r");
+                break;
+            case '\t':
+                out.append("\\t");
+                break;
             default:
                 if (c < 0x20 || c == 0x7f) {
                     out.append("\\u00");
@@ -96,11 +106,12 @@ namespace {
 constexpr int kMaxDepth = 16;
 
 class Parser {
-public:
+  public:
     explicit Parser(std::string_view t) : t_(t) {}
 
     void ws() {
-        while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\t' || t_[i_] == '\r' || t_[i_] == '\n'))
+        while (i_ < t_.size() &&
+               (t_[i_] == ' ' || t_[i_] == '\t' || t_[i_] == '\r' || t_[i_] == '\n'))
             ++i_;
     }
     bool eat(char c) {
@@ -132,14 +143,30 @@ public:
             if (i_ >= t_.size()) break;
             char e = t_[i_++];
             switch (e) {
-                case '"': out.push_back('"'); break;
-                case '\\': out.push_back('\\'); break;
-                case '/': out.push_back('/'); break;
-                case 'b': out.push_back('\b'); break;
-                case 'f': out.push_back('\f'); break;
-                case 'n': out.push_back('\n'); break;
-                case 'r': out.push_back('\r'); break;
-                case 't': out.push_back('\t'); break;
+                case '"':
+                    out.push_back('"');
+                    break;
+                case '\\':
+                    out.push_back('\\');
+                    break;
+                case '/':
+                    out.push_back('/');
+                    break;
+                case 'b':
+                    out.push_back('\b');
+                    break;
+                case 'f':
+                    out.push_back('\f');
+                    break;
+                case 'n':
+                    out.push_back('\n');
+                    break;
+                case 'r':
+                    out.push_back('\r');
+                    break;
+                case 't':
+                    out.push_back('\t');
+                    break;
                 case 'u': {
                     if (i_ + 4 > t_.size()) return fail("short \\u escape");
                     unsigned cp = 0;
@@ -149,7 +176,8 @@ public:
                     append_utf8(out, cp);
                     break;
                 }
-                default: return fail("bad escape");
+                default:
+                    return fail("bad escape");
             }
         }
         return fail("unterminated string");
@@ -176,9 +204,9 @@ public:
             i_ += 4;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
             v.type = Type::kNumber;
-            while (i_ < t_.size() && (std::isdigit(static_cast<unsigned char>(t_[i_])) ||
-                                      t_[i_] == '-' || t_[i_] == '+' || t_[i_] == '.' ||
-                                      t_[i_] == 'e' || t_[i_] == 'E'))
+            while (i_ < t_.size() &&
+                   (std::isdigit(static_cast<unsigned char>(t_[i_])) || t_[i_] == '-' ||
+                    t_[i_] == '+' || t_[i_] == '.' || t_[i_] == 'e' || t_[i_] == 'E'))
                 ++i_;
         } else {
             return fail("unexpected character");
@@ -211,7 +239,7 @@ public:
     }
     const std::string& error() const { return error_; }
 
-private:
+  private:
     static void append_utf8(std::string& out, unsigned cp) {
         if (cp < 0x80) {
             out.push_back(static_cast<char>(cp));

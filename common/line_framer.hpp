@@ -12,7 +12,7 @@
 namespace signpost::common {
 
 class LineFramer {
-public:
+  public:
     explicit LineFramer(std::size_t max_line) : max_line_(max_line) {}
 
     // Calls on_line(line) for each complete line (without '\n') and
@@ -63,7 +63,7 @@ public:
 
     std::size_t buffered() const { return partial_.size(); }
 
-private:
+  private:
     // How much of an overlong line is echoed in the error: enough to recognise it.
     static constexpr std::size_t kOverlongHead = 64;
     std::size_t max_line_;

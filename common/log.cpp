@@ -13,17 +13,25 @@ std::atomic<LogLevel> g_level{LogLevel::kInfo};
 std::atomic<const char*> g_ident{"signpost"};
 const char* level_name(LogLevel l) {
     switch (l) {
-        case LogLevel::kDebug: return "debug";
-        case LogLevel::kInfo: return "info";
-        case LogLevel::kWarn: return "warn";
-        case LogLevel::kError: return "error";
+        case LogLevel::kDebug:
+            return "debug";
+        case LogLevel::kInfo:
+            return "info";
+        case LogLevel::kWarn:
+            return "warn";
+        case LogLevel::kError:
+            return "error";
     }
     return "?";
 }
 }  // namespace
 
-void set_log_level(LogLevel level) { g_level = level; }
-void set_log_ident(const char* ident) { g_ident = ident; }
+void set_log_level(LogLevel level) {
+    g_level = level;
+}
+void set_log_ident(const char* ident) {
+    g_ident = ident;
+}
 
 void log(LogLevel level, const char* fmt, ...) {
     if (level < g_level.load(std::memory_order_relaxed)) return;
@@ -33,10 +41,10 @@ void log(LogLevel level, const char* fmt, ...) {
     clock_gettime(CLOCK_REALTIME, &ts);
     tm t;
     gmtime_r(&ts.tv_sec, &t);
-    int n = std::snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s: ",
-                          t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min,
-                          t.tm_sec, ts.tv_nsec / 1000000, g_ident.load(), getpid(),
-                          level_name(level));
+    int n = std::snprintf(line, sizeof line,
+                          "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s: ", t.tm_year + 1900,
+                          t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                          ts.tv_nsec / 1000000, g_ident.load(), getpid(), level_name(level));
     va_list ap;
     va_start(ap, fmt);
     int m = std::vsnprintf(line + n, sizeof line - static_cast<std::size_t>(n) - 1, fmt, ap);

@@ -11,7 +11,7 @@ namespace signpost::common {
 
 template <class T>
 class Snapshot {
-public:
+  public:
     Snapshot() = default;
     explicit Snapshot(std::shared_ptr<const T> initial) : ptr_(std::move(initial)) {}
 
@@ -20,7 +20,7 @@ public:
         ptr_.store(std::move(next), std::memory_order_release);
     }
 
-private:
+  private:
     std::atomic<std::shared_ptr<const T>> ptr_;
 };
 

@@ -1,10 +1,10 @@
 #include "dnsd/config.hpp"
 
+#include <toml++/toml.h>
 #include <charconv>
 #include <filesystem>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace signpost::dnsd {
 
@@ -42,7 +42,9 @@ struct Problem {
     int line;
 };
 
-int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
+int line_of(const toml::node& n) {
+    return static_cast<int>(n.source().begin.line);
+}
 
 // The value as the operator wrote it, near enough, for error messages.
 std::string describe(const toml::node& n) {
@@ -62,7 +64,8 @@ T get_int(const toml::table& t, const char* key, T def, long long lo, long long 
     const auto* v = n->as_integer();
     if (!v || v->get() < lo || v->get() > hi) {
         throw Problem{std::string(key) + " = " + describe(*n) + ": expected an integer " +
-                          std::to_string(lo) + ".." + std::to_string(hi), line_of(*n)};
+                          std::to_string(lo) + ".." + std::to_string(hi),
+                      line_of(*n)};
     }
     return static_cast<T>(v->get());
 }
@@ -79,7 +82,8 @@ void check_keys(const toml::table& t, std::initializer_list<const char*> known, 
     for (const auto& [k, v] : t) {
         bool ok = false;
         for (const char* name : known) ok = ok || k.str() == name;
-        if (!ok) throw Problem{"unknown key '" + std::string(k.str()) + "' in " + where, line_of(v)};
+        if (!ok)
+            throw Problem{"unknown key '" + std::string(k.str()) + "' in " + where, line_of(v)};
     }
 }
 
@@ -92,7 +96,8 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
     try {
         root = toml::parse_file(path);
     } catch (const toml::parse_error& e) {
-        error = path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description());
+        error = path + ":" + std::to_string(e.source().begin.line) + ": " +
+                std::string(e.description());
         return std::nullopt;
     }
     const auto base = std::filesystem::absolute(path).parent_path();
@@ -100,19 +105,26 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         check_keys(root, {"server", "zones"}, "the top level (expected [server] and [[zones]])");
         const toml::table empty;
         const toml::table* server = root["server"].as_table();
-        if (root.get("server") && !server) throw Problem{"[server] must be a table", line_of(*root.get("server"))};
+        if (root.get("server") && !server)
+            throw Problem{"[server] must be a table", line_of(*root.get("server"))};
         const toml::table& s = server ? *server : empty;
-        check_keys(s, {"listen", "threads", "edns_payload", "tcp_idle_timeout_ms", "tcp_max_connections",
-                       "tcp_max_per_client", "control_socket", "metrics_listen"}, "[server]");
+        check_keys(
+            s,
+            {"listen", "threads", "edns_payload", "tcp_idle_timeout_ms", "tcp_max_connections",
+             "tcp_max_per_client", "control_socket", "metrics_listen"},
+            "[server]");
         if (const toml::node* l = s.get("listen")) {
             const auto* arr = l->as_array();
-            if (!arr || arr->empty()) throw Problem{"listen: expected a list of \"address:port\"", line_of(*l)};
+            if (!arr || arr->empty())
+                throw Problem{"listen: expected a list of \"address:port\"", line_of(*l)};
             for (const auto& item : *arr) {
                 const auto* str = item.as_string();
                 auto la = str ? parse_listen(str->get()) : std::nullopt;
                 if (!la)
-                    throw Problem{"listen: " + (str ? "'" + str->get() + "'" : std::string("value")) +
-                                      " is not \"ipv4:port\" or \"[ipv6]:port\"", line_of(item)};
+                    throw Problem{
+                        "listen: " + (str ? "'" + str->get() + "'" : std::string("value")) +
+                            " is not \"ipv4:port\" or \"[ipv6]:port\"",
+                        line_of(item)};
                 c.listen.push_back(*la);
             }
         } else {
@@ -134,7 +146,8 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         const toml::node* zn = root.get("zones");
         const toml::array* zones = zn ? zn->as_array() : nullptr;
         if (!zones || zones->empty())
-            throw Problem{"no zones: add a [[zones]] table with name and file", zn ? line_of(*zn) : 0};
+            throw Problem{"no zones: add a [[zones]] table with name and file",
+                          zn ? line_of(*zn) : 0};
         std::set<std::string> names;
         for (const auto& z : *zones) {
             const auto* zt = z.as_table();
@@ -148,8 +161,10 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
                 throw Problem{"[[zones]] needs both name and file", zc.line};
             while (zc.name.size() > 1 && zc.name.back() == '.') zc.name.pop_back();
             std::string lower = zc.name;
-            for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-            if (!names.insert(lower).second) throw Problem{"zone " + zc.name + " listed twice", zc.line};
+            for (auto& ch : lower)
+                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            if (!names.insert(lower).second)
+                throw Problem{"zone " + zc.name + " listed twice", zc.line};
             if (std::filesystem::path(zc.file).is_relative()) zc.file = (base / zc.file).string();
             c.zones.push_back(std::move(zc));
         }

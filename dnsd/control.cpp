@@ -37,7 +37,9 @@ ControlServer::ControlServer(ControlOptions opts, common::Snapshot<ServingState>
                              Stats& stats, StateReloader& reloader)
     : opts_(std::move(opts)), state_(state), stats_(stats), reloader_(reloader) {}
 
-ControlServer::~ControlServer() { stop(); }
+ControlServer::~ControlServer() {
+    stop();
+}
 
 bool ControlServer::start(std::string& error) {
     if (!opts_.socket_path.empty()) {
@@ -92,14 +94,17 @@ std::string ControlServer::handle(std::string_view line) {
             if (!first) out += ",";
             first = false;
             out += "{\"name\":";
-            common::json::append_string(out, name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())));
-            out += ",\"serial\":" + std::to_string(z->serial) + ",\"names\":" + std::to_string(z->nodes.size()) + ",\"file\":";
+            common::json::append_string(
+                out, name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())));
+            out += ",\"serial\":" + std::to_string(z->serial) +
+                   ",\"names\":" + std::to_string(z->nodes.size()) + ",\"file\":";
             common::json::append_string(out, z->file);
             out += "}";
         }
         return out + "]}";
     }
-    std::string out = "{\"ok\":false,\"error\":\"unknown command (expected reload, stats or zones)\",\"input\":";
+    std::string out =
+        "{\"ok\":false,\"error\":\"unknown command (expected reload, stats or zones)\",\"input\":";
     common::json::append_string(out, line.substr(0, 64));
     return out + "}";
 }
@@ -165,22 +170,27 @@ void ControlServer::run() {
                 }
                 if (r > 0 && c.http) {
                     c.in.append(buf, static_cast<std::size_t>(r));
-                    if (c.in.find("\r\n\r\n") != std::string::npos || c.in.size() > kMaxHttpRequest) {
-                        const bool ok = c.in.starts_with("GET /metrics ") || c.in.starts_with("GET / ");
+                    if (c.in.find("\r\n\r\n") != std::string::npos ||
+                        c.in.size() > kMaxHttpRequest) {
+                        const bool ok =
+                            c.in.starts_with("GET /metrics ") || c.in.starts_with("GET / ");
                         const std::string body =
                             ok ? stats_.prometheus(state_.load()->generation, reloader_.reloads(),
                                                    reloader_.failures())
                                : "not found: try GET /metrics\n";
-                        c.out = std::string(ok ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.0 404 Not Found\r\n") +
-                                "Content-Type: text/plain; version=0.0.4\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+                        c.out =
+                            std::string(ok ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.0 404 Not Found\r\n") +
+                            "Content-Type: text/plain; version=0.0.4\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
                         c.close_after_write = true;
                     }
                 } else if (r > 0) {
                     c.framer.feed(
                         std::string_view(buf, static_cast<std::size_t>(r)),
                         [&](std::string_view line) { c.out += handle(line) + "\n"; },
-                        [&](std::string_view) { c.out += "{\"ok\":false,\"error\":\"request too long\"}\n"; });
+                        [&](std::string_view) {
+                            c.out += "{\"ok\":false,\"error\":\"request too long\"}\n";
+                        });
                 }
                 flush(fd, c);
             }

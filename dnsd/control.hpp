@@ -22,7 +22,7 @@ struct ControlOptions {
 };
 
 class ControlServer {
-public:
+  public:
     ControlServer(ControlOptions opts, common::Snapshot<ServingState>& state, Stats& stats,
                   StateReloader& reloader);
     ~ControlServer();
@@ -30,7 +30,7 @@ public:
     void stop();
     std::string handle(std::string_view line);  // one request -> one response line
 
-private:
+  private:
     void run();
     ControlOptions opts_;
     common::Snapshot<ServingState>& state_;

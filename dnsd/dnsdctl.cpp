@@ -18,11 +18,13 @@ int main(int argc, char** argv) {
     std::string socket = "/run/signpost/dnsd.sock";
     unsigned timeout_ms = 30000;
     std::vector<std::string> args;
-    po::options_description desc("dnsdctl: control dnsd\n\nUsage: dnsdctl [options] reload|stats|zones\n\nOptions");
-    desc.add_options()("help,h", "show this help")("socket,s", po::value(&socket)->value_name("PATH"),
-                                                  "dnsd control socket (default /run/signpost/dnsd.sock)")(
-        "timeout-ms", po::value(&timeout_ms)->value_name("MS"), "give up after this long (default 30000)")(
-        "args", po::value(&args), "");
+    po::options_description desc(
+        "dnsdctl: control dnsd\n\nUsage: dnsdctl [options] reload|stats|zones\n\nOptions");
+    desc.add_options()("help,h", "show this help")(
+        "socket,s", po::value(&socket)->value_name("PATH"),
+        "dnsd control socket (default /run/signpost/dnsd.sock)")(
+        "timeout-ms", po::value(&timeout_ms)->value_name("MS"),
+        "give up after this long (default 30000)")("args", po::value(&args), "");
     po::positional_options_description pos;
     pos.add("args", -1);
     po::variables_map vm;
@@ -48,7 +50,8 @@ int main(int argc, char** argv) {
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     auto wait = [&](short what) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         pollfd p{fd, what, 0};
         return left.count() > 0 && ::poll(&p, 1, static_cast<int>(left.count())) > 0;
     };

@@ -18,7 +18,7 @@ struct DynamicContext {
 };
 
 class DynamicAnswer {
-public:
+  public:
     virtual ~DynamicAnswer() = default;
     // Writes answer records for qtype, owned by `owner_ptr` (a compression
     // pointer to the owner already in the message). Returns how many records

@@ -5,6 +5,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <thread>
@@ -26,9 +27,11 @@ namespace {
 
 int parse_args(int argc, char** argv, std::string& config, bool& check) {
     po::options_description desc(
-        "dnsd: signpost's authoritative DNS server\n\nUsage: dnsd --config FILE [--check-config]\n\nOptions");
+        "dnsd: signpost's authoritative DNS server\n\nUsage: dnsd --config FILE "
+        "[--check-config]\n\nOptions");
     desc.add_options()("help,h", "show this help")(
-        "config,c", po::value(&config)->value_name("FILE"), "the TOML configuration (see maps/dnsd.toml.example)")(
+        "config,c", po::value(&config)->value_name("FILE"),
+        "the TOML configuration (see maps/dnsd.toml.example)")(
         "check-config", "load the configuration and every zone, report problems, and exit");
     po::variables_map vm;
     try {
@@ -39,7 +42,8 @@ int parse_args(int argc, char** argv, std::string& config, bool& check) {
         return 2;
     }
     if (vm.count("help")) {
-        std::cout << desc << "\nSignals: SIGHUP reloads the config and zones; SIGTERM/SIGINT stop.\n";
+        std::cout << desc
+                  << "\nSignals: SIGHUP reloads the config and zones; SIGTERM/SIGINT stop.\n";
         return 0;
     }
     if (config.empty()) {
@@ -73,8 +77,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& z : initial->zones.all())
         SP_LOG_INFO("zone %s serial %u, %zu names, from %s",
-                    name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())).c_str(), z->serial,
-                    z->nodes.size(), z->file.c_str());
+                    name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())).c_str(),
+                    z->serial, z->nodes.size(), z->file.c_str());
     if (check) {
         std::printf("%s: OK, %zu zone(s)\n", config_path.c_str(), initial->zones.size());
         return 0;
@@ -87,10 +91,11 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     const int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
-    const unsigned threads = config->threads ? config->threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads =
+        config->threads ? config->threads : std::max(1u, std::thread::hardware_concurrency());
     // Sockets: per worker one UDP socket per listen address (SO_REUSEPORT), one
     // TCP listener per address. Port 0 is resolved once so all workers share it.
-    std::vector<std::vector<int>> udp(threads);
+    std::vector<int> udp;  // threads x listen addresses, one worker thread each
     std::vector<int> tcp;
     for (auto la : config->listen) {
         for (unsigned t = 0; t < threads; ++t) {
@@ -100,7 +105,7 @@ int main(int argc, char** argv) {
                 return 1;
             }
             if (la.port == 0) la.port = static_cast<std::uint16_t>(bound_port(fd));
-            udp[t].push_back(fd);
+            udp.push_back(fd);
         }
         int fd = bind_tcp(la, error);
         if (fd < 0) {
@@ -113,7 +118,7 @@ int main(int argc, char** argv) {
 
     common::Snapshot<ServingState> state(initial);
     initial.reset();
-    Stats stats(threads + 1);  // the last block is the TCP thread's
+    Stats stats(static_cast<unsigned>(udp.size()) + 1);  // the last block is the TCP thread's
     StateReloader reloader(config_path, state);
     ControlServer control({config->control_socket, config->metrics_listen}, state, stats, reloader);
     if (!control.start(error)) {
@@ -121,11 +126,15 @@ int main(int argc, char** argv) {
         return 1;
     }
     const int stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    std::atomic<bool> stop{false};
     std::vector<std::thread> workers;
-    for (unsigned t = 0; t < threads; ++t)
-        workers.emplace_back([&, t] { run_udp_worker(udp[t], state, stats.worker(t), stop_fd); });
-    TcpLimits limits{config->tcp_idle_timeout_ms, config->tcp_max_connections, config->tcp_max_per_client};
-    workers.emplace_back([&] { run_tcp_server(tcp, limits, state, stats.worker(threads), stop_fd); });
+    for (unsigned i = 0; i < udp.size(); ++i)
+        workers.emplace_back([&, i] { run_udp_worker(udp[i], state, stats.worker(i), stop); });
+    TcpLimits limits{config->tcp_idle_timeout_ms, config->tcp_max_connections,
+                     config->tcp_max_per_client};
+    const unsigned tcp_index = static_cast<unsigned>(udp.size());
+    workers.emplace_back(
+        [&] { run_tcp_server(tcp, limits, state, stats.worker(tcp_index), stop_fd); });
     SP_LOG_INFO("serving with %u UDP worker(s)", threads);
 
     for (;;) {
@@ -139,6 +148,7 @@ int main(int argc, char** argv) {
         SP_LOG_INFO("signal %u: shutting down", si.ssi_signo);
         break;
     }
+    stop = true;
     std::uint64_t one = 1;
     ssize_t w = ::write(stop_fd, &one, sizeof one);
     (void)w;

@@ -15,10 +15,10 @@ namespace signpost::dnsd {
 // EDNS Client Subnet (RFC 7871 section 6).
 struct ClientSubnet {
     bool present = false;
-    std::uint16_t family = 0;       // 1 IPv4, 2 IPv6
+    std::uint16_t family = 0;  // 1 IPv4, 2 IPv6
     std::uint8_t source_len = 0;
     std::uint8_t scope_len = 0;
-    common::IpAddress address;      // host bits past source_len are zero (checked)
+    common::IpAddress address;  // host bits past source_len are zero (checked)
 };
 
 struct Query {

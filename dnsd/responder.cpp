@@ -29,7 +29,7 @@ struct Counts {
 };
 
 class Builder {
-public:
+  public:
     Builder(Writer& w, const Query& q, const ZoneSet& zones, const common::IpAddress& source,
             WorkerStats& stats)
         : w_(w), q_(q), zones_(zones), source_(source), stats_(stats) {}
@@ -42,7 +42,7 @@ public:
 
     void answer();
 
-private:
+  private:
     // owner: a wire name, or nullptr for the query name.
     void owner(const std::uint8_t* wire) {
         if (wire) {
@@ -66,7 +66,8 @@ private:
             pos = rec.name_at[i] + wire_name_len(rec.rdata.data() + rec.name_at[i]);
         }
         w_.bytes(rec.rdata.data() + pos, rec.rdata.size() - pos);
-        if (!w_.overflowed()) w_.patch16(len_at, static_cast<std::uint16_t>(w_.size() - len_at - 2));
+        if (!w_.overflowed())
+            w_.patch16(len_at, static_cast<std::uint16_t>(w_.size() - len_at - 2));
     }
     std::uint16_t rrset(const std::uint8_t* owner_wire, const RRset& rs, std::uint32_t ttl) {
         for (const auto& rec : rs.records) {
@@ -79,7 +80,8 @@ private:
         return static_cast<std::uint16_t>(rs.records.size());
     }
     void negative(const Zone& z) {
-        c.ns += rrset(reinterpret_cast<const std::uint8_t*>(z.origin.data()), *z.soa, z.negative_ttl);
+        c.ns +=
+            rrset(reinterpret_cast<const std::uint8_t*>(z.origin.data()), *z.soa, z.negative_ttl);
     }
     void referral(const Zone& z, const LookupResult& r);
 
@@ -189,13 +191,27 @@ void Builder::answer() {
 
 void count_rcode(WorkerStats& s, std::uint16_t rc) {
     switch (rc) {
-        case rcode::NOERROR: bump(s.noerror); break;
-        case rcode::NXDOMAIN: bump(s.nxdomain); break;
-        case rcode::FORMERR: bump(s.formerr); break;
-        case rcode::REFUSED: bump(s.refused); break;
-        case rcode::NOTIMP: bump(s.notimp); break;
-        case rcode::BADVERS: bump(s.badvers); break;
-        default: bump(s.servfail); break;
+        case rcode::NOERROR:
+            bump(s.noerror);
+            break;
+        case rcode::NXDOMAIN:
+            bump(s.nxdomain);
+            break;
+        case rcode::FORMERR:
+            bump(s.formerr);
+            break;
+        case rcode::REFUSED:
+            bump(s.refused);
+            break;
+        case rcode::NOTIMP:
+            bump(s.notimp);
+            break;
+        case rcode::BADVERS:
+            bump(s.badvers);
+            break;
+        default:
+            bump(s.servfail);
+            break;
     }
 }
 
@@ -238,9 +254,15 @@ std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
     Builder b(w, q, zones, source, stats);
     std::uint16_t rc = rcode::NOERROR;
     switch (status) {
-        case ParseStatus::kFormErr: rc = rcode::FORMERR; break;
-        case ParseStatus::kNotImp: rc = rcode::NOTIMP; break;
-        case ParseStatus::kBadVers: rc = rcode::BADVERS; break;
+        case ParseStatus::kFormErr:
+            rc = rcode::FORMERR;
+            break;
+        case ParseStatus::kNotImp:
+            rc = rcode::NOTIMP;
+            break;
+        case ParseStatus::kBadVers:
+            rc = rcode::BADVERS;
+            break;
         default:
             if (q.edns) bump(stats.edns);
             if (q.ecs.present) bump(stats.ecs);
@@ -267,7 +289,7 @@ std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
         w.u16(type::OPT);
         w.u16(opts.edns_payload);
         w.u8(static_cast<std::uint8_t>(rc >> 4));  // extended rcode, upper 8 bits
-        w.u8(0);                                     // version 0
+        w.u8(0);                                   // version 0
         w.u16(q.do_bit ? 0x8000 : 0);
         if (q.ecs.present) {
             // RFC 7871 7.2.1: family, source prefix and address echoed; the scope

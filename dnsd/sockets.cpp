@@ -26,7 +26,19 @@ int bind_socket(const ListenAddress& a, int kind, std::string& error) {
     }
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (kind == SOCK_DGRAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (kind == SOCK_DGRAM) {
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        // Never set DF and ignore ICMP "fragmentation needed": a forged ICMP
+        // must not shrink our path MTU (the fragmentation attacks on DNS), and
+        // our answers already fit 1232 octets (edns_payload).
+        int omit = IP_PMTUDISC_OMIT;
+        if (family == AF_INET) {
+            ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &omit, sizeof omit);
+        } else {
+            omit = IPV6_PMTUDISC_OMIT;
+            ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &omit, sizeof omit);
+        }
+    }
     if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
         error = a.text() + ": bind: " + std::strerror(errno);
@@ -42,8 +54,12 @@ int bind_socket(const ListenAddress& a, int kind, std::string& error) {
 }
 }  // namespace
 
-int bind_udp(const ListenAddress& a, std::string& error) { return bind_socket(a, SOCK_DGRAM, error); }
-int bind_tcp(const ListenAddress& a, std::string& error) { return bind_socket(a, SOCK_STREAM, error); }
+int bind_udp(const ListenAddress& a, std::string& error) {
+    return bind_socket(a, SOCK_DGRAM, error);
+}
+int bind_tcp(const ListenAddress& a, std::string& error) {
+    return bind_socket(a, SOCK_STREAM, error);
+}
 
 int bound_port(int fd) {
     sockaddr_storage ss;

@@ -41,7 +41,8 @@ std::string StateReloader::reload() {
     state_.publish(next);
     ++reloads_;
     for (const auto& z : next->zones.all())
-        SP_LOG_INFO("zone %s serial %u from %s", name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())).c_str(),
+        SP_LOG_INFO("zone %s serial %u from %s",
+                    name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())).c_str(),
                     z->serial, z->file.c_str());
     SP_LOG_INFO("published generation %llu", static_cast<unsigned long long>(next->generation));
     return {};

@@ -30,7 +30,7 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
 // Re-reads the config file and its zones and publishes the result, or keeps
 // the old state and says why. Callable from any thread (signal, control).
 class StateReloader {
-public:
+  public:
     StateReloader(std::string config_path, common::Snapshot<ServingState>& state)
         : path_(std::move(config_path)), state_(state) {}
     // Returns an empty string on success, else the error.
@@ -38,7 +38,7 @@ public:
     std::uint64_t reloads() const { return reloads_; }
     std::uint64_t failures() const { return failures_; }
 
-private:
+  private:
     std::string path_;
     common::Snapshot<ServingState>& state_;
     std::mutex mu_;  // one reload at a time; queries never take it

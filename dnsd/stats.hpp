@@ -4,30 +4,30 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
-#include <memory>
 
 namespace signpost::dnsd {
 
-#define SIGNPOST_DNSD_COUNTERS(X)                                          \
-    X(udp_queries, "UDP queries received")                                 \
-    X(tcp_queries, "TCP queries received")                                 \
-    X(dropped, "queries dropped unanswered (responses, runts)")            \
-    X(noerror, "responses with rcode NOERROR")                             \
-    X(nxdomain, "responses with rcode NXDOMAIN")                           \
-    X(formerr, "responses with rcode FORMERR")                             \
-    X(refused, "responses with rcode REFUSED")                             \
-    X(notimp, "responses with rcode NOTIMP")                               \
-    X(badvers, "responses with extended rcode BADVERS")                    \
-    X(servfail, "responses with rcode SERVFAIL")                           \
-    X(truncated, "UDP responses truncated (TC=1)")                         \
-    X(referrals, "referrals to a delegated child zone")                    \
-    X(edns, "queries with EDNS")                                           \
-    X(ecs, "queries with EDNS Client Subnet")                              \
-    X(any, "ANY queries answered per RFC 8482")                            \
-    X(tcp_connections, "TCP connections accepted")                         \
-    X(tcp_refused, "TCP connections refused over a limit")                 \
+#define SIGNPOST_DNSD_COUNTERS(X)                               \
+    X(udp_queries, "UDP queries received")                      \
+    X(tcp_queries, "TCP queries received")                      \
+    X(dropped, "queries dropped unanswered (responses, runts)") \
+    X(noerror, "responses with rcode NOERROR")                  \
+    X(nxdomain, "responses with rcode NXDOMAIN")                \
+    X(formerr, "responses with rcode FORMERR")                  \
+    X(refused, "responses with rcode REFUSED")                  \
+    X(notimp, "responses with rcode NOTIMP")                    \
+    X(badvers, "responses with extended rcode BADVERS")         \
+    X(servfail, "responses with rcode SERVFAIL")                \
+    X(truncated, "UDP responses truncated (TC=1)")              \
+    X(referrals, "referrals to a delegated child zone")         \
+    X(edns, "queries with EDNS")                                \
+    X(ecs, "queries with EDNS Client Subnet")                   \
+    X(any, "ANY queries answered per RFC 8482")                 \
+    X(tcp_connections, "TCP connections accepted")              \
+    X(tcp_refused, "TCP connections refused over a limit")      \
     X(tcp_idle_closed, "TCP connections closed after the idle timeout")
 
 struct alignas(64) WorkerStats {
@@ -41,7 +41,7 @@ inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
 }
 
 class Stats {
-public:
+  public:
     explicit Stats(unsigned workers);
     WorkerStats& worker(unsigned i) { return *workers_[i]; }
     unsigned size() const { return static_cast<unsigned>(workers_.size()); }
@@ -50,7 +50,7 @@ public:
                            std::uint64_t reload_failures) const;
     std::string json(std::uint64_t generation) const;
 
-private:
+  private:
     std::vector<std::unique_ptr<WorkerStats>> workers_;
 };
 

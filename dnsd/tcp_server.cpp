@@ -37,7 +37,7 @@ struct Conn {
 };
 
 class TcpServer {
-public:
+  public:
     TcpServer(const TcpLimits& l, common::Snapshot<ServingState>& s, WorkerStats& st)
         : limits_(l), state_(s), stats_(st), scratch_(new std::uint8_t[kMaxMessage]) {}
     ~TcpServer() {
@@ -49,7 +49,7 @@ public:
     void on_event(int fd, std::uint32_t events);
     void expire_idle();
 
-private:
+  private:
     void close_conn(int fd);
     void answer_ready(Conn& c);
     bool flush(Conn& c);
@@ -68,7 +68,8 @@ void TcpServer::accept_all(int lfd) {
     for (;;) {
         sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        int fd = ::accept4(lfd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            ::accept4(lfd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR) continue;
             return;

@@ -1,6 +1,6 @@
 #include "dnsd/udp_worker.hpp"
 
-#include <sys/epoll.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -35,82 +35,76 @@ struct Slots {
     Query query;
 };
 
-void serve_batch(int fd, Slots& s, common::Snapshot<ServingState>& state, WorkerStats& stats) {
+void init_slots(Slots& s) {
     for (unsigned i = 0; i < kBatch; ++i) {
         s.in_iov[i] = {s.in[i], kInSize};
-        std::memset(&s.in_msg[i].msg_hdr, 0, sizeof(msghdr));
+        std::memset(&s.in_msg[i], 0, sizeof(mmsghdr));
         s.in_msg[i].msg_hdr.msg_name = &s.peer[i];
-        s.in_msg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         s.in_msg[i].msg_hdr.msg_iov = &s.in_iov[i];
         s.in_msg[i].msg_hdr.msg_iovlen = 1;
+        std::memset(&s.out_msg[i], 0, sizeof(mmsghdr));
+        s.out_msg[i].msg_hdr.msg_iov = &s.out_iov[i];
+        s.out_msg[i].msg_hdr.msg_iovlen = 1;
     }
-    const int n = ::recvmmsg(fd, s.in_msg, kBatch, MSG_DONTWAIT, nullptr);
-    if (n <= 0) return;
+}
+
+// Returns false when the socket is unusable.
+bool serve_batch(int fd, Slots& s, common::Snapshot<ServingState>& state, WorkerStats& stats) {
+    for (unsigned i = 0; i < kBatch; ++i) {
+        s.in_msg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        s.in_msg[i].msg_hdr.msg_flags = 0;
+    }
+    const int n = ::recvmmsg(fd, s.in_msg, kBatch, MSG_WAITFORONE, nullptr);
+    if (n <= 0) return n == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
     const auto snap = state.load();  // once per batch, not per packet
     unsigned out = 0;
     for (int i = 0; i < n; ++i) {
-        bump(stats.udp_queries);
         const std::size_t len = s.in_msg[i].msg_len;
         const bool oversize = (s.in_msg[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-        const ParseStatus st = oversize ? ParseStatus::kFormErr
-                                        : parse_query(std::span(s.in[i], len), s.query);
+        const ParseStatus st =
+            oversize ? ParseStatus::kFormErr : parse_query(std::span(s.in[i], len), s.query);
         if (oversize) s.query = Query{};
         const auto src = common::IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&s.peer[i]));
         const std::size_t rlen = respond(s.query, st, snap->zones, src ? *src : common::IpAddress{},
                                          false, snap->options, s.out[out], kOutSize, stats);
         if (rlen == 0) continue;
         s.out_iov[out] = {s.out[out], rlen};
-        std::memset(&s.out_msg[out].msg_hdr, 0, sizeof(msghdr));
         s.out_msg[out].msg_hdr.msg_name = &s.peer[i];
         s.out_msg[out].msg_hdr.msg_namelen = s.in_msg[i].msg_hdr.msg_namelen;
-        s.out_msg[out].msg_hdr.msg_iov = &s.out_iov[out];
-        s.out_msg[out].msg_hdr.msg_iovlen = 1;
         ++out;
     }
+    bump(stats.udp_queries, static_cast<std::uint64_t>(n));
     for (unsigned sent = 0; sent < out;) {
-        const int r = ::sendmmsg(fd, s.out_msg + sent, out - sent, MSG_DONTWAIT);
+        const int r = ::sendmmsg(fd, s.out_msg + sent, out - sent, 0);
         if (r > 0) {
             sent += static_cast<unsigned>(r);
             continue;
         }
         if (r < 0 && errno == EINTR) continue;
-        // EAGAIN (send buffer full) or an ICMP error for one peer: skip that
+        // An error for one peer (e.g. ICMP unreachable reported late): skip that
         // datagram rather than stall the worker; UDP clients retry.
         ++sent;
     }
+    return true;
 }
 }  // namespace
 
-void run_udp_worker(const std::vector<int>& fds, common::Snapshot<ServingState>& state,
-                    WorkerStats& stats, int stop_fd) {
+void run_udp_worker(int fd, common::Snapshot<ServingState>& state, WorkerStats& stats,
+                    const std::atomic<bool>& stop) {
     auto slots = std::make_unique<Slots>();
-    int ep = ::epoll_create1(EPOLL_CLOEXEC);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    for (int fd : fds) {
-        ev.data.fd = fd;
-        ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    }
-    ev.data.fd = stop_fd;
-    ::epoll_ctl(ep, EPOLL_CTL_ADD, stop_fd, &ev);
-    epoll_event events[16];
-    for (;;) {
-        const int n = ::epoll_wait(ep, events, 16, -1);
-        if (n < 0 && errno != EINTR) {
-            SP_LOG_ERROR("udp worker epoll_wait: %s", std::strerror(errno));
+    init_slots(*slots);
+    // Blocking socket with a receive timeout: recvmmsg sleeps in the kernel
+    // until a datagram arrives, and wakes now and then to check `stop`.
+    const int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    timeval tv{0, kUdpStopCheckMs * 1000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (!stop.load(std::memory_order_relaxed)) {
+        if (!serve_batch(fd, *slots, state, stats)) {
+            SP_LOG_ERROR("udp worker: recvmmsg: %s", std::strerror(errno));
             break;
         }
-        bool stop = false;
-        for (int i = 0; i < n; ++i) {
-            if (events[i].data.fd == stop_fd) {
-                stop = true;
-                continue;
-            }
-            serve_batch(events[i].data.fd, *slots, state, stats);
-        }
-        if (stop) break;
     }
-    ::close(ep);
 }
 
 }  // namespace signpost::dnsd

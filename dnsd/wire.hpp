@@ -39,7 +39,7 @@ namespace flag {
 // Second 16-bit header word.
 inline constexpr std::uint16_t QR = 0x8000, AA = 0x0400, TC = 0x0200, RD = 0x0100, RA = 0x0080,
                                AD = 0x0020, CD = 0x0010;
-}
+}  // namespace flag
 // EDNS option codes.
 inline constexpr std::uint16_t kOptionEcs = 8;  // RFC 7871
 
@@ -52,7 +52,7 @@ inline void store16(std::uint8_t* p, std::uint16_t v) {
 }
 
 class WireReader {
-public:
+  public:
     WireReader(const std::uint8_t* data, std::size_t len) : p_(data), len_(len) {}
 
     bool ok() const { return ok_; }
@@ -86,7 +86,7 @@ public:
     }
     void skip(std::size_t n) { bytes(n); }
 
-private:
+  private:
     bool need(std::size_t n) {
         if (!ok_ || len_ - pos_ < n) {
             ok_ = false;

@@ -13,7 +13,7 @@
 namespace signpost::dnsd {
 
 class Writer {
-public:
+  public:
     Writer(std::uint8_t* buf, std::size_t limit) : buf_(buf), limit_(limit) {}
 
     std::size_t size() const { return pos_; }
@@ -64,7 +64,7 @@ public:
         while (targets_ > 0 && target_[targets_ - 1] >= size) --targets_;
     }
 
-private:
+  private:
     bool room(std::size_t n) {
         if (overflow_ || limit_ - pos_ < n) {
             overflow_ = true;

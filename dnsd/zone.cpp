@@ -53,7 +53,8 @@ LookupResult lookup(const Zone& zone, const NameRef& name, bool ds_at_cut) {
                 key[0] = 1;
                 key[1] = '*';
                 std::memcpy(key + 2, enc.data(), enc.size());
-                const Node* w = zone.node(std::string_view(reinterpret_cast<char*>(key), enc.size() + 2));
+                const Node* w =
+                    zone.node(std::string_view(reinterpret_cast<char*>(key), enc.size() + 2));
                 if (w) {
                     r.kind = LookupKind::kAnswer;
                     r.node = w;

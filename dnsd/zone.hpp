@@ -32,8 +32,8 @@ struct RRset {
 };
 
 struct Node {
-    std::vector<RRset> rrsets;  // a handful per name: a linear scan beats a map
-    bool delegation = false;    // NS here, below the apex: a zone cut
+    std::vector<RRset> rrsets;    // a handful per name: a linear scan beats a map
+    bool delegation = false;      // NS here, below the apex: a zone cut
     bool wildcard_child = false;  // "*.<this name>" exists
     std::shared_ptr<const DynamicAnswer> dynamic;
 
@@ -57,7 +57,8 @@ struct NameRef {
     const std::uint8_t* wire = nullptr;
     std::uint8_t len = 0;     // including the root octet
     std::uint8_t labels = 0;  // not counting the root
-    const std::uint8_t* offset = nullptr;  // offset[i]: start of the name without its first i labels
+    const std::uint8_t* offset =
+        nullptr;  // offset[i]: start of the name without its first i labels
     std::string_view suffix(unsigned stripped) const {
         return std::string_view(reinterpret_cast<const char*>(wire) + offset[stripped],
                                 len - offset[stripped]);
@@ -93,8 +94,9 @@ enum class LookupKind { kAnswer, kNxDomain, kReferral };
 
 struct LookupResult {
     LookupKind kind = LookupKind::kNxDomain;
-    const Node* node = nullptr;   // kAnswer: the node (the wildcard's, if synthesised); kReferral: the cut
-    std::string_view cut_name;    // kReferral: owner of the NS RRset
+    const Node* node =
+        nullptr;  // kAnswer: the node (the wildcard's, if synthesised); kReferral: the cut
+    std::string_view cut_name;  // kReferral: owner of the NS RRset
     bool wildcard = false;
 };
 
@@ -106,14 +108,14 @@ LookupResult lookup(const Zone& zone, const NameRef& name, bool ds_at_cut);
 
 // All served zones, found by longest suffix match.
 class ZoneSet {
-public:
+  public:
     void add(std::shared_ptr<const Zone> z);
     // The zone of the longest origin that `name` is at or below, or nullptr.
     const Zone* find(const NameRef& name) const;
     std::size_t size() const { return zones_.size(); }
     const std::vector<std::shared_ptr<const Zone>>& all() const { return list_; }
 
-private:
+  private:
     std::unordered_map<std::string, std::shared_ptr<const Zone>, NameHash, std::equal_to<>> zones_;
     std::vector<std::shared_ptr<const Zone>> list_;
     std::uint8_t min_labels_ = 255, max_labels_ = 0;

@@ -82,7 +82,8 @@ ZoneLoadResult load_zone_file(const std::string& origin_text, const std::string&
                 for (int n = 1; std::fgets(buf, sizeof buf, f); ++n) {
                     if (n != line) continue;
                     std::string text(buf);
-                    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+                    while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+                        text.pop_back();
                     res.error += " in \"" + text + "\"";
                     break;
                 }
@@ -132,7 +133,8 @@ ZoneLoadResult load_zone_file(const std::string& origin_text, const std::string&
         // ldns has counted the record's own newline(s) by now: it began on line_before.
         const int rr_line = line_before;
         if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
-            error = "class must be IN for " + name_to_text(reinterpret_cast<const std::uint8_t*>(owner.data()));
+            error = "class must be IN for " +
+                    name_to_text(reinterpret_cast<const std::uint8_t*>(owner.data()));
         } else if (!is_subdomain(owner, origin)) {
             error = name_to_text(reinterpret_cast<const std::uint8_t*>(owner.data())) +
                     " is outside the zone " + origin_dot;
@@ -157,7 +159,8 @@ ZoneLoadResult load_zone_file(const std::string& origin_text, const std::string&
                 if (ldns_rr_ttl(rr) != p.rrset.ttl) {
                     // RFC 2181 5.2: one TTL per RRset; serve the lowest, and say so.
                     res.warnings.push_back(path + ":" + std::to_string(rr_line) + ": TTL " +
-                                           std::to_string(ldns_rr_ttl(rr)) + " differs within the RRset (using the lowest)");
+                                           std::to_string(ldns_rr_ttl(rr)) +
+                                           " differs within the RRset (using the lowest)");
                     p.rrset.ttl = std::min(p.rrset.ttl, ldns_rr_ttl(rr));
                 }
             }
@@ -220,15 +223,16 @@ ZoneLoadResult load_zone_file(const std::string& origin_text, const std::string&
         for (std::string n = parent_of(name); n != origin && n.size() > 1; n = parent_of(n)) {
             auto it = zone->nodes.find(n);
             if (it != zone->nodes.end() && it->second.delegation) {
-                bool glue_only = std::all_of(node.rrsets.begin(), node.rrsets.end(), [](const RRset& r) {
-                    return r.type == type::A || r.type == type::AAAA;
-                });
+                bool glue_only = std::all_of(
+                    node.rrsets.begin(), node.rrsets.end(),
+                    [](const RRset& r) { return r.type == type::A || r.type == type::AAAA; });
                 if (!glue_only)
-                    res.warnings.push_back(path + ": " +
-                                           name_to_text(reinterpret_cast<const std::uint8_t*>(name.data())) +
-                                           " is below the zone cut " +
-                                           name_to_text(reinterpret_cast<const std::uint8_t*>(n.data())) +
-                                           " and will not be served");
+                    res.warnings.push_back(
+                        path + ": " +
+                        name_to_text(reinterpret_cast<const std::uint8_t*>(name.data())) +
+                        " is below the zone cut " +
+                        name_to_text(reinterpret_cast<const std::uint8_t*>(n.data())) +
+                        " and will not be served");
                 break;
             }
         }

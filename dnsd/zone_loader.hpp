@@ -12,8 +12,8 @@
 namespace signpost::dnsd {
 
 struct ZoneLoadResult {
-    std::shared_ptr<Zone> zone;      // null on error
-    std::string error;               // "file:line: ..." when zone is null
+    std::shared_ptr<Zone> zone;  // null on error
+    std::string error;           // "file:line: ..." when zone is null
     std::vector<std::string> warnings;
 };
 

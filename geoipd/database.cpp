@@ -16,7 +16,8 @@ constexpr std::size_t kSchemaSamples = 512;
 bool value_matches(const MMDB_entry_data_s& d, ValueKind kind) {
     if (!d.has_data) return false;
     switch (kind) {
-        case ValueKind::kString: return d.type == MMDB_DATA_TYPE_UTF8_STRING;
+        case ValueKind::kString:
+            return d.type == MMDB_DATA_TYPE_UTF8_STRING;
         case ValueKind::kUnsigned:
             return d.type == MMDB_DATA_TYPE_UINT16 || d.type == MMDB_DATA_TYPE_UINT32 ||
                    d.type == MMDB_DATA_TYPE_UINT64 || d.type == MMDB_DATA_TYPE_INT32;
@@ -77,9 +78,9 @@ bool Database::validate(std::string& error) {
             return false;
         }
         for (const MMDB_entry_s* e : {&node.left_record_entry, &node.right_record_entry}) {
-            const bool is_data = (e == &node.left_record_entry ? node.left_record_type
-                                                               : node.right_record_type) ==
-                                 MMDB_RECORD_TYPE_DATA;
+            const bool is_data =
+                (e == &node.left_record_entry ? node.left_record_type : node.right_record_type) ==
+                MMDB_RECORD_TYPE_DATA;
             if (!is_data || !seen_data.insert(e->offset).second) continue;
             MMDB_entry_data_list_s* list = nullptr;
             int ds = MMDB_get_entry_data_list(const_cast<MMDB_entry_s*>(e), &list);
@@ -163,11 +164,20 @@ DatabaseHit Database::lookup(const common::IpAddress& addr) const {
         p && MMDB_aget_value(&r.entry, &d, p->c_path()) == MMDB_SUCCESS &&
         value_matches(d, ValueKind::kUnsigned)) {
         switch (d.type) {
-            case MMDB_DATA_TYPE_UINT16: hit.asn = d.uint16; break;
-            case MMDB_DATA_TYPE_UINT32: hit.asn = d.uint32; break;
-            case MMDB_DATA_TYPE_UINT64: hit.asn = static_cast<std::uint32_t>(d.uint64); break;
-            case MMDB_DATA_TYPE_INT32: hit.asn = d.int32 < 0 ? 0 : static_cast<std::uint32_t>(d.int32); break;
-            default: break;
+            case MMDB_DATA_TYPE_UINT16:
+                hit.asn = d.uint16;
+                break;
+            case MMDB_DATA_TYPE_UINT32:
+                hit.asn = d.uint32;
+                break;
+            case MMDB_DATA_TYPE_UINT64:
+                hit.asn = static_cast<std::uint32_t>(d.uint64);
+                break;
+            case MMDB_DATA_TYPE_INT32:
+                hit.asn = d.int32 < 0 ? 0 : static_cast<std::uint32_t>(d.int32);
+                break;
+            default:
+                break;
         }
     }
     double coord[2];

@@ -30,7 +30,7 @@ struct DatabaseHit {
 };
 
 class Database {
-public:
+  public:
     // Opens and validates `spec.path`: metadata, every search-tree node, and
     // every distinct data record is decoded once, so a truncated or corrupt file
     // is refused here and never reaches the serving path. Returns nullptr with
@@ -53,7 +53,7 @@ public:
     std::time_t loaded_at() const { return loaded_at_; }
     std::uint64_t data_records() const { return data_records_; }
 
-private:
+  private:
     Database() = default;
     bool validate(std::string& error);
     void detect_schema(const DatabaseSpec& spec);

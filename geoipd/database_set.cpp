@@ -7,8 +7,7 @@ namespace signpost::geoipd {
 
 namespace json = common::json;
 
-DatabaseSet::DatabaseSet(std::vector<std::shared_ptr<const Database>> dbs,
-                         std::uint64_t generation)
+DatabaseSet::DatabaseSet(std::vector<std::shared_ptr<const Database>> dbs, std::uint64_t generation)
     : dbs_(std::move(dbs)), generation_(generation) {}
 
 common::GeoFactsView DatabaseSet::lookup(const common::IpAddress& addr) const {

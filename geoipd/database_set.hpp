@@ -15,7 +15,7 @@
 namespace signpost::geoipd {
 
 class DatabaseSet {
-public:
+  public:
     DatabaseSet(std::vector<std::shared_ptr<const Database>> dbs, std::uint64_t generation);
 
     // Asks every database and merges: the prefix is the most specific one any
@@ -31,7 +31,7 @@ public:
     // {"generation":N,"databases":[{"file":..,"type":..,"kind":..,...}]}
     void append_info_json(std::string& out) const;
 
-private:
+  private:
     std::vector<std::shared_ptr<const Database>> dbs_;
     std::uint64_t generation_;
 };

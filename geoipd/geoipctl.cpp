@@ -60,10 +60,11 @@ int main(int argc, char** argv) {
     po::options_description desc(
         "geoipctl: query geoipd\n\nUsage: geoipctl [options] ADDRESS... | info | stats\n"
         "With no ADDRESS, reads addresses from standard input, one per line.\n\nOptions");
-    desc.add_options()("help,h", "show this help")(
-        "socket,s", po::value(&socket)->value_name("PATH"), "geoipd socket (default /run/geoipd.sock)")(
-        "timeout-ms", po::value(&timeout_ms)->value_name("MS"), "total time allowed (default 5000)")(
-        "args", po::value(&args), "");
+    desc.add_options()("help,h", "show this help")("socket,s",
+                                                   po::value(&socket)->value_name("PATH"),
+                                                   "geoipd socket (default /run/geoipd.sock)")(
+        "timeout-ms", po::value(&timeout_ms)->value_name("MS"),
+        "total time allowed (default 5000)")("args", po::value(&args), "");
     po::positional_options_description pos;
     pos.add("args", -1);
     po::variables_map vm;

@@ -43,9 +43,12 @@ int main(int argc, char** argv) {
     common::set_log_ident("geoipd");
     Options opts;
     switch (parse_options(argc, argv, opts)) {
-        case ParseOutcome::kExitOk: return 0;
-        case ParseOutcome::kExitError: return 2;
-        case ParseOutcome::kRun: break;
+        case ParseOutcome::kExitOk:
+            return 0;
+        case ParseOutcome::kExitError:
+            return 2;
+        case ParseOutcome::kRun:
+            break;
     }
     common::set_log_level(level_of(opts.log_level));
 

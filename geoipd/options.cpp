@@ -35,39 +35,37 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
     std::vector<std::string> dbs;
     std::string config;
     po::options_description shared("Options (also valid in --config files, without the dashes)");
-    shared.add_options()
-        ("socket", po::value(&out.socket_path)->value_name("PATH"),
-         "Unix socket to listen on")
-        ("db", po::value(&dbs)->value_name("FILE[,FIELD=PATH...]"),
-         "a .mmdb database (repeat for several); FIELD=PATH overrides where a field is read, "
-         "e.g. --db geo.mmdb,country=country_code. Fields: country continent asn as_org "
-         "latitude longitude")
-        ("threads", po::value(&out.threads)->default_value(1)->value_name("N"),
-         "event-loop threads")
-        ("max-clients", po::value(&out.max_clients)->default_value(1024)->value_name("N"),
-         "connections served at once; more are told 'too many clients' and closed")
-        ("stat-interval", po::value(&stat_seconds)->default_value(10)->value_name("SECONDS"),
-         "stat() every database this often, for filesystems without inotify")
-        ("debounce-ms", po::value(&debounce_ms)->default_value(200)->value_name("MS"),
-         "wait this long after the last change to a database before reloading it")
-        ("no-inotify", po::bool_switch(),
-         "notice replaced databases by the periodic stat only")
-        ("log-level", po::value(&out.log_level)->default_value("info")->value_name("LEVEL"),
-         "debug, info, warn or error");
-    po::options_description cli("geoipd: IP -> network prefix, country, continent, ASN over a Unix socket\n\n"
-                                "Usage: geoipd --socket PATH --db FILE [--db FILE ...]\n\nCommand line");
-    cli.add_options()
-        ("help,h", "show this help")
-        ("config", po::value(&config)->value_name("FILE"), "read options from FILE")
-        ("check-config", "open and validate every database, print what was found, and exit");
+    shared.add_options()("socket", po::value(&out.socket_path)->value_name("PATH"),
+                         "Unix socket to listen on")(
+        "db", po::value(&dbs)->value_name("FILE[,FIELD=PATH...]"),
+        "a .mmdb database (repeat for several); FIELD=PATH overrides where a field is read, "
+        "e.g. --db geo.mmdb,country=country_code. Fields: country continent asn as_org "
+        "latitude longitude")("threads", po::value(&out.threads)->default_value(1)->value_name("N"),
+                              "event-loop threads")(
+        "max-clients", po::value(&out.max_clients)->default_value(1024)->value_name("N"),
+        "connections served at once; more are told 'too many clients' and closed")(
+        "stat-interval", po::value(&stat_seconds)->default_value(10)->value_name("SECONDS"),
+        "stat() every database this often, for filesystems without inotify")(
+        "debounce-ms", po::value(&debounce_ms)->default_value(200)->value_name("MS"),
+        "wait this long after the last change to a database before reloading it")(
+        "no-inotify", po::bool_switch(), "notice replaced databases by the periodic stat only")(
+        "log-level", po::value(&out.log_level)->default_value("info")->value_name("LEVEL"),
+        "debug, info, warn or error");
+    po::options_description cli(
+        "geoipd: IP -> network prefix, country, continent, ASN over a Unix socket\n\n"
+        "Usage: geoipd --socket PATH --db FILE [--db FILE ...]\n\nCommand line");
+    cli.add_options()("help,h", "show this help")("config", po::value(&config)->value_name("FILE"),
+                                                  "read options from FILE")(
+        "check-config", "open and validate every database, print what was found, and exit");
     cli.add(shared);
 
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, cli), vm);
         if (vm.count("help")) {
-            std::cout << cli << "\nProtocol: one request per line (an address, 'info' or "
-                                 "'stats'), one JSON line per answer. See README.md.\n";
+            std::cout << cli
+                      << "\nProtocol: one request per line (an address, 'info' or "
+                         "'stats'), one JSON line per answer. See README.md.\n";
             return ParseOutcome::kExitOk;
         }
         if (vm.count("config")) {
@@ -130,7 +128,8 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
     }
     if (out.log_level != "debug" && out.log_level != "info" && out.log_level != "warn" &&
         out.log_level != "error") {
-        std::cerr << "geoipd: --log-level " << out.log_level << ": expected debug, info, warn or error\n";
+        std::cerr << "geoipd: --log-level " << out.log_level
+                  << ": expected debug, info, warn or error\n";
         return ParseOutcome::kExitError;
     }
     return ParseOutcome::kRun;

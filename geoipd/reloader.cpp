@@ -38,7 +38,9 @@ Reloader::~Reloader() {
     if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
-void Reloader::start() { thread_ = std::thread([this] { run(); }); }
+void Reloader::start() {
+    thread_ = std::thread([this] { run(); });
+}
 
 void Reloader::stop() {
     stopping_ = true;

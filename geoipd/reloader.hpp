@@ -26,7 +26,7 @@ std::shared_ptr<const DatabaseSet> load_all(const std::vector<DatabaseSpec>& spe
                                             std::uint64_t generation, std::string& error);
 
 class Reloader {
-public:
+  public:
     Reloader(std::vector<DatabaseSpec> specs, common::Snapshot<DatabaseSet>& dbs, Stats& stats,
              std::chrono::milliseconds stat_interval, std::chrono::milliseconds debounce,
              bool use_inotify = true);
@@ -40,7 +40,7 @@ public:
     // if a new set was published.
     bool reload(const std::set<std::string>& paths);
 
-private:
+  private:
     void run();
 
     std::vector<DatabaseSpec> specs_;

@@ -3,11 +3,13 @@
 namespace signpost::geoipd {
 
 namespace {
-constexpr std::array<std::string_view, kFieldCount> kNames = {
-    "country", "continent", "asn", "as_org", "latitude", "longitude"};
+constexpr std::array<std::string_view, kFieldCount> kNames = {"country", "continent", "asn",
+                                                              "as_org",  "latitude",  "longitude"};
 }
 
-std::string_view field_name(Field f) { return kNames[static_cast<std::size_t>(f)]; }
+std::string_view field_name(Field f) {
+    return kNames[static_cast<std::size_t>(f)];
+}
 
 std::optional<Field> field_from_name(std::string_view name) {
     for (std::size_t i = 0; i < kFieldCount; ++i)
@@ -17,10 +19,13 @@ std::optional<Field> field_from_name(std::string_view name) {
 
 ValueKind value_kind(Field f) {
     switch (f) {
-        case Field::kAsn: return ValueKind::kUnsigned;
+        case Field::kAsn:
+            return ValueKind::kUnsigned;
         case Field::kLatitude:
-        case Field::kLongitude: return ValueKind::kDouble;
-        default: return ValueKind::kString;
+        case Field::kLongitude:
+            return ValueKind::kDouble;
+        default:
+            return ValueKind::kString;
     }
 }
 
@@ -83,8 +88,10 @@ std::string Schema::kind() const {
         k += s;
     };
     const bool loc = (*this)[Field::kLatitude] && (*this)[Field::kLongitude];
-    if ((*this)[Field::kCountry] || (*this)[Field::kContinent]) add(loc ? "city" : "country");
-    else if (loc) add("location");
+    if ((*this)[Field::kCountry] || (*this)[Field::kContinent])
+        add(loc ? "city" : "country");
+    else if (loc)
+        add("location");
     if ((*this)[Field::kAsn] || (*this)[Field::kAsOrg]) add("asn");
     return k.empty() ? "unknown" : k;
 }
@@ -102,7 +109,8 @@ std::optional<DatabaseSpec> DatabaseSpec::parse(std::string_view text, std::stri
         comma = text.find(',');
         auto item = text.substr(0, comma);
         auto eq = item.find('=');
-        auto field = eq == std::string_view::npos ? std::nullopt : field_from_name(item.substr(0, eq));
+        auto field =
+            eq == std::string_view::npos ? std::nullopt : field_from_name(item.substr(0, eq));
         if (!field) {
             error = "bad field override '" + std::string(item) +
                     "' (expected NAME=PATH, NAME one of country, continent, asn, as_org, "

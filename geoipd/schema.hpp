@@ -25,7 +25,7 @@ ValueKind value_kind(Field f);
 // A dotted path ("country.iso_code") prepared once as the NUL-terminated
 // array libmaxminddb's MMDB_aget_value wants, so lookups never build strings.
 class FieldPath {
-public:
+  public:
     static std::optional<FieldPath> parse(std::string_view dotted);
     FieldPath(const FieldPath& o) : parts_(o.parts_) { rebuild(); }
     FieldPath& operator=(const FieldPath& o) {
@@ -36,7 +36,7 @@ public:
     const char* const* c_path() const { return ptrs_.data(); }
     std::string dotted() const;
 
-private:
+  private:
     FieldPath() = default;
     void rebuild();
     std::vector<std::string> parts_;

@@ -11,10 +11,10 @@
 #include <unordered_map>
 
 #include "common/geo_protocol.hpp"
-#include "geoipd/request_handler.hpp"
 #include "common/line_framer.hpp"
 #include "common/log.hpp"
 #include "common/unix_socket.hpp"
+#include "geoipd/request_handler.hpp"
 
 namespace signpost::geoipd {
 
@@ -37,7 +37,7 @@ struct Connection {
 };
 
 class Worker {
-public:
+  public:
     Worker(int epfd, int listen_fd, const ServerOptions& opts, common::Snapshot<DatabaseSet>& dbs,
            Stats& stats, WorkerCounters& counters)
         : epfd_(epfd), listen_fd_(listen_fd), opts_(opts), dbs_(dbs), stats_(stats), c_(counters) {}
@@ -47,7 +47,7 @@ public:
     void on_listen();
     void on_conn(int fd, std::uint32_t events);
 
-private:
+  private:
     using Conn = Connection;
     void handle_line(Conn& c, std::string_view line, const DatabaseSet& set);
     void consume(Conn& c, const char* data, std::size_t n, const DatabaseSet& set);
@@ -74,7 +74,8 @@ void Worker::on_listen() {
                 SP_LOG_WARN("accept: %s", std::strerror(errno));
             return;
         }
-        if (stats_.connections_current.fetch_add(1) >= static_cast<std::int64_t>(opts_.max_clients)) {
+        if (stats_.connections_current.fetch_add(1) >=
+            static_cast<std::int64_t>(opts_.max_clients)) {
             stats_.connections_current.fetch_sub(1);
             bump(c_.connections_refused);
             static constexpr char kFull[] = "{\"error\":\"too many clients\",\"input\":\"\"}\n";
@@ -192,13 +193,16 @@ void Worker::on_conn(int fd, std::uint32_t events) {
 Server::Server(ServerOptions opts, common::Snapshot<DatabaseSet>& dbs, Stats& stats)
     : opts_(std::move(opts)), dbs_(dbs), stats_(stats) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+    stop();
+}
 
 bool Server::start(std::string& error) {
     listen_fd_ = common::listen_unix(opts_.socket_path, 1024, error);
     if (listen_fd_ < 0) return false;
     stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    for (unsigned i = 0; i < opts_.threads; ++i) workers_.emplace_back([this, i] { run_worker(i); });
+    for (unsigned i = 0; i < opts_.threads; ++i)
+        workers_.emplace_back([this, i] { run_worker(i); });
     return true;
 }
 
@@ -213,8 +217,8 @@ void Server::run_worker(unsigned index) {
     ev.data.fd = stop_fd_;
     ::epoll_ctl(epfd, EPOLL_CTL_ADD, stop_fd_, &ev);
     {
-        auto worker = std::make_unique<Worker>(epfd, listen_fd_, opts_, dbs_, stats_,
-                                               stats_.worker(index));
+        auto worker =
+            std::make_unique<Worker>(epfd, listen_fd_, opts_, dbs_, stats_, stats_.worker(index));
         epoll_event events[kMaxEvents];
         bool running = true;
         while (running) {

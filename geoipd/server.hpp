@@ -26,7 +26,7 @@ struct ServerOptions {
 };
 
 class Server {
-public:
+  public:
     Server(ServerOptions opts, common::Snapshot<DatabaseSet>& dbs, Stats& stats);
     ~Server();
     Server(const Server&) = delete;
@@ -35,7 +35,7 @@ public:
     bool start(std::string& error);
     void stop();  // idempotent; joins the workers and removes the socket file
 
-private:
+  private:
     void run_worker(unsigned index);
 
     ServerOptions opts_;

@@ -12,16 +12,26 @@ void Stats::append_json(std::string& out, std::uint64_t generation) const {
     using common::json::append_uint;
     std::uint64_t sums[9] = {};
     for (const auto& w : workers_) {
-        const std::atomic<std::uint64_t>* fields[9] = {
-            &w->lookups,        &w->found,          &w->not_found,
-            &w->bad_requests,   &w->info_requests,  &w->stats_requests,
-            &w->connections_accepted, &w->connections_refused, &w->reads_paused};
+        const std::atomic<std::uint64_t>* fields[9] = {&w->lookups,
+                                                       &w->found,
+                                                       &w->not_found,
+                                                       &w->bad_requests,
+                                                       &w->info_requests,
+                                                       &w->stats_requests,
+                                                       &w->connections_accepted,
+                                                       &w->connections_refused,
+                                                       &w->reads_paused};
         for (int i = 0; i < 9; ++i) sums[i] += fields[i]->load(std::memory_order_relaxed);
     }
-    static constexpr const char* kNames[9] = {
-        "lookups",       "found",          "not_found",
-        "bad_requests",  "info_requests",  "stats_requests",
-        "connections_accepted", "connections_refused", "reads_paused"};
+    static constexpr const char* kNames[9] = {"lookups",
+                                              "found",
+                                              "not_found",
+                                              "bad_requests",
+                                              "info_requests",
+                                              "stats_requests",
+                                              "connections_accepted",
+                                              "connections_refused",
+                                              "reads_paused"};
     out.push_back('{');
     for (int i = 0; i < 9; ++i) {
         out.push_back('"');

@@ -23,7 +23,7 @@ struct alignas(64) WorkerCounters {
 };
 
 class Stats {
-public:
+  public:
     explicit Stats(unsigned workers);
     WorkerCounters& worker(unsigned i) { return *workers_[i]; }
 
@@ -35,7 +35,7 @@ public:
     // {"lookups":N,...,"generation":G} as one line.
     void append_json(std::string& out, std::uint64_t generation) const;
 
-private:
+  private:
     std::vector<std::unique_ptr<WorkerCounters>> workers_;
 };
 

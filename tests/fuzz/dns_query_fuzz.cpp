@@ -19,7 +19,8 @@ namespace {
 const ZoneSet& zones() {
     static ZoneSet set = [] {
         ZoneSet s;
-        auto r = load_zone_file("example.test", std::string(SIGNPOST_SOURCE_DIR) + "/tests/system/data/test.zone");
+        auto r = load_zone_file("example.test",
+                                std::string(SIGNPOST_SOURCE_DIR) + "/tests/system/data/test.zone");
         if (!r.zone) {
             std::fprintf(stderr, "fuzz setup: %s\n", r.error.c_str());
             std::abort();
@@ -38,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (bool tcp : {false, true}) {
         Query q;
         const ParseStatus st = parse_query(std::span(data, size), q);
-        const std::size_t n = respond(q, st, zones(), src, tcp, ResponderOptions{}, out, sizeof out, stats);
+        const std::size_t n =
+            respond(q, st, zones(), src, tcp, ResponderOptions{}, out, sizeof out, stats);
         if (n == 0) {
             if (st != ParseStatus::kDrop) std::abort();  // only drops go unanswered
             continue;

@@ -10,8 +10,8 @@
 #include "common/geo_protocol.hpp"
 #include "common/json.hpp"
 #include "common/line_framer.hpp"
-#include "geoipd/request_handler.hpp"
 #include "geoipd/reloader.hpp"
+#include "geoipd/request_handler.hpp"
 
 using namespace signpost;
 
@@ -21,7 +21,8 @@ const geoipd::DatabaseSet& test_set() {
         std::string error;
         std::vector<geoipd::DatabaseSpec> specs;
         for (const char* f : {"/city.mmdb", "/asn.mmdb", "/v4only.mmdb"})
-            specs.push_back(*geoipd::DatabaseSpec::parse(std::string(SIGNPOST_TESTDATA) + f, error));
+            specs.push_back(
+                *geoipd::DatabaseSpec::parse(std::string(SIGNPOST_TESTDATA) + f, error));
         auto s = geoipd::load_all(specs, 1, error);
         if (!s) {
             std::fprintf(stderr, "fuzz setup: %s\n", error.c_str());
@@ -41,8 +42,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto on_line = [&](std::string_view line) {
         geoipd::handle_request_line(line, set, stats, stats.worker(0), out);
     };
-    framer.feed(std::string_view(reinterpret_cast<const char*>(data), size), on_line,
-                [&](std::string_view head) { common::append_error_json(out, "request too long", head); });
+    framer.feed(
+        std::string_view(reinterpret_cast<const char*>(data), size), on_line,
+        [&](std::string_view head) { common::append_error_json(out, "request too long", head); });
     framer.finish(on_line);
 
     std::string_view rest(out);

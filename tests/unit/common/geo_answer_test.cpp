@@ -42,14 +42,17 @@ TEST(GeoAnswer, NotFoundHasNullsAndPrefix) {
 
 TEST(GeoAnswer, ServerErrorsAndGarbageAreDistinguished) {
     GeoAnswer b;
-    EXPECT_EQ(parse_answer_json(R"({"error":"bad address","input":"x"})", b), "geoipd: bad address");
+    EXPECT_EQ(parse_answer_json(R"({"error":"bad address","input":"x"})", b),
+              "geoipd: bad address");
     EXPECT_NE(parse_answer_json("garbage", b).find("malformed"), std::string::npos);
     EXPECT_NE(parse_answer_json(R"({"ip":"1.2.3.4"})", b).find("missing"), std::string::npos);
     // A prefix that does not contain the address would poison a prefix cache.
-    EXPECT_NE(parse_answer_json(R"({"ip":"1.2.3.4","prefix":"5.0.0.0/8"})", b).find("does not contain"),
-              std::string::npos);
+    EXPECT_NE(
+        parse_answer_json(R"({"ip":"1.2.3.4","prefix":"5.0.0.0/8"})", b).find("does not contain"),
+        std::string::npos);
     EXPECT_NE(parse_answer_json(R"({"ip":"1.2.3.4","prefix":"1.2.3.4/24"})", b).find("bad value"),
               std::string::npos);
-    EXPECT_NE(parse_answer_json(R"({"ip":"1.2.3.4","prefix":"1.0.0.0/8","asn":"x"})", b).find("asn"),
-              std::string::npos);
+    EXPECT_NE(
+        parse_answer_json(R"({"ip":"1.2.3.4","prefix":"1.0.0.0/8","asn":"x"})", b).find("asn"),
+        std::string::npos);
 }

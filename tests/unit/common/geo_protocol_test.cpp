@@ -5,7 +5,8 @@
 using namespace signpost::common;
 
 TEST(GeoProtocol, LookupForms) {
-    for (const char* line : {"81.2.69.142", "lookup 81.2.69.142", " 81.2.69.142\r", "::ffff:81.2.69.142"}) {
+    for (const char* line :
+         {"81.2.69.142", "lookup 81.2.69.142", " 81.2.69.142\r", "::ffff:81.2.69.142"}) {
         auto r = parse_request(line);
         ASSERT_EQ(r.kind, RequestKind::kLookup) << line;
         EXPECT_EQ(r.address.to_string(), "81.2.69.142") << line;

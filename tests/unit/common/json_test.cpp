@@ -18,7 +18,11 @@ TEST(Json, KeepsValidUtf8AndReplacesInvalidBytes) {
     EXPECT_EQ(out, "\"Telef\xc3\xb3nica \xe6\x97\xa5\xf0\x9f\x98\x80\"");
     out.clear();
     // A lone continuation byte, a truncated sequence, an overlong form, a surrogate.
-    json::append_string(out, "a\x80" "b\xc3" "c\xc0\xaf" "d\xed\xa0\x80");
+    json::append_string(out,
+                        "a\x80"
+                        "b\xc3"
+                        "c\xc0\xaf"
+                        "d\xed\xa0\x80");
     EXPECT_EQ(out, "\"a\\ufffdb\\ufffdc\\ufffd\\ufffdd\\ufffd\\ufffd\\ufffd\"");
 }
 

@@ -30,7 +30,8 @@ struct Fixture : ::testing::Test {
     // Asks through our parser and responder; returns ldns' reading of the answer.
     ldns_pkt* ask(const char* name, ldns_rr_type t, std::size_t* len_out = nullptr) {
         ldns_pkt* query = nullptr;
-        EXPECT_EQ(ldns_pkt_query_new_frm_str(&query, name, t, LDNS_RR_CLASS_IN, LDNS_RD), LDNS_STATUS_OK);
+        EXPECT_EQ(ldns_pkt_query_new_frm_str(&query, name, t, LDNS_RR_CLASS_IN, LDNS_RD),
+                  LDNS_STATUS_OK);
         ldns_pkt_set_id(query, 4242);
         std::uint8_t* wire = nullptr;
         std::size_t wlen = 0;
@@ -66,8 +67,10 @@ TEST_F(Fixture, AnswerIsAuthoritativeWithCompressedOwner) {
     EXPECT_FALSE(ldns_pkt_ra(p));
     EXPECT_EQ(ldns_pkt_id(p), 4242);
     ASSERT_EQ(ldns_pkt_ancount(p), 1);
-    EXPECT_EQ(rr_text(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), "www.example.test.\t3600\tIN\tA\t192.0.2.80");
-    EXPECT_EQ(len, 12u + 22u + 16u);  // header, question, and an answer whose owner is a 2-byte pointer
+    EXPECT_EQ(rr_text(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
+              "www.example.test.\t3600\tIN\tA\t192.0.2.80");
+    EXPECT_EQ(len,
+              12u + 22u + 16u);  // header, question, and an answer whose owner is a 2-byte pointer
     ldns_pkt_free(p);
 }
 
@@ -87,7 +90,8 @@ TEST_F(Fixture, SoaRdataNamesSurviveCompression) {
     ldns_pkt* p = ask("example.test.", LDNS_RR_TYPE_SOA);
     ASSERT_EQ(ldns_pkt_ancount(p), 1);
     EXPECT_EQ(rr_text(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
-              "example.test.\t3600\tIN\tSOA\tns1.example.test. hostmaster.example.test. 2026112301 7200 900 "
+              "example.test.\t3600\tIN\tSOA\tns1.example.test. hostmaster.example.test. 2026112301 "
+              "7200 900 "
               "1209600 300");
     ldns_pkt_free(p);
 }
@@ -95,8 +99,9 @@ TEST_F(Fixture, SoaRdataNamesSurviveCompression) {
 namespace {
 // A stand-in for a redirect: answers A with an address derived from the client.
 class EchoClient : public DynamicAnswer {
-public:
-    unsigned answer(DynamicContext& ctx, std::uint16_t qtype, std::uint16_t owner_ptr, Writer& w) const override {
+  public:
+    unsigned answer(DynamicContext& ctx, std::uint16_t qtype, std::uint16_t owner_ptr,
+                    Writer& w) const override {
         if (qtype != type::A || !ctx.source.is_v4()) return 0;
         w.u16(0xc000 | owner_ptr);
         w.u16(type::A);
@@ -111,10 +116,12 @@ public:
 }  // namespace
 
 TEST_F(Fixture, DynamicNamesComputeTheirAnswerPerQuery) {
-    zone->nodes[std::string("\4echo\7example\4test\0", 19)].dynamic = std::make_shared<EchoClient>();
+    zone->nodes[std::string("\4echo\7example\4test\0", 19)].dynamic =
+        std::make_shared<EchoClient>();
     ldns_pkt* p = ask("echo.example.test.", LDNS_RR_TYPE_A);
     ASSERT_EQ(ldns_pkt_ancount(p), 1);
-    EXPECT_EQ(rr_text(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), "echo.example.test.\t20\tIN\tA\t192.0.2.1");
+    EXPECT_EQ(rr_text(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
+              "echo.example.test.\t20\tIN\tA\t192.0.2.1");
     ldns_pkt_free(p);
     p = ask("echo.example.test.", LDNS_RR_TYPE_AAAA);  // nothing for this type: NODATA
     EXPECT_EQ(ldns_pkt_ancount(p), 0);

@@ -50,8 +50,9 @@ TEST(Zone, LookupKinds) {
 TEST(Zone, ZoneSetPicksLongestOrigin) {
     ZoneSet set;
     auto parent = load_zone_file("example.test", kZone);
-    auto child = load_zone_file("child.example.test",
-                                write_zone("$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n"));
+    auto child =
+        load_zone_file("child.example.test",
+                       write_zone("$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n"));
     ASSERT_TRUE(child.zone) << child.error;
     set.add(parent.zone);
     set.add(child.zone);
@@ -74,8 +75,10 @@ TEST(ZoneLoader, ErrorsNameFileLineAndWhy) {
         const char* what;
     } cases[] = {
         {"$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nbad A 300.1.1.1\n", 4, "300.1.1.1"},
-        {"$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nx CNAME a\nx A 192.0.2.1\n", 5, "CNAME and other data"},
-        {"$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nwww.example.org. A 192.0.2.1\n", 4, "outside the zone"},
+        {"$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nx CNAME a\nx A 192.0.2.1\n", 5,
+         "CNAME and other data"},
+        {"$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nwww.example.org. A 192.0.2.1\n", 4,
+         "outside the zone"},
         {"$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ SOA ns hm 2 2 3 4 5\n@ NS ns\n", 3, "second SOA"},
         {"$TTL 60\n@ NS ns\n", 0, "no SOA"},
         {"$TTL 60\n@ SOA ns hm 1 2 3 4 5\n", 0, "no NS"},
@@ -92,9 +95,10 @@ TEST(ZoneLoader, ErrorsNameFileLineAndWhy) {
 }
 
 TEST(ZoneLoader, DuplicatesMergedAndTtlMismatchWarned) {
-    auto r = load_zone_file("example.test",
-                            write_zone("$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nw A 192.0.2.1\nw A 192.0.2.1\n"
-                                       "w 30 A 192.0.2.2\n"));
+    auto r = load_zone_file(
+        "example.test",
+        write_zone("$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nw A 192.0.2.1\nw A 192.0.2.1\n"
+                   "w 30 A 192.0.2.2\n"));
     ASSERT_TRUE(r.zone) << r.error;
     const Node* w = r.zone->node(std::string_view("\1w\7example\4test\0", 16));
     ASSERT_TRUE(w);
