@@ -30,10 +30,8 @@ class FileWatcher {
     // the watched paths that changed. An empty result means nothing changed.
     std::set<std::string> wait(std::chrono::milliseconds timeout, int wake_fd);
 
-    // Forget what was seen of `path`, so that its current state counts as known.
-    void mark_seen(const std::string& path);
-
-  private:
+    // A file's identity: a rename into place changes the inode, a rewrite the
+    // size or mtime.
     struct Identity {
         dev_t dev = 0;
         ino_t ino = 0;
@@ -42,6 +40,14 @@ class FileWatcher {
         bool operator==(const Identity&) const = default;
     };
     static Identity identify(const std::string& path);
+
+    // Forget what was seen of `path`, so that its current state counts as known.
+    void mark_seen(const std::string& path);
+    // Record `id` as the known state of `path`: the identity of the file that
+    // was actually loaded, so that a replacement just after loading is seen.
+    void set_seen(const std::string& path, const Identity& id) { seen_[path] = id; }
+
+  private:
     void drain_inotify(std::set<std::string>& changed);
     void stat_all(std::set<std::string>& changed);
 

@@ -31,6 +31,7 @@ bool value_matches(const MMDB_entry_data_s& d, ValueKind kind) {
 std::unique_ptr<Database> Database::open(const DatabaseSpec& spec, std::string& error) {
     std::unique_ptr<Database> db(new Database());
     db->path_ = spec.path;
+    db->identity_ = common::FileWatcher::identify(spec.path);
     int status = MMDB_open(spec.path.c_str(), MMDB_MODE_MMAP, &db->mmdb_);
     if (status != MMDB_SUCCESS) {
         error = spec.path + ": cannot open: " + MMDB_strerror(status);

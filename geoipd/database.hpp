@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/file_watch.hpp"
 #include "common/ip_address.hpp"
 #include "geoipd/schema.hpp"
 
@@ -52,6 +53,8 @@ class Database {
     std::uint32_t node_count() const { return mmdb_.metadata.node_count; }
     std::time_t loaded_at() const { return loaded_at_; }
     std::uint64_t data_records() const { return data_records_; }
+    // The file as stat() saw it just before it was opened.
+    const common::FileWatcher::Identity& file_identity() const { return identity_; }
 
   private:
     Database() = default;
@@ -65,6 +68,7 @@ class Database {
     Schema schema_;
     std::time_t loaded_at_ = 0;
     std::uint64_t data_records_ = 0;
+    common::FileWatcher::Identity identity_;
     std::vector<MMDB_entry_s> samples_;  // records used for schema detection
 };
 

@@ -86,14 +86,16 @@ int main(int argc, char** argv) {
     sopts.socket_path = opts.socket_path;
     sopts.threads = opts.threads;
     sopts.max_clients = opts.max_clients;
-    Server server(sopts, dbs, stats);
-    if (!server.start(error)) {
-        SP_LOG_ERROR("%s", error.c_str());
-        return 1;
-    }
+    // Watch before serving: a file replaced once clients can reach us is reloaded.
     Reloader reloader(opts.databases, dbs, stats, opts.stat_interval, opts.debounce,
                       opts.use_inotify);
     reloader.start();
+    Server server(sopts, dbs, stats);
+    if (!server.start(error)) {
+        SP_LOG_ERROR("%s", error.c_str());
+        reloader.stop();
+        return 1;
+    }
     SP_LOG_INFO("serving on %s with %u thread(s)", opts.socket_path.c_str(), opts.threads);
 
     for (;;) {

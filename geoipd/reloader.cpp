@@ -39,6 +39,15 @@ Reloader::~Reloader() {
 }
 
 void Reloader::start() {
+    std::vector<std::string> paths;
+    for (const auto& s : specs_) paths.push_back(s.path);
+    watcher_ =
+        std::make_unique<common::FileWatcher>(paths, stat_interval_, debounce_, use_inotify_);
+    // The known state is the files actually loaded, not what is there now: one
+    // replaced between loading and this point is then seen as a change.
+    const auto current = dbs_.load();
+    for (std::size_t i = 0; i < specs_.size(); ++i)
+        watcher_->set_seen(specs_[i].path, current->databases()[i]->file_identity());
     thread_ = std::thread([this] { run(); });
 }
 
@@ -77,6 +86,7 @@ bool Reloader::reload(const std::set<std::string>& paths) {
                     db->path().c_str(), db->database_type().c_str(), db->schema().kind().c_str(),
                     static_cast<unsigned long long>(db->build_epoch()), db->node_count(),
                     static_cast<unsigned long long>(db->data_records()));
+        if (watcher_) watcher_->set_seen(specs_[i].path, db->file_identity());
         next[i] = std::move(db);
         changed = true;
     }
@@ -91,7 +101,7 @@ bool Reloader::reload(const std::set<std::string>& paths) {
 void Reloader::run() {
     std::vector<std::string> paths;
     for (const auto& s : specs_) paths.push_back(s.path);
-    common::FileWatcher watcher(paths, stat_interval_, debounce_, use_inotify_);
+    common::FileWatcher& watcher = *watcher_;
     while (!stopping_) {
         auto changed = watcher.wait(std::chrono::seconds(3600), wake_fd_);
         std::uint64_t v;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/file_watch.hpp"
 #include "common/snapshot.hpp"
 #include "geoipd/database_set.hpp"
 #include "geoipd/schema.hpp"
@@ -32,6 +33,8 @@ class Reloader {
              bool use_inotify = true);
     ~Reloader();
 
+    // Starts watching synchronously (a file replaced after start() returns is
+    // seen), then the reload thread.
     void start();
     void stop();
     void request_reload_all();  // async-signal-safe: one write(2)
@@ -53,6 +56,7 @@ class Reloader {
     std::atomic<bool> reload_all_{false};
     std::atomic<bool> stopping_{false};
     std::thread thread_;
+    std::unique_ptr<common::FileWatcher> watcher_;
 };
 
 }  // namespace signpost::geoipd

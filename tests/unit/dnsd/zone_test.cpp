@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <fstream>
 
@@ -19,8 +20,11 @@ LookupResult find(const Zone& z, const char* text, bool ds = false) {
     return lookup(z, buf.ref, ds);
 }
 
+// One file per test and process: ctest runs tests in parallel processes.
 std::string write_zone(const std::string& body) {
-    const std::string path = testing::TempDir() + "/zone_test.zone";
+    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+    const std::string path = testing::TempDir() + "/zone_test." + info->name() + "." +
+                             std::to_string(getpid()) + ".zone";
     std::ofstream(path) << body;
     return path;
 }
