@@ -1,5 +1,7 @@
 #include "dnsd/config.hpp"
 
+#include "dnsd/edge_config.hpp"
+
 #include <toml++/toml.h>
 #include <charconv>
 #include <filesystem>
@@ -102,7 +104,9 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
     }
     const auto base = std::filesystem::absolute(path).parent_path();
     try {
-        check_keys(root, {"server", "zones"}, "the top level (expected [server] and [[zones]])");
+        check_keys(root, {"server", "zones", "nodes", "maps", "redirects", "geoip"},
+                   "the top level (expected [server], [[zones]], [[nodes]], [maps.NAME], "
+                   "[[redirects]], [geoip])");
         const toml::table empty;
         const toml::table* server = root["server"].as_table();
         if (root.get("server") && !server)
@@ -172,6 +176,9 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         error = path + (p.line > 0 ? ":" + std::to_string(p.line) : std::string()) + ": " + p.what;
         return std::nullopt;
     }
+    auto edges = load_edges(root, path, error);
+    if (!edges) return std::nullopt;
+    c.edges = std::move(*edges);
     return c;
 }
 

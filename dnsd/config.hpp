@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/ip_address.hpp"
+#include "dnsd/edge.hpp"
 
 namespace signpost::dnsd {
 
@@ -34,6 +35,7 @@ struct Config {
     std::string control_socket;
     std::string metrics_listen;  // "127.0.0.1:9153", empty: none
     std::vector<ZoneConfig> zones;
+    EdgeSet edges;  // [[nodes]], [maps.*], [[redirects]], [geoip]
 };
 
 // Parses `path`; nullopt with `error` ("file:line: ...") on any problem.

@@ -14,7 +14,9 @@
 #include "common/line_framer.hpp"
 #include "common/log.hpp"
 #include "common/unix_socket.hpp"
+#include "dnsd/redirect.hpp"
 #include "dnsd/sockets.hpp"
+#include "dnsd/zone_loader.hpp"
 
 namespace signpost::dnsd {
 
@@ -87,6 +89,7 @@ std::string ControlServer::handle(std::string_view line) {
         return "{\"ok\":true,\"generation\":" + std::to_string(state_.load()->generation) + "}";
     }
     if (line == "stats") return stats_.json(st->generation);
+    if (line.starts_with("explain ")) return explain(line.substr(8));
     if (line == "zones") {
         std::string out = "{\"generation\":" + std::to_string(st->generation) + ",\"zones\":[";
         bool first = true;
@@ -106,6 +109,76 @@ std::string ControlServer::handle(std::string_view line) {
     std::string out =
         "{\"ok\":false,\"error\":\"unknown command (expected reload, stats or zones)\",\"input\":";
     common::json::append_string(out, line.substr(0, 64));
+    return out + "}";
+}
+
+std::string ControlServer::explain(std::string_view args) {
+    auto fail = [](const std::string& why) {
+        std::string out = "{\"ok\":false,\"error\":";
+        common::json::append_string(out, why);
+        return out + "}";
+    };
+    const auto sp = args.find(' ');
+    if (sp == std::string_view::npos) return fail("usage: explain NAME ADDRESS[/PREFIX]");
+    std::string name(args.substr(0, sp));
+    std::string who(args.substr(sp + 1));
+    while (!who.empty() && who.back() == ' ') who.pop_back();
+    const auto slash = who.find('/');
+    const auto prefix = common::Prefix::parse(who);
+    if (!prefix) return fail("'" + who + "' is not an address or prefix");
+    const auto st = state_.load();
+    // Find the name as a query would: through the zones to its dynamic node.
+    NameBuf nb;
+    const std::string wire = text_to_wire(name);
+    if (wire.empty() || !nb.set(reinterpret_cast<const std::uint8_t*>(wire.data())))
+        return fail("'" + name + "' is not a domain name");
+    const Zone* zone = st->zones.find(nb.ref);
+    const LookupResult lr = zone ? lookup(*zone, nb.ref, false) : LookupResult{};
+    const auto* redirect = lr.kind == LookupKind::kAnswer
+                               ? dynamic_cast<const RedirectAnswer*>(lr.node->dynamic.get())
+                               : nullptr;
+    if (!redirect) return fail(name + " is not a redirect name in any served zone");
+    if (!geo_) geo_ = std::make_unique<GeoSource>(*own_stats_);
+    if (geo_generation_ != st->generation) {
+        geo_->configure(st->edges->geoip);
+        geo_generation_ = st->generation;
+    }
+    ClientKey key;
+    key.address = prefix->address();
+    key.source_len = slash == std::string::npos ? prefix->address().bits() : prefix->length();
+    key.from_ecs = slash != std::string::npos;
+    const common::GeoAnswer* geo = nullptr;
+    if (redirect->map().needs_geo() && geo_->enabled()) {
+        geo_->prefetch(std::span(&key.address, 1));
+        geo = geo_->find(key.address);
+    }
+    std::string text;
+    auto add = [&](const std::string& s) { text += s + "\n"; };
+    const auto& rc = redirect->config();
+    add("redirect " + rc.name + " -> map " + rc.map + " (ttl " + std::to_string(rc.ttl) + ", answers " +
+        std::to_string(rc.answers) + ")");
+    add(std::string("client ") + (key.from_ecs ? "ECS subnet " : "source address ") + prefix->to_string());
+    if (!redirect->map().needs_geo()) {
+        add("geo: not needed (the map has only CIDR and default entries)");
+    } else if (!geo) {
+        add(std::string("geo: unavailable (") + (geo_->enabled() ? (geo_->circuit_open() ? "circuit open" : "geoipd did not answer in time") : "no [geoip] socket configured") + "): fallback pool");
+    } else {
+        add("geo: prefix " + geo->prefix.to_string() + ", country " + (geo->country.empty() ? "-" : geo->country) +
+            ", continent " + (geo->continent.empty() ? "-" : geo->continent) + ", AS" + std::to_string(geo->asn) +
+            (geo->as_org.empty() ? "" : " " + geo->as_org) + " (geoipd generation " + std::to_string(geo->generation) + ")");
+    }
+    for (auto family : {common::Family::kV4, common::Family::kV6}) {
+        const Decision d = decide(*st->edges, rc, redirect->map(), family, key, geo, HealthView{}, 0, true);
+        add(std::string(family == common::Family::kV4 ? "A" : "AAAA") + ": tier " + tier_name(d.tier) +
+            ", entry " + (d.entry.empty() ? "-" : d.entry));
+        for (const auto& t : d.trail) add("  candidate " + t);
+        std::string chosen;
+        for (auto n : d.nodes) chosen += (chosen.empty() ? "" : ", ") + st->edges->nodes[n].name;
+        add("  chosen: " + (chosen.empty() ? std::string("none (NODATA)") : chosen) + (d.hashed ? " (tie spread by hashing the stickiness subnet)" : ""));
+        add("  ttl " + std::to_string(d.ttl) + ", ECS scope /" + std::to_string(key.from_ecs ? std::min(d.scope, key.source_len) : 0));
+    }
+    std::string out = "{\"ok\":true,\"text\":";
+    common::json::append_string(out, text);
     return out + "}";
 }
 

@@ -6,11 +6,16 @@
 //   reload    re-read the config and zones; {"ok":true,"generation":N} or {"ok":false,"error":..}
 //   stats     counters as JSON
 //   zones     served zones: name, serial, file
+//   explain NAME ADDRESS[/PREFIX]
+//             the redirect decision for a client, step by step (as ECS with
+//             that prefix; a bare address is a plain query from it)
 
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "common/snapshot.hpp"
+#include "dnsd/geo_source.hpp"
 #include "dnsd/state.hpp"
 #include "dnsd/stats.hpp"
 
@@ -27,6 +32,8 @@ class ControlServer {
                   StateReloader& reloader);
     ~ControlServer();
     bool start(std::string& error);
+    // Counters for the control thread's own work (explain's geo lookups).
+    void set_own_stats(WorkerStats* s) { own_stats_ = s; }
     void stop();
     std::string handle(std::string_view line);  // one request -> one response line
 
@@ -40,6 +47,10 @@ class ControlServer {
     int http_fd_ = -1;
     int stop_fd_ = -1;
     std::thread thread_;
+    WorkerStats* own_stats_ = nullptr;
+    std::unique_ptr<GeoSource> geo_;  // the control thread's own geoipd connection
+    std::uint64_t geo_generation_ = 0;
+    std::string explain(std::string_view args);
 };
 
 }  // namespace signpost::dnsd

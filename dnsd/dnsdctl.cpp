@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     unsigned timeout_ms = 30000;
     std::vector<std::string> args;
     po::options_description desc(
-        "dnsdctl: control dnsd\n\nUsage: dnsdctl [options] reload|stats|zones\n\nOptions");
+        "dnsdctl: control dnsd\n\nUsage: dnsdctl [options] reload | stats | zones | explain NAME ADDRESS[/PREFIX]\n\nOptions");
     desc.add_options()("help,h", "show this help")(
         "socket,s", po::value(&socket)->value_name("PATH"),
         "dnsd control socket (default /run/signpost/dnsd.sock)")(
@@ -76,6 +76,21 @@ int main(int argc, char** argv) {
         }
     }
     ::close(fd);
+    // explain answers with readable text: print it as text.
+    const auto t = response.find("\"text\":\"");
+    if (args[0] == "explain" && t != std::string::npos) {
+        std::string text;
+        for (std::size_t i = t + 8; i < response.size() && response[i] != '"'; ++i) {
+            if (response[i] == '\\' && i + 1 < response.size()) {
+                const char e = response[++i];
+                text += e == 'n' ? '\n' : e == 't' ? '\t' : e;
+            } else {
+                text += response[i];
+            }
+        }
+        std::cout << text;
+        return 0;
+    }
     std::cout << response;
     return response.find("\"ok\":false") != std::string::npos ? 1 : 0;
 }

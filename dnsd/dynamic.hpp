@@ -10,9 +10,20 @@
 
 namespace signpost::dnsd {
 
+class GeoSource;
+struct WorkerStats;
+
+// Per-thread state a dynamic answer may use (never shared between threads).
+struct QueryEnv {
+    GeoSource* geo = nullptr;  // nullptr: no geoipd configured for this thread
+    std::uint64_t round_robin = 0;
+};
+
 struct DynamicContext {
     const Query& query;
     const common::IpAddress& source;  // the query's source address
+    QueryEnv& env;
+    WorkerStats& stats;
     // Out: the ECS scope prefix length the answer depends on (RFC 7871 7.2.1).
     std::uint8_t ecs_scope = 0;
 };
@@ -25,6 +36,11 @@ class DynamicAnswer {
     // were written (0: NODATA for this type).
     virtual unsigned answer(DynamicContext& ctx, std::uint16_t qtype, std::uint16_t owner_ptr,
                             Writer& w) const = 0;
+    // The address whose geo facts the answer will need, if any (so a worker
+    // can look up a whole batch's misses at once before answering).
+    virtual bool geo_key(const Query&, const common::IpAddress&, common::IpAddress&) const {
+        return false;
+    }
 };
 
 }  // namespace signpost::dnsd

@@ -118,9 +118,11 @@ int main(int argc, char** argv) {
 
     common::Snapshot<ServingState> state(initial);
     initial.reset();
-    Stats stats(static_cast<unsigned>(udp.size()) + 1);  // the last block is the TCP thread's
+    // One counter block per thread: UDP workers, then TCP, then control.
+    Stats stats(static_cast<unsigned>(udp.size()) + 2);
     StateReloader reloader(config_path, state);
     ControlServer control({config->control_socket, config->metrics_listen}, state, stats, reloader);
+    control.set_own_stats(&stats.worker(static_cast<unsigned>(udp.size()) + 1));
     if (!control.start(error)) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;

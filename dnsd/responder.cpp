@@ -31,8 +31,8 @@ struct Counts {
 class Builder {
   public:
     Builder(Writer& w, const Query& q, const ZoneSet& zones, const common::IpAddress& source,
-            WorkerStats& stats)
-        : w_(w), q_(q), zones_(zones), source_(source), stats_(stats) {}
+            WorkerStats& stats, QueryEnv& env)
+        : w_(w), q_(q), zones_(zones), source_(source), stats_(stats), env_(env) {}
 
     std::uint8_t rcode = rcode::NOERROR;
     bool aa = false;
@@ -90,6 +90,7 @@ class Builder {
     const ZoneSet& zones_;
     const common::IpAddress& source_;
     WorkerStats& stats_;
+    QueryEnv& env_;
 };
 
 void Builder::referral(const Zone& z, const LookupResult& r) {
@@ -148,7 +149,7 @@ void Builder::answer() {
         }
         const Node* n = r.node;
         if (n->dynamic) {
-            DynamicContext ctx{q_, source_};
+            DynamicContext ctx{q_, source_, env_, stats_};
             const std::uint16_t ptr = cur_owner ? 0 : kQnamePtr;
             const unsigned added = ptr ? n->dynamic->answer(ctx, q_.qtype, ptr, w_) : 0;
             ecs_scope = ctx.ecs_scope;
@@ -217,9 +218,19 @@ void count_rcode(WorkerStats& s, std::uint16_t rc) {
 
 }  // namespace
 
+const DynamicAnswer* dynamic_target(const Query& q, const ZoneSet& zones) {
+    if (!q.has_question || (q.qtype != type::A && q.qtype != type::AAAA)) return nullptr;
+    const NameRef qn{q.qname, q.qname_len, q.label_count, q.label_offset};
+    const Zone* zone = zones.find(qn);
+    if (!zone) return nullptr;
+    const LookupResult r = lookup(*zone, qn, false);
+    return r.kind == LookupKind::kAnswer ? r.node->dynamic.get() : nullptr;
+}
+
 std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
                     const common::IpAddress& source, bool tcp, const ResponderOptions& opts,
-                    std::uint8_t* out, std::size_t capacity, WorkerStats& stats) {
+                    std::uint8_t* out, std::size_t capacity, WorkerStats& stats, QueryEnv* env) {
+    QueryEnv no_env;
     if (status == ParseStatus::kDrop) {
         bump(stats.dropped);
         return 0;
@@ -251,7 +262,7 @@ std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
     }
     const std::size_t after_question = w.size();
 
-    Builder b(w, q, zones, source, stats);
+    Builder b(w, q, zones, source, stats, env ? *env : no_env);
     std::uint16_t rc = rcode::NOERROR;
     switch (status) {
         case ParseStatus::kFormErr:

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "common/ip_address.hpp"
+#include "dnsd/dynamic.hpp"
 #include "dnsd/query.hpp"
 #include "dnsd/stats.hpp"
 #include "dnsd/zone.hpp"
@@ -21,6 +22,10 @@ struct ResponderOptions {
 // `tcp`: no UDP size limit (64 KiB). Returns the response length, 0 to drop.
 std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
                     const common::IpAddress& source, bool tcp, const ResponderOptions& opts,
-                    std::uint8_t* out, std::size_t capacity, WorkerStats& stats);
+                    std::uint8_t* out, std::size_t capacity, WorkerStats& stats,
+                    QueryEnv* env = nullptr);
+
+// The dynamic answer a parsed query will reach, if any (for batch prefetching).
+const DynamicAnswer* dynamic_target(const Query& q, const ZoneSet& zones);
 
 }  // namespace signpost::dnsd

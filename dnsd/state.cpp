@@ -1,6 +1,7 @@
 #include "dnsd/state.hpp"
 
 #include "common/log.hpp"
+#include "dnsd/redirect.hpp"
 #include "dnsd/zone_loader.hpp"
 
 namespace signpost::dnsd {
@@ -11,6 +12,9 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
     auto st = std::make_shared<ServingState>();
     st->generation = generation;
     st->options.edns_payload = config.edns_payload;
+    auto edges = std::make_shared<const EdgeSet>(config.edges);
+    st->edges = edges;
+    std::vector<std::shared_ptr<Zone>> zones;
     for (const auto& zc : config.zones) {
         auto res = load_zone_file(zc.name, zc.file);
         warnings.insert(warnings.end(), res.warnings.begin(), res.warnings.end());
@@ -18,8 +22,50 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
             error = res.error;
             return nullptr;
         }
-        st->zones.add(std::move(res.zone));
+        zones.push_back(std::move(res.zone));
     }
+    // Bind each redirect name to its zone: a node whose answer is computed.
+    for (std::size_t i = 0; i < edges->redirects.size(); ++i) {
+        const auto& r = edges->redirects[i];
+        const std::string wire = text_to_wire(r.name);
+        const std::string where = config.path + ":" + std::to_string(r.line) + ": redirect " + r.name;
+        if (wire.empty()) {
+            error = where + ": not a valid domain name";
+            return nullptr;
+        }
+        Zone* zone = nullptr;
+        for (auto& z : zones) {
+            const auto& o = z->origin;
+            if (wire.size() > o.size() && wire.compare(wire.size() - o.size(), o.size(), o) == 0 &&
+                (zone == nullptr || o.size() > zone->origin.size()))
+                zone = z.get();
+        }
+        if (!zone) {
+            error = where + ": not below any served zone";
+            return nullptr;
+        }
+        Node& node = zone->nodes[wire];
+        if (!node.rrsets.empty() || node.dynamic) {
+            error = where + ": the zone file " + zone->file + " already has records at this name";
+            return nullptr;
+        }
+        node.dynamic = std::make_shared<RedirectAnswer>(edges, i);
+        // Ancestors up to the apex exist (empty non-terminals), and a wildcard
+        // redirect marks its parent.
+        std::string n = wire;
+        while (n != zone->origin) {
+            const std::string parent = n.substr(static_cast<unsigned char>(n[0]) + 1u);
+            Node& p = zone->nodes[parent];
+            if (n[0] == 1 && n[1] == '*') p.wildcard_child = true;
+            if (p.delegation) {
+                error = where + ": below the zone cut " +
+                        name_to_text(reinterpret_cast<const std::uint8_t*>(parent.data()));
+                return nullptr;
+            }
+            n = parent;
+        }
+    }
+    for (auto& z : zones) st->zones.add(std::move(z));
     return st;
 }
 

@@ -18,6 +18,7 @@ namespace signpost::dnsd {
 
 struct ServingState {
     ZoneSet zones;
+    std::shared_ptr<const EdgeSet> edges;
     ResponderOptions options;
     std::uint64_t generation = 0;
 };

@@ -28,7 +28,15 @@ namespace signpost::dnsd {
     X(any, "ANY queries answered per RFC 8482")                 \
     X(tcp_connections, "TCP connections accepted")              \
     X(tcp_refused, "TCP connections refused over a limit")      \
-    X(tcp_idle_closed, "TCP connections closed after the idle timeout")
+    X(tcp_idle_closed, "TCP connections closed after the idle timeout")      \
+    X(redirect_answers, "redirect names answered from a map")             \
+    X(redirect_fallback, "redirect answers from the fallback pool (geoipd unreachable)") \
+    X(redirect_fail_open, "redirect answers with no candidate up (answered as if all were)") \
+    X(geo_cache_hits, "geo lookups answered from the prefix cache")        \
+    X(geo_cache_misses, "geo lookups not in the prefix cache")             \
+    X(geo_lookups, "addresses asked of geoipd")                            \
+    X(geo_failures, "geoipd batches that failed or missed the deadline")   \
+    X(geo_breaker_opened, "times the geoipd circuit breaker opened")
 
 struct alignas(64) WorkerStats {
 #define SP_FIELD(name, help) std::atomic<std::uint64_t> name{0};

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "common/log.hpp"
+#include "dnsd/geo_source.hpp"
 #include "dnsd/query.hpp"
 #include "dnsd/responder.hpp"
 
@@ -60,6 +61,9 @@ class TcpServer {
     WorkerStats& stats_;
     std::unique_ptr<std::uint8_t[]> scratch_;
     Query query_;
+    GeoSource geo_{stats_};
+    QueryEnv env_;
+    std::uint64_t generation_ = 0;
     std::unordered_map<int, std::unique_ptr<Conn>> conns_;
     std::map<common::IpAddress, unsigned> per_client_;
 };
@@ -119,9 +123,19 @@ void TcpServer::answer_ready(Conn& c) {
         // message (slowloris) times out like a silent one.
         c.last_active = Clock::now();
         bump(stats_.tcp_queries);
+        if (snap->generation != generation_) {
+            geo_.configure(snap->edges->geoip);
+            env_.geo = geo_.enabled() ? &geo_ : nullptr;
+            generation_ = snap->generation;
+        }
         const ParseStatus st = parse_query(std::span(c.in.data() + pos + 2, len), query_);
+        if (env_.geo && st == ParseStatus::kOk) {
+            common::IpAddress key;
+            if (const auto* dyn = dynamic_target(query_, snap->zones); dyn && dyn->geo_key(query_, c.peer, key))
+                geo_.prefetch(std::span(&key, 1));
+        }
         const std::size_t rlen = respond(query_, st, snap->zones, c.peer, true, snap->options,
-                                         scratch_.get(), kMaxMessage, stats_);
+                                         scratch_.get(), kMaxMessage, stats_, &env_);
         pos += 2 + len;
         if (rlen == 0) continue;
         c.out.push_back(static_cast<std::uint8_t>(rlen >> 8));

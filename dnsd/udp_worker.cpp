@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common/log.hpp"
+#include "dnsd/geo_source.hpp"
 #include "dnsd/query.hpp"
 #include "dnsd/responder.hpp"
 
@@ -32,7 +33,18 @@ struct Slots {
     iovec out_iov[kBatch];
     mmsghdr in_msg[kBatch];
     mmsghdr out_msg[kBatch];
-    Query query;
+    Query query[kBatch];
+    ParseStatus status[kBatch];
+    common::IpAddress source[kBatch];
+    std::vector<common::IpAddress> geo_keys;
+};
+
+// What a worker keeps across batches: its geoipd connection and cache.
+struct WorkerEnv {
+    explicit WorkerEnv(WorkerStats& stats) : geo(stats) {}
+    GeoSource geo;
+    QueryEnv env;
+    std::uint64_t generation = 0;
 };
 
 void init_slots(Slots& s) {
@@ -49,7 +61,8 @@ void init_slots(Slots& s) {
 }
 
 // Returns false when the socket is unusable.
-bool serve_batch(int fd, Slots& s, common::Snapshot<ServingState>& state, WorkerStats& stats) {
+bool serve_batch(int fd, Slots& s, WorkerEnv& we, common::Snapshot<ServingState>& state,
+                 WorkerStats& stats) {
     for (unsigned i = 0; i < kBatch; ++i) {
         s.in_msg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         s.in_msg[i].msg_hdr.msg_flags = 0;
@@ -57,16 +70,34 @@ bool serve_batch(int fd, Slots& s, common::Snapshot<ServingState>& state, Worker
     const int n = ::recvmmsg(fd, s.in_msg, kBatch, MSG_WAITFORONE, nullptr);
     if (n <= 0) return n == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
     const auto snap = state.load();  // once per batch, not per packet
-    unsigned out = 0;
+    if (snap->generation != we.generation) {
+        we.geo.configure(snap->edges->geoip);
+        we.env.geo = we.geo.enabled() ? &we.geo : nullptr;
+        we.generation = snap->generation;
+    }
+    // Pass 1: parse, and gather the addresses redirect answers will need, so
+    // that cache misses go to geoipd together, under one deadline.
+    s.geo_keys.clear();
     for (int i = 0; i < n; ++i) {
         const std::size_t len = s.in_msg[i].msg_len;
         const bool oversize = (s.in_msg[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-        const ParseStatus st =
-            oversize ? ParseStatus::kFormErr : parse_query(std::span(s.in[i], len), s.query);
-        if (oversize) s.query = Query{};
+        s.status[i] = oversize ? ParseStatus::kFormErr : parse_query(std::span(s.in[i], len), s.query[i]);
+        if (oversize) s.query[i] = Query{};
         const auto src = common::IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&s.peer[i]));
-        const std::size_t rlen = respond(s.query, st, snap->zones, src ? *src : common::IpAddress{},
-                                         false, snap->options, s.out[out], kOutSize, stats);
+        s.source[i] = src ? *src : common::IpAddress{};
+        if (we.env.geo && s.status[i] == ParseStatus::kOk) {
+            common::IpAddress key;
+            if (const auto* dyn = dynamic_target(s.query[i], snap->zones);
+                dyn && dyn->geo_key(s.query[i], s.source[i], key))
+                s.geo_keys.push_back(key);
+        }
+    }
+    if (!s.geo_keys.empty()) we.geo.prefetch(s.geo_keys);
+    // Pass 2: answer.
+    unsigned out = 0;
+    for (int i = 0; i < n; ++i) {
+        const std::size_t rlen = respond(s.query[i], s.status[i], snap->zones, s.source[i], false,
+                                         snap->options, s.out[out], kOutSize, stats, &we.env);
         if (rlen == 0) continue;
         s.out_iov[out] = {s.out[out], rlen};
         s.out_msg[out].msg_hdr.msg_name = &s.peer[i];
@@ -93,6 +124,7 @@ void run_udp_worker(int fd, common::Snapshot<ServingState>& state, WorkerStats& 
                     const std::atomic<bool>& stop) {
     auto slots = std::make_unique<Slots>();
     init_slots(*slots);
+    WorkerEnv env(stats);
     // Blocking socket with a receive timeout: recvmmsg sleeps in the kernel
     // until a datagram arrives, and wakes now and then to check `stop`.
     const int flags = ::fcntl(fd, F_GETFL);
@@ -100,7 +132,7 @@ void run_udp_worker(int fd, common::Snapshot<ServingState>& state, WorkerStats& 
     timeval tv{0, kUdpStopCheckMs * 1000};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     while (!stop.load(std::memory_order_relaxed)) {
-        if (!serve_batch(fd, *slots, state, stats)) {
+        if (!serve_batch(fd, *slots, env, state, stats)) {
             SP_LOG_ERROR("udp worker: recvmmsg: %s", std::strerror(errno));
             break;
         }

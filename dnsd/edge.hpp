@@ -1,0 +1,79 @@
+#pragma once
+// The CDN side of the configuration: edge nodes, maps of weighted nodes by
+// client network, and redirect names bound to a map. Immutable once built;
+// part of the serving snapshot.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/ip_address.hpp"
+
+namespace signpost::dnsd {
+
+struct EdgeNode {
+    std::string name;
+    std::vector<common::IpAddress> v4;
+    std::vector<common::IpAddress> v6;
+    std::uint32_t weight = 100;  // capacity: shares traffic among equals
+    bool admin_up = true;        // "down" in the config takes it out from the start
+    int line = 0;
+};
+
+// One map entry: nodes with their effective weight (the entry's own weight for
+// that node if given, else the node's weight). Higher wins; an ordered
+// failover list is simply descending weights.
+struct MapEntry {
+    struct Member {
+        std::uint32_t node;    // index into EdgeSet::nodes
+        std::uint32_t weight;  // effective weight within this entry
+    };
+    std::vector<Member> members;
+    int line = 0;
+};
+
+struct GeoMap {
+    std::string name;
+    std::string file;  // where it was defined
+    // Longest prefix first, so the first match is the most specific.
+    std::vector<std::pair<common::Prefix, MapEntry>> cidr;
+    std::unordered_map<std::uint32_t, MapEntry> asn;
+    std::unordered_map<std::string, MapEntry> country;    // "DE"
+    std::unordered_map<std::string, MapEntry> continent;  // "EU"
+    MapEntry default_entry;
+    bool needs_geo() const { return !asn.empty() || !country.empty() || !continent.empty(); }
+};
+
+struct RedirectConfig {
+    std::string name;  // "video.cdn.example.net" or "*.video.cdn.example.net"
+    std::string map;
+    std::uint32_t ttl = 30;
+    std::uint32_t answers = 1;  // addresses per answer
+    MapEntry fallback;          // weighted round robin when geoipd is unreachable
+    std::uint32_t fallback_ttl = 10;
+    std::uint8_t stick_v4 = 24;  // stickiness prefix lengths for tie hashing
+    std::uint8_t stick_v6 = 48;
+    int line = 0;
+};
+
+struct GeoipConfig {
+    std::string socket;            // empty: no geoipd (maps use CIDR and default only)
+    std::uint32_t timeout_ms = 5;  // hard deadline per batch of lookups
+    std::uint32_t cache_size = 65536;
+    std::uint32_t cache_max_age_s = 300;
+    std::uint32_t breaker_failures = 3;      // consecutive failures that open the circuit
+    std::uint32_t breaker_open_ms = 1000;    // how long it stays open before a probe
+};
+
+struct EdgeSet {
+    std::vector<EdgeNode> nodes;
+    std::map<std::string, std::uint32_t> node_index;
+    std::map<std::string, GeoMap> maps;
+    std::vector<RedirectConfig> redirects;
+    GeoipConfig geoip;
+};
+
+}  // namespace signpost::dnsd

@@ -1,0 +1,253 @@
+#include "dnsd/edge_config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <set>
+#include <toml++/toml.h>
+
+namespace signpost::dnsd {
+
+namespace {
+
+struct Problem {
+    std::string file;
+    int line;
+    std::string what;
+};
+
+int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
+
+std::string text_of(const toml::node& n) {
+    if (const auto* s = n.as_string()) return "\"" + s->get() + "\"";
+    if (const auto* i = n.as_integer()) return std::to_string(i->get());
+    return n.is_array() ? "an array" : n.is_table() ? "a table" : "a value";
+}
+
+class Reader {
+public:
+    Reader(EdgeSet& e, std::string file) : e_(e), file_(std::move(file)) {}
+    [[noreturn]] void fail(const toml::node& n, const std::string& what) const {
+        throw Problem{file_, line_of(n), what};
+    }
+
+    std::uint32_t integer(const toml::table& t, const char* key, std::uint32_t def, std::uint32_t lo,
+                          std::uint32_t hi) const {
+        const toml::node* n = t.get(key);
+        if (!n) return def;
+        const auto* v = n->as_integer();
+        if (!v || v->get() < lo || v->get() > hi)
+            fail(*n, std::string(key) + " = " + text_of(*n) + ": expected an integer " +
+                         std::to_string(lo) + ".." + std::to_string(hi));
+        return static_cast<std::uint32_t>(v->get());
+    }
+    std::string string(const toml::table& t, const char* key, bool required) const {
+        const toml::node* n = t.get(key);
+        if (!n) {
+            if (required) throw Problem{file_, line_of(t), std::string("missing ") + key};
+            return {};
+        }
+        if (!n->as_string()) fail(*n, std::string(key) + ": expected a string");
+        return n->as_string()->get();
+    }
+    void known(const toml::table& t, std::initializer_list<const char*> keys, const char* where) const {
+        for (const auto& [k, v] : t)
+            if (std::none_of(keys.begin(), keys.end(), [&](const char* x) { return k.str() == x; }))
+                fail(v, "unknown key '" + std::string(k.str()) + "' in " + where);
+    }
+
+    // ["fra1", "ams1:50"]: node names, each with an optional entry weight.
+    MapEntry entry(const toml::node& n) const {
+        MapEntry m;
+        m.line = line_of(n);
+        const auto* arr = n.as_array();
+        if (!arr || arr->empty()) fail(n, "expected a non-empty list of nodes like [\"fra1\", \"ams1:50\"]");
+        std::set<std::uint32_t> seen;
+        for (const auto& item : *arr) {
+            const auto* s = item.as_string();
+            if (!s) fail(item, "expected a node name, got " + text_of(item));
+            std::string name = s->get();
+            std::uint32_t weight = 0;
+            if (auto c = name.find(':'); c != std::string::npos) {
+                const std::string w = name.substr(c + 1);
+                auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), weight);
+                if (ec != std::errc() || p != w.data() + w.size() || weight == 0 || weight > 1000000)
+                    fail(item, "bad weight in \"" + s->get() + "\" (expected NODE:1..1000000)");
+                name.resize(c);
+            }
+            auto it = e_.node_index.find(name);
+            if (it == e_.node_index.end()) fail(item, "unknown node \"" + name + "\"");
+            if (!seen.insert(it->second).second) fail(item, "node \"" + name + "\" listed twice");
+            m.members.push_back({it->second, weight ? weight : e_.nodes[it->second].weight});
+        }
+        return m;
+    }
+
+    GeoMap map(const std::string& name, const toml::table& t) const {
+        GeoMap g;
+        g.name = name;
+        g.file = file_;
+        known(t, {"file", "default", "cidr", "asn", "country", "continent"}, ("map " + name).c_str());
+        const toml::node* def = t.get("default");
+        if (!def) throw Problem{file_, line_of(t), "map " + name + " has no default = [...]"};
+        g.default_entry = entry(*def);
+        if (const toml::node* c = t.get("cidr")) {
+            if (!c->as_table()) fail(*c, "cidr: expected a table of \"prefix\" = [nodes]");
+            for (const auto& [k, v] : *c->as_table()) {
+                auto p = common::Prefix::parse(k.str(), /*strict=*/true);
+                if (!p) fail(v, "cidr: \"" + std::string(k.str()) + "\" is not a prefix with no host bits set");
+                g.cidr.emplace_back(*p, entry(v));
+            }
+            std::stable_sort(g.cidr.begin(), g.cidr.end(),
+                             [](auto& a, auto& b) { return a.first.length() > b.first.length(); });
+        }
+        if (const toml::node* a = t.get("asn")) {
+            if (!a->as_table()) fail(*a, "asn: expected a table of \"AS64500\" = [nodes]");
+            for (const auto& [k, v] : *a->as_table()) {
+                std::string key(k.str());
+                if (key.starts_with("AS") || key.starts_with("as")) key = key.substr(2);
+                std::uint32_t asn = 0;
+                auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), asn);
+                if (ec != std::errc() || p != key.data() + key.size() || asn == 0)
+                    fail(v, "asn: \"" + std::string(k.str()) + "\" is not an AS number");
+                g.asn.emplace(asn, entry(v));
+            }
+        }
+        for (const char* tier : {"country", "continent"}) {
+            const toml::node* c = t.get(tier);
+            if (!c) continue;
+            if (!c->as_table()) fail(*c, std::string(tier) + ": expected a table of CODE = [nodes]");
+            for (const auto& [k, v] : *c->as_table()) {
+                std::string code(k.str());
+                if (code.size() != 2 || !std::isupper(static_cast<unsigned char>(code[0])) ||
+                    !std::isupper(static_cast<unsigned char>(code[1])))
+                    fail(v, std::string(tier) + ": \"" + code + "\" is not a two-letter upper-case code");
+                (std::string(tier) == "country" ? g.country : g.continent).emplace(code, entry(v));
+            }
+        }
+        return g;
+    }
+
+private:
+    EdgeSet& e_;
+    std::string file_;
+};
+
+void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
+    const toml::node* n = root.get("nodes");
+    if (!n) return;
+    const auto* arr = n->as_array();
+    if (!arr) r.fail(*n, "nodes: expected [[nodes]] tables");
+    for (const auto& item : *arr) {
+        const auto* t = item.as_table();
+        if (!t) r.fail(item, "[[nodes]] entries must be tables");
+        r.known(*t, {"name", "ipv4", "ipv6", "weight", "admin"}, "[[nodes]]");
+        EdgeNode node;
+        node.line = line_of(item);
+        node.name = r.string(*t, "name", true);
+        if (node.name.empty() || node.name.find_first_of(": ") != std::string::npos)
+            r.fail(item, "node name \"" + node.name + "\" must be non-empty, without ':' or spaces");
+        node.weight = r.integer(*t, "weight", 100, 1, 1000000);
+        const std::string admin = r.string(*t, "admin", false);
+        if (!admin.empty() && admin != "up" && admin != "down")
+            r.fail(*t->get("admin"), "admin = \"" + admin + "\": expected \"up\" or \"down\"");
+        node.admin_up = admin != "down";
+        for (const char* fam : {"ipv4", "ipv6"}) {
+            const toml::node* a = t->get(fam);
+            if (!a) continue;
+            const auto* list = a->as_array();
+            if (!list) r.fail(*a, std::string(fam) + ": expected a list of addresses");
+            for (const auto& x : *list) {
+                auto ip = x.as_string() ? common::IpAddress::parse(x.as_string()->get()) : std::nullopt;
+                if (!ip || (ip->is_v4() != (std::string(fam) == "ipv4")))
+                    r.fail(x, std::string(fam) + ": " + text_of(x) + " is not an " +
+                                  (std::string(fam) == "ipv4" ? "IPv4" : "IPv6") + " address");
+                (ip->is_v4() ? node.v4 : node.v6).push_back(*ip);
+            }
+        }
+        if (node.v4.empty() && node.v6.empty()) r.fail(item, "node " + node.name + " has no ipv4 or ipv6 address");
+        if (e.node_index.count(node.name)) r.fail(item, "node " + node.name + " defined twice");
+        e.node_index[node.name] = static_cast<std::uint32_t>(e.nodes.size());
+        e.nodes.push_back(std::move(node));
+    }
+}
+
+}  // namespace
+
+std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& path, std::string& error) {
+    EdgeSet e;
+    const auto base = std::filesystem::absolute(path).parent_path();
+    try {
+        Reader r(e, path);
+        read_nodes(r, root, e);
+        if (const toml::node* m = root.get("maps")) {
+            if (!m->as_table()) r.fail(*m, "maps: expected [maps.NAME] tables");
+            for (const auto& [k, v] : *m->as_table()) {
+                const auto* t = v.as_table();
+                if (!t) r.fail(v, "maps." + std::string(k.str()) + ": expected a table");
+                const std::string file = r.string(*t, "file", false);
+                if (!file.empty()) {
+                    // A map in its own file (regenerated by cron): the same keys, top level.
+                    std::string full = std::filesystem::path(file).is_relative() ? (base / file).string() : file;
+                    toml::table mt;
+                    try {
+                        mt = toml::parse_file(full);
+                    } catch (const toml::parse_error& pe) {
+                        throw Problem{full, static_cast<int>(pe.source().begin.line), std::string(pe.description())};
+                    }
+                    Reader mr(e, full);
+                    e.maps.emplace(std::string(k.str()), mr.map(std::string(k.str()), mt));
+                } else {
+                    e.maps.emplace(std::string(k.str()), r.map(std::string(k.str()), *t));
+                }
+            }
+        }
+        if (const toml::node* g = root.get("geoip")) {
+            const auto* t = g->as_table();
+            if (!t) r.fail(*g, "[geoip] must be a table");
+            r.known(*t, {"socket", "timeout_ms", "cache_size", "cache_max_age_s", "breaker_failures", "breaker_open_ms"},
+                    "[geoip]");
+            e.geoip.socket = r.string(*t, "socket", false);
+            e.geoip.timeout_ms = r.integer(*t, "timeout_ms", 5, 1, 1000);
+            e.geoip.cache_size = r.integer(*t, "cache_size", 65536, 16, 10000000);
+            e.geoip.cache_max_age_s = r.integer(*t, "cache_max_age_s", 300, 1, 86400);
+            e.geoip.breaker_failures = r.integer(*t, "breaker_failures", 3, 1, 1000);
+            e.geoip.breaker_open_ms = r.integer(*t, "breaker_open_ms", 1000, 10, 600000);
+        }
+        if (const toml::node* rd = root.get("redirects")) {
+            const auto* arr = rd->as_array();
+            if (!arr) r.fail(*rd, "redirects: expected [[redirects]] tables");
+            std::set<std::string> names;
+            for (const auto& item : *arr) {
+                const auto* t = item.as_table();
+                if (!t) r.fail(item, "[[redirects]] entries must be tables");
+                r.known(*t, {"name", "map", "ttl", "answers", "fallback", "fallback_ttl", "stickiness_v4", "stickiness_v6"},
+                        "[[redirects]]");
+                RedirectConfig c;
+                c.line = line_of(item);
+                c.name = r.string(*t, "name", true);
+                while (c.name.size() > 1 && c.name.back() == '.') c.name.pop_back();
+                c.map = r.string(*t, "map", true);
+                if (!e.maps.count(c.map)) r.fail(*t->get("map"), "unknown map \"" + c.map + "\"");
+                c.ttl = r.integer(*t, "ttl", 30, 0, 86400);
+                c.answers = r.integer(*t, "answers", 1, 1, 16);
+                c.fallback_ttl = r.integer(*t, "fallback_ttl", 10, 0, 86400);
+                c.stick_v4 = static_cast<std::uint8_t>(r.integer(*t, "stickiness_v4", 24, 0, 32));
+                c.stick_v6 = static_cast<std::uint8_t>(r.integer(*t, "stickiness_v6", 48, 0, 128));
+                if (const toml::node* f = t->get("fallback")) {
+                    c.fallback = r.entry(*f);
+                } else {
+                    c.fallback = e.maps.at(c.map).default_entry;  // default: the map's default entry
+                }
+                if (!names.insert(c.name).second) r.fail(item, "redirect " + c.name + " listed twice");
+                e.redirects.push_back(std::move(c));
+            }
+        }
+    } catch (const Problem& p) {
+        error = p.file + (p.line > 0 ? ":" + std::to_string(p.line) : std::string()) + ": " + p.what;
+        return std::nullopt;
+    }
+    return e;
+}
+
+}  // namespace signpost::dnsd

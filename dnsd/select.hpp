@@ -1,0 +1,55 @@
+#pragma once
+// The redirect decision: which nodes answer a client, and how far that answer
+// may be cached (the ECS scope). Pure: inputs in, decision out; the clock,
+// randomness and health come in as arguments, so tests can drive every case.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/geo_answer.hpp"
+#include "common/ip_address.hpp"
+#include "dnsd/edge.hpp"
+
+namespace signpost::dnsd {
+
+enum class Tier { kCidr, kAsn, kCountry, kContinent, kDefault, kFallback, kFailOpen, kNone };
+const char* tier_name(Tier t);
+
+struct ClientKey {
+    common::IpAddress address;  // ECS address, or the query's source
+    unsigned source_len = 0;    // ECS source prefix, or the full width without ECS
+    bool from_ecs = false;
+};
+
+// Which nodes are up, per family (index = node index). Empty: all admin-up nodes are.
+struct HealthView {
+    std::vector<bool> up_v4;
+    std::vector<bool> up_v6;
+};
+
+struct Decision {
+    Tier tier = Tier::kNone;
+    std::string entry;                 // "DE", "AS3320", "192.0.2.0/24", "default", ...
+    std::vector<std::uint32_t> nodes;  // chosen, best first
+    unsigned scope = 0;                // ECS scope prefix length
+    std::uint32_t ttl = 0;
+    bool hashed = false;  // a tie was spread by hashing on the stickiness subnet
+    // For `dnsdctl explain`: each candidate of the winning entry, as text.
+    std::vector<std::string> trail;
+};
+
+// geo: nullptr when geoipd could not be asked (down, slow, circuit open):
+// the answer then comes from the redirect's fallback pool, scope 0.
+// rr_counter: per-worker counter for the fallback's weighted round robin.
+Decision decide(const EdgeSet& edges, const RedirectConfig& redirect, const GeoMap& map,
+                common::Family family, const ClientKey& client, const common::GeoAnswer* geo,
+                const HealthView& health, std::uint64_t rr_counter, bool want_trail = false);
+
+// Weighted rendezvous hashing (Schindelhauer & Schomaker): the score of a node
+// for a subnet; the highest score wins, and a node of weight w wins a share
+// w / sum(w) of all subnets. Exposed for tests.
+double rendezvous_score(std::uint64_t subnet_hash, const std::string& node, std::uint32_t weight);
+std::uint64_t subnet_hash(const common::IpAddress& masked);
+
+}  // namespace signpost::dnsd
