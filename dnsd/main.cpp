@@ -137,6 +137,8 @@ int main(int argc, char** argv) {
     const unsigned tcp_index = static_cast<unsigned>(udp.size());
     workers.emplace_back(
         [&] { run_tcp_server(tcp, limits, state, stats.worker(tcp_index), stop_fd); });
+    FileReloader file_reloader(reloader);
+    file_reloader.start();
     SP_LOG_INFO("serving with %u UDP worker(s)", threads);
 
     for (;;) {
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
     std::uint64_t one = 1;
     ssize_t w = ::write(stop_fd, &one, sizeof one);
     (void)w;
+    file_reloader.stop();
     for (auto& t : workers) t.join();
     control.stop();
     return 0;

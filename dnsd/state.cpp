@@ -1,5 +1,9 @@
 #include "dnsd/state.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/file_watch.hpp"
 #include "common/log.hpp"
 #include "dnsd/redirect.hpp"
 #include "dnsd/zone_loader.hpp"
@@ -67,6 +71,56 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
     }
     for (auto& z : zones) st->zones.add(std::move(z));
     return st;
+}
+
+std::vector<std::string> StateReloader::files() const {
+    std::string error;
+    std::vector<std::string> out{path_};
+    auto config = load_config(path_, error);
+    if (!config) return out;  // the config itself is broken: watch it for the fix
+    for (const auto& z : config->zones) out.push_back(z.file);
+    for (const auto& [name, m] : config->edges.maps)
+        if (m.file != path_) out.push_back(m.file);
+    return out;
+}
+
+void FileReloader::start() {
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    thread_ = std::thread([this] { run(); });
+}
+
+void FileReloader::stop() {
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    std::uint64_t one = 1;
+    ssize_t w = ::write(wake_fd_, &one, sizeof one);
+    (void)w;
+    thread_.join();
+    ::close(wake_fd_);
+}
+
+void FileReloader::run() {
+    auto files = reloader_.files();
+    auto watcher = std::make_unique<common::FileWatcher>(files, std::chrono::seconds(5),
+                                                         std::chrono::milliseconds(100));
+    while (!stopping_) {
+        auto changed = watcher->wait(std::chrono::seconds(3600), wake_fd_);
+        if (stopping_) return;
+        if (changed.empty()) continue;
+        SP_LOG_INFO("%s changed: reloading", changed.begin()->c_str());
+        // Watch afresh *before* reading, so a change during the reload is seen.
+        watcher = std::make_unique<common::FileWatcher>(files, std::chrono::seconds(5),
+                                                        std::chrono::milliseconds(100));
+        // A successful reload may have added or dropped files; after a failed
+        // one keep watching what we had, or the fix would go unnoticed.
+        if (!reloader_.reload().empty()) continue;
+        auto now = reloader_.files();
+        if (now != files) {
+            files = std::move(now);
+            watcher = std::make_unique<common::FileWatcher>(files, std::chrono::seconds(5),
+                                                            std::chrono::milliseconds(100));
+        }
+    }
 }
 
 std::string StateReloader::reload() {

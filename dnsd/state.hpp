@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ class StateReloader {
     // Returns an empty string on success, else the error.
     std::string reload();
     std::uint64_t reloads() const { return reloads_; }
+    // Every file the current configuration was built from (config, zones, map
+    // files): what a file watcher should watch.
+    std::vector<std::string> files() const;
     std::uint64_t failures() const { return failures_; }
 
   private:
@@ -45,6 +49,24 @@ class StateReloader {
     std::mutex mu_;  // one reload at a time; queries never take it
     std::atomic<std::uint64_t> reloads_{0};
     std::atomic<std::uint64_t> failures_{0};
+};
+
+// Watches the configuration's files and reloads when one is renamed into
+// place or rewritten (inotify, with a periodic stat as a fallback), after the
+// directory has been quiet for a moment. Runs on its own thread.
+class FileReloader {
+public:
+    explicit FileReloader(StateReloader& r) : reloader_(r) {}
+    ~FileReloader() { stop(); }
+    void start();
+    void stop();
+
+private:
+    void run();
+    StateReloader& reloader_;
+    int wake_fd_ = -1;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
 };
 
 }  // namespace signpost::dnsd

@@ -13,12 +13,13 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
 class Dnsd:
-    def __init__(self, zones=None, server_extra="", threads=2):
+    def __init__(self, zones=None, server_extra="", threads=2, tail=""):
         self.dir = tempfile.mkdtemp(prefix="dnsd-test-")
         self.zones = zones or {"example.test": os.path.join(DATA, "test.zone")}
         self.ctl = os.path.join(self.dir, "ctl.sock")
         self.server_extra = server_extra
         self.threads = threads
+        self.tail = tail
         self.write_config()
         self.log = open(os.path.join(self.dir, "dnsd.log"), "w+")
         self.proc = subprocess.Popen([DNSD, "--config", self.config], stdout=self.log, stderr=self.log)
@@ -41,6 +42,7 @@ class Dnsd:
             f.write('control_socket = "%s"\n%s\n' % (self.ctl, self.server_extra))
             for name, path in zones.items():
                 f.write('[[zones]]\nname = "%s"\nfile = "%s"\n' % (name, path))
+            f.write(self.tail)
 
     def logtext(self):
         self.log.flush()

@@ -35,6 +35,7 @@ def facts(answer):
 class Geoipd:
     def __init__(self, dbs, extra=(), workdir=None):
         self.dir = workdir or tempfile.mkdtemp(prefix="geoipd-test-")
+        os.makedirs(self.dir, exist_ok=True)
         self.sock = os.path.join(self.dir, "geoipd.sock")
         self.log = open(os.path.join(self.dir, "geoipd.log"), "w+")
         args = [GEOIPD, "--socket", self.sock]
