@@ -155,27 +155,37 @@ std::string ControlServer::explain(std::string_view args) {
     std::string text;
     auto add = [&](const std::string& s) { text += s + "\n"; };
     const auto& rc = redirect->config();
-    add("redirect " + rc.name + " -> map " + rc.map + " (ttl " + std::to_string(rc.ttl) + ", answers " +
-        std::to_string(rc.answers) + ")");
-    add(std::string("client ") + (key.from_ecs ? "ECS subnet " : "source address ") + prefix->to_string());
+    add("redirect " + rc.name + " -> map " + rc.map + " (ttl " + std::to_string(rc.ttl) +
+        ", answers " + std::to_string(rc.answers) + ")");
+    add(std::string("client ") + (key.from_ecs ? "ECS subnet " : "source address ") +
+        prefix->to_string());
     if (!redirect->map().needs_geo()) {
         add("geo: not needed (the map has only CIDR and default entries)");
     } else if (!geo) {
-        add(std::string("geo: unavailable (") + (geo_->enabled() ? (geo_->circuit_open() ? "circuit open" : "geoipd did not answer in time") : "no [geoip] socket configured") + "): fallback pool");
+        add(std::string("geo: unavailable (") +
+            (geo_->enabled()
+                 ? (geo_->circuit_open() ? "circuit open" : "geoipd did not answer in time")
+                 : "no [geoip] socket configured") +
+            "): fallback pool");
     } else {
-        add("geo: prefix " + geo->prefix.to_string() + ", country " + (geo->country.empty() ? "-" : geo->country) +
-            ", continent " + (geo->continent.empty() ? "-" : geo->continent) + ", AS" + std::to_string(geo->asn) +
-            (geo->as_org.empty() ? "" : " " + geo->as_org) + " (geoipd generation " + std::to_string(geo->generation) + ")");
+        add("geo: prefix " + geo->prefix.to_string() + ", country " +
+            (geo->country.empty() ? "-" : geo->country) + ", continent " +
+            (geo->continent.empty() ? "-" : geo->continent) + ", AS" + std::to_string(geo->asn) +
+            (geo->as_org.empty() ? "" : " " + geo->as_org) + " (geoipd generation " +
+            std::to_string(geo->generation) + ")");
     }
     for (auto family : {common::Family::kV4, common::Family::kV6}) {
-        const Decision d = decide(*st->edges, rc, redirect->map(), family, key, geo, HealthView{}, 0, true);
-        add(std::string(family == common::Family::kV4 ? "A" : "AAAA") + ": tier " + tier_name(d.tier) +
-            ", entry " + (d.entry.empty() ? "-" : d.entry));
+        const Decision d =
+            decide(*st->edges, rc, redirect->map(), family, key, geo, HealthView{}, 0, true);
+        add(std::string(family == common::Family::kV4 ? "A" : "AAAA") + ": tier " +
+            tier_name(d.tier) + ", entry " + (d.entry.empty() ? "-" : d.entry));
         for (const auto& t : d.trail) add("  candidate " + t);
         std::string chosen;
         for (auto n : d.nodes) chosen += (chosen.empty() ? "" : ", ") + st->edges->nodes[n].name;
-        add("  chosen: " + (chosen.empty() ? std::string("none (NODATA)") : chosen) + (d.hashed ? " (tie spread by hashing the stickiness subnet)" : ""));
-        add("  ttl " + std::to_string(d.ttl) + ", ECS scope /" + std::to_string(key.from_ecs ? std::min(d.scope, key.source_len) : 0));
+        add("  chosen: " + (chosen.empty() ? std::string("none (NODATA)") : chosen) +
+            (d.hashed ? " (tie spread by hashing the stickiness subnet)" : ""));
+        add("  ttl " + std::to_string(d.ttl) + ", ECS scope /" +
+            std::to_string(key.from_ecs ? std::min(d.scope, key.source_len) : 0));
     }
     std::string out = "{\"ok\":true,\"text\":";
     common::json::append_string(out, text);

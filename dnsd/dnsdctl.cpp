@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
     unsigned timeout_ms = 30000;
     std::vector<std::string> args;
     po::options_description desc(
-        "dnsdctl: control dnsd\n\nUsage: dnsdctl [options] reload | stats | zones | explain NAME ADDRESS[/PREFIX]\n\nOptions");
+        "dnsdctl: control dnsd\n\nUsage: dnsdctl [options] reload | stats | zones | explain NAME "
+        "ADDRESS[/PREFIX]\n\nOptions");
     desc.add_options()("help,h", "show this help")(
         "socket,s", po::value(&socket)->value_name("PATH"),
         "dnsd control socket (default /run/signpost/dnsd.sock)")(

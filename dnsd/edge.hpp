@@ -64,8 +64,8 @@ struct GeoipConfig {
     std::uint32_t timeout_ms = 5;  // hard deadline per batch of lookups
     std::uint32_t cache_size = 65536;
     std::uint32_t cache_max_age_s = 300;
-    std::uint32_t breaker_failures = 3;      // consecutive failures that open the circuit
-    std::uint32_t breaker_open_ms = 1000;    // how long it stays open before a probe
+    std::uint32_t breaker_failures = 3;    // consecutive failures that open the circuit
+    std::uint32_t breaker_open_ms = 1000;  // how long it stays open before a probe
 };
 
 struct EdgeSet {

@@ -1,10 +1,10 @@
 #include "dnsd/edge_config.hpp"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <set>
-#include <toml++/toml.h>
 
 namespace signpost::dnsd {
 
@@ -16,7 +16,9 @@ struct Problem {
     std::string what;
 };
 
-int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
+int line_of(const toml::node& n) {
+    return static_cast<int>(n.source().begin.line);
+}
 
 std::string text_of(const toml::node& n) {
     if (const auto* s = n.as_string()) return "\"" + s->get() + "\"";
@@ -25,14 +27,14 @@ std::string text_of(const toml::node& n) {
 }
 
 class Reader {
-public:
+  public:
     Reader(EdgeSet& e, std::string file) : e_(e), file_(std::move(file)) {}
     [[noreturn]] void fail(const toml::node& n, const std::string& what) const {
         throw Problem{file_, line_of(n), what};
     }
 
-    std::uint32_t integer(const toml::table& t, const char* key, std::uint32_t def, std::uint32_t lo,
-                          std::uint32_t hi) const {
+    std::uint32_t integer(const toml::table& t, const char* key, std::uint32_t def,
+                          std::uint32_t lo, std::uint32_t hi) const {
         const toml::node* n = t.get(key);
         if (!n) return def;
         const auto* v = n->as_integer();
@@ -50,7 +52,8 @@ public:
         if (!n->as_string()) fail(*n, std::string(key) + ": expected a string");
         return n->as_string()->get();
     }
-    void known(const toml::table& t, std::initializer_list<const char*> keys, const char* where) const {
+    void known(const toml::table& t, std::initializer_list<const char*> keys,
+               const char* where) const {
         for (const auto& [k, v] : t)
             if (std::none_of(keys.begin(), keys.end(), [&](const char* x) { return k.str() == x; }))
                 fail(v, "unknown key '" + std::string(k.str()) + "' in " + where);
@@ -61,7 +64,8 @@ public:
         MapEntry m;
         m.line = line_of(n);
         const auto* arr = n.as_array();
-        if (!arr || arr->empty()) fail(n, "expected a non-empty list of nodes like [\"fra1\", \"ams1:50\"]");
+        if (!arr || arr->empty())
+            fail(n, "expected a non-empty list of nodes like [\"fra1\", \"ams1:50\"]");
         std::set<std::uint32_t> seen;
         for (const auto& item : *arr) {
             const auto* s = item.as_string();
@@ -71,7 +75,8 @@ public:
             if (auto c = name.find(':'); c != std::string::npos) {
                 const std::string w = name.substr(c + 1);
                 auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), weight);
-                if (ec != std::errc() || p != w.data() + w.size() || weight == 0 || weight > 1000000)
+                if (ec != std::errc() || p != w.data() + w.size() || weight == 0 ||
+                    weight > 1000000)
                     fail(item, "bad weight in \"" + s->get() + "\" (expected NODE:1..1000000)");
                 name.resize(c);
             }
@@ -87,7 +92,8 @@ public:
         GeoMap g;
         g.name = name;
         g.file = file_;
-        known(t, {"file", "default", "cidr", "asn", "country", "continent"}, ("map " + name).c_str());
+        known(t, {"file", "default", "cidr", "asn", "country", "continent"},
+              ("map " + name).c_str());
         const toml::node* def = t.get("default");
         if (!def) throw Problem{file_, line_of(t), "map " + name + " has no default = [...]"};
         g.default_entry = entry(*def);
@@ -95,7 +101,9 @@ public:
             if (!c->as_table()) fail(*c, "cidr: expected a table of \"prefix\" = [nodes]");
             for (const auto& [k, v] : *c->as_table()) {
                 auto p = common::Prefix::parse(k.str(), /*strict=*/true);
-                if (!p) fail(v, "cidr: \"" + std::string(k.str()) + "\" is not a prefix with no host bits set");
+                if (!p)
+                    fail(v, "cidr: \"" + std::string(k.str()) +
+                                "\" is not a prefix with no host bits set");
                 g.cidr.emplace_back(*p, entry(v));
             }
             std::stable_sort(g.cidr.begin(), g.cidr.end(),
@@ -116,19 +124,21 @@ public:
         for (const char* tier : {"country", "continent"}) {
             const toml::node* c = t.get(tier);
             if (!c) continue;
-            if (!c->as_table()) fail(*c, std::string(tier) + ": expected a table of CODE = [nodes]");
+            if (!c->as_table())
+                fail(*c, std::string(tier) + ": expected a table of CODE = [nodes]");
             for (const auto& [k, v] : *c->as_table()) {
                 std::string code(k.str());
                 if (code.size() != 2 || !std::isupper(static_cast<unsigned char>(code[0])) ||
                     !std::isupper(static_cast<unsigned char>(code[1])))
-                    fail(v, std::string(tier) + ": \"" + code + "\" is not a two-letter upper-case code");
+                    fail(v, std::string(tier) + ": \"" + code +
+                                "\" is not a two-letter upper-case code");
                 (std::string(tier) == "country" ? g.country : g.continent).emplace(code, entry(v));
             }
         }
         return g;
     }
 
-private:
+  private:
     EdgeSet& e_;
     std::string file_;
 };
@@ -146,7 +156,8 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
         node.line = line_of(item);
         node.name = r.string(*t, "name", true);
         if (node.name.empty() || node.name.find_first_of(": ") != std::string::npos)
-            r.fail(item, "node name \"" + node.name + "\" must be non-empty, without ':' or spaces");
+            r.fail(item,
+                   "node name \"" + node.name + "\" must be non-empty, without ':' or spaces");
         node.weight = r.integer(*t, "weight", 100, 1, 1000000);
         const std::string admin = r.string(*t, "admin", false);
         if (!admin.empty() && admin != "up" && admin != "down")
@@ -158,14 +169,16 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
             const auto* list = a->as_array();
             if (!list) r.fail(*a, std::string(fam) + ": expected a list of addresses");
             for (const auto& x : *list) {
-                auto ip = x.as_string() ? common::IpAddress::parse(x.as_string()->get()) : std::nullopt;
+                auto ip =
+                    x.as_string() ? common::IpAddress::parse(x.as_string()->get()) : std::nullopt;
                 if (!ip || (ip->is_v4() != (std::string(fam) == "ipv4")))
                     r.fail(x, std::string(fam) + ": " + text_of(x) + " is not an " +
                                   (std::string(fam) == "ipv4" ? "IPv4" : "IPv6") + " address");
                 (ip->is_v4() ? node.v4 : node.v6).push_back(*ip);
             }
         }
-        if (node.v4.empty() && node.v6.empty()) r.fail(item, "node " + node.name + " has no ipv4 or ipv6 address");
+        if (node.v4.empty() && node.v6.empty())
+            r.fail(item, "node " + node.name + " has no ipv4 or ipv6 address");
         if (e.node_index.count(node.name)) r.fail(item, "node " + node.name + " defined twice");
         e.node_index[node.name] = static_cast<std::uint32_t>(e.nodes.size());
         e.nodes.push_back(std::move(node));
@@ -174,7 +187,8 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
 
 }  // namespace
 
-std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& path, std::string& error) {
+std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& path,
+                                  std::string& error) {
     EdgeSet e;
     const auto base = std::filesystem::absolute(path).parent_path();
     try {
@@ -188,12 +202,14 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
                 const std::string file = r.string(*t, "file", false);
                 if (!file.empty()) {
                     // A map in its own file (regenerated by cron): the same keys, top level.
-                    std::string full = std::filesystem::path(file).is_relative() ? (base / file).string() : file;
+                    std::string full =
+                        std::filesystem::path(file).is_relative() ? (base / file).string() : file;
                     toml::table mt;
                     try {
                         mt = toml::parse_file(full);
                     } catch (const toml::parse_error& pe) {
-                        throw Problem{full, static_cast<int>(pe.source().begin.line), std::string(pe.description())};
+                        throw Problem{full, static_cast<int>(pe.source().begin.line),
+                                      std::string(pe.description())};
                     }
                     Reader mr(e, full);
                     e.maps.emplace(std::string(k.str()), mr.map(std::string(k.str()), mt));
@@ -205,7 +221,9 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
         if (const toml::node* g = root.get("geoip")) {
             const auto* t = g->as_table();
             if (!t) r.fail(*g, "[geoip] must be a table");
-            r.known(*t, {"socket", "timeout_ms", "cache_size", "cache_max_age_s", "breaker_failures", "breaker_open_ms"},
+            r.known(*t,
+                    {"socket", "timeout_ms", "cache_size", "cache_max_age_s", "breaker_failures",
+                     "breaker_open_ms"},
                     "[geoip]");
             e.geoip.socket = r.string(*t, "socket", false);
             e.geoip.timeout_ms = r.integer(*t, "timeout_ms", 5, 1, 1000);
@@ -221,7 +239,9 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
             for (const auto& item : *arr) {
                 const auto* t = item.as_table();
                 if (!t) r.fail(item, "[[redirects]] entries must be tables");
-                r.known(*t, {"name", "map", "ttl", "answers", "fallback", "fallback_ttl", "stickiness_v4", "stickiness_v6"},
+                r.known(*t,
+                        {"name", "map", "ttl", "answers", "fallback", "fallback_ttl",
+                         "stickiness_v4", "stickiness_v6"},
                         "[[redirects]]");
                 RedirectConfig c;
                 c.line = line_of(item);
@@ -237,14 +257,17 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
                 if (const toml::node* f = t->get("fallback")) {
                     c.fallback = r.entry(*f);
                 } else {
-                    c.fallback = e.maps.at(c.map).default_entry;  // default: the map's default entry
+                    c.fallback =
+                        e.maps.at(c.map).default_entry;  // default: the map's default entry
                 }
-                if (!names.insert(c.name).second) r.fail(item, "redirect " + c.name + " listed twice");
+                if (!names.insert(c.name).second)
+                    r.fail(item, "redirect " + c.name + " listed twice");
                 e.redirects.push_back(std::move(c));
             }
         }
     } catch (const Problem& p) {
-        error = p.file + (p.line > 0 ? ":" + std::to_string(p.line) : std::string()) + ": " + p.what;
+        error =
+            p.file + (p.line > 0 ? ":" + std::to_string(p.line) : std::string()) + ": " + p.what;
         return std::nullopt;
     }
     return e;

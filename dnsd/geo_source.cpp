@@ -1,18 +1,58 @@
 #include "dnsd/geo_source.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <iterator>
 
 #include "common/log.hpp"
 
 namespace signpost::dnsd {
 
+namespace {
+std::uint64_t mix64(std::uint64_t x) {  // splitmix64's finaliser
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+}  // namespace
+
 std::size_t GeoSource::KeyHash::operator()(const Key& k) const noexcept {
+    // Every byte of the key must reach the low bits libstdc++ buckets by: a
+    // weak mix here made lookups walk long chains (a third of the CPU, measured).
     std::uint64_t a, b;
     std::memcpy(&a, k.bytes.data(), 8);
     std::memcpy(&b, k.bytes.data() + 8, 8);
-    std::uint64_t h = a * 0x9e3779b97f4a7c15ULL ^ (b + k.len + (k.v4 ? 1000 : 0)) * 0xc2b2ae3d27d4eb4fULL;
-    return static_cast<std::size_t>(h ^ (h >> 29));
+    return static_cast<std::size_t>(
+        mix64(a ^ mix64(b ^ (std::uint64_t{k.len} << 1 | (k.v4 ? 1 : 0)))));
+}
+
+std::uint32_t GeoSource::v4_key(const common::IpAddress& a) {
+    const std::uint8_t* b = a.bytes();
+    return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |
+           b[3];
+}
+
+GeoSource::V6Key GeoSource::v6_key(const common::IpAddress& a) {
+    std::uint64_t hi = 0, lo = 0;
+    for (int i = 0; i < 8; ++i) hi = (hi << 8) | a.bytes()[i];
+    for (int i = 8; i < 16; ++i) lo = (lo << 8) | a.bytes()[i];
+    return {hi, lo};
+}
+
+void GeoSource::erase_start(const Key& k, std::size_t slot) {
+    const auto a = common::IpAddress::from_bytes(k.v4 ? common::Family::kV4 : common::Family::kV6,
+                                                 k.bytes.data());
+    // Only if it still maps to this slot (a newer entry may own the start now).
+    if (k.v4) {
+        auto it = starts_v4_.find(v4_key(a));
+        if (it != starts_v4_.end() && it->second == slot) starts_v4_.erase(it);
+    } else {
+        auto it = starts_v6_.find(v6_key(a));
+        if (it != starts_v6_.end() && it->second == slot) starts_v6_.erase(it);
+    }
 }
 
 GeoSource::Key GeoSource::key_of(const common::Prefix& p) {
@@ -29,45 +69,91 @@ void GeoSource::configure(const GeoipConfig& c) {
     if (changed) {
         client_ = c.socket.empty() ? nullptr : std::make_unique<common::GeoClient>(c.socket);
         entries_.clear();
-        index_.clear();
-        len_v4_.fill(0);
-        len_v6_.fill(0);
+        starts_v4_.clear();
+        starts_v6_.clear();
+        buckets_.clear();
         failures_ = 0;
         open_until_ = {};
     }
     if (entries_.capacity() < c.cache_size) entries_.reserve(c.cache_size);
 }
 
+std::uint64_t GeoSource::bucket_of(const common::IpAddress& a) {
+    const std::uint8_t* b = a.bytes();
+    if (a.is_v4())
+        return (std::uint64_t{1} << 63) | (std::uint64_t{b[0]} << 16) | (b[1] << 8) | b[2];
+    std::uint64_t k = 0;
+    for (int i = 0; i < 6; ++i) k = (k << 8) | b[i];
+    return k;  // 48 bits: never collides with the tagged IPv4 keys
+}
+
 const common::GeoAnswer* GeoSource::find(const common::IpAddress& a) {
-    const bool v4 = a.is_v4();
-    const int top = v4 ? 32 : 128;
     const auto now = Clock::now();
-    for (int len = top; len >= 0; --len) {
-        if ((v4 ? len_v4_[static_cast<std::size_t>(len)] : len_v6_[static_cast<std::size_t>(len)]) == 0) continue;
-        auto it = index_.find(key_of(common::Prefix(a, static_cast<unsigned>(len))));
-        if (it == index_.end()) continue;
-        Entry& e = entries_[it->second];
-        if (now - e.stored > std::chrono::seconds(config_.cache_max_age_s)) return nullptr;
-        e.referenced = true;
-        return &e.answer;
+    const std::uint64_t bk = bucket_of(a);
+    if (auto it = buckets_.find(bk); it != buckets_.end()) {
+        Entry& e = entries_[it->second.slot];
+        if (e.used && e.version == it->second.version &&
+            now - e.stored <= std::chrono::seconds(config_.cache_max_age_s)) {
+            e.referenced = true;
+            return &e.answer;
+        }
+        buckets_.erase(it);
     }
-    return nullptr;
+    std::size_t slot = 0;
+    const common::GeoAnswer* g = find_slow(a, slot);
+    // Remember the bucket only if the entry covers all of it.
+    if (g && g->prefix.length() <= (a.is_v4() ? kBucketV4 : kBucketV6)) {
+        if (buckets_.size() >= 4u * config_.cache_size) buckets_.clear();  // bounded
+        buckets_[bk] = Bucket{static_cast<std::uint32_t>(slot), entries_[slot].version};
+    }
+    return g;
+}
+
+const common::GeoAnswer* GeoSource::find_slow(const common::IpAddress& a, std::size_t& slot) {
+    std::size_t found = SIZE_MAX;
+    if (a.is_v4()) {
+        auto it = starts_v4_.upper_bound(v4_key(a));
+        if (it != starts_v4_.begin()) found = std::prev(it)->second;
+    } else {
+        auto it = starts_v6_.upper_bound(v6_key(a));
+        if (it != starts_v6_.begin()) found = std::prev(it)->second;
+    }
+    if (found == SIZE_MAX) return nullptr;
+    Entry& e = entries_[found];
+    if (!e.used || !e.answer.prefix.contains(a)) return nullptr;
+    if (Clock::now() - e.stored > std::chrono::seconds(config_.cache_max_age_s)) return nullptr;
+    e.referenced = true;
+    slot = found;
+    return &e.answer;
 }
 
 void GeoSource::insert(const common::GeoAnswer& a) {
     if (a.generation > generation_) {
         // geoipd loaded new databases: what we cached may have changed.
         if (generation_ != 0) {
-            index_.clear();
+            starts_v4_.clear();
+            starts_v6_.clear();
+            buckets_.clear();
             entries_.clear();
-            len_v4_.fill(0);
-            len_v6_.fill(0);
             hand_ = 0;
         }
         generation_ = a.generation;
     }
     const Key k = key_of(a.prefix);
-    if (index_.count(k)) return;
+    // Already cached (perhaps expired): refresh that slot in place.
+    std::size_t existing = SIZE_MAX;
+    if (k.v4) {
+        if (auto it = starts_v4_.find(v4_key(a.prefix.address())); it != starts_v4_.end())
+            existing = it->second;
+    } else {
+        if (auto it = starts_v6_.find(v6_key(a.prefix.address())); it != starts_v6_.end())
+            existing = it->second;
+    }
+    if (existing != SIZE_MAX && entries_[existing].key == k) {
+        entries_[existing].answer = a;
+        entries_[existing].stored = Clock::now();
+        return;
+    }
     std::size_t slot;
     if (entries_.size() < config_.cache_size) {
         slot = entries_.size();
@@ -80,18 +166,21 @@ void GeoSource::insert(const common::GeoAnswer& a) {
             entries_[hand_].referenced = false;
         }
         slot = hand_;
-        Entry& old = entries_[slot];
-        index_.erase(old.key);
-        (old.key.v4 ? len_v4_[old.key.len] : len_v6_[old.key.len])--;
+        erase_start(entries_[slot].key, slot);
     }
     Entry& e = entries_[slot];
+    ++e.version;  // bucket pointers to the slot's previous entry are now stale
     e.key = k;
     e.answer = a;
     e.stored = Clock::now();
     e.referenced = false;
     e.used = true;
-    index_[k] = slot;
-    (k.v4 ? len_v4_[k.len] : len_v6_[k.len])++;
+    // A stale overlapping entry (from expiry) is replaced: starts are unique.
+    if (k.v4) {
+        starts_v4_[v4_key(a.prefix.address())] = slot;
+    } else {
+        starts_v6_[v6_key(a.prefix.address())] = slot;
+    }
 }
 
 void GeoSource::failure() {
@@ -119,7 +208,8 @@ void GeoSource::prefetch(std::span<const common::IpAddress> addresses) {
     if (misses_.empty() || circuit_open()) return;
     // Half-open after the breaker's pause: this batch is the probe.
     bump(stats_.geo_lookups, misses_.size());
-    const auto err = client_->lookup_many(misses_, results_, std::chrono::milliseconds(config_.timeout_ms));
+    const auto err =
+        client_->lookup_many(misses_, results_, std::chrono::milliseconds(config_.timeout_ms));
     for (const auto& r : results_)
         if (r.ok) insert(r.answer);
     if (!err.empty()) {

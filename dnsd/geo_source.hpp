@@ -5,9 +5,10 @@
 // one hard deadline per batch, behind a circuit breaker so a dead or slow
 // geoipd costs one timeout, not one per query. Owned by one thread: no locks.
 
-#include <chrono>
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <unordered_map>
@@ -21,7 +22,7 @@
 namespace signpost::dnsd {
 
 class GeoSource {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
     GeoSource(WorkerStats& stats) : stats_(stats) {}
 
@@ -36,9 +37,9 @@ public:
     const common::GeoAnswer* find(const common::IpAddress& a);
 
     bool circuit_open() const { return Clock::now() < open_until_; }
-    std::size_t cache_entries() const { return index_.size(); }
+    std::size_t cache_entries() const { return starts_v4_.size() + starts_v6_.size(); }
 
-private:
+  private:
     struct Key {
         std::array<std::uint8_t, 16> bytes;
         std::uint8_t len;
@@ -52,9 +53,20 @@ private:
         Key key;
         common::GeoAnswer answer;
         Clock::time_point stored;
+        std::uint32_t version = 0;  // bumped when the slot is reused
         bool referenced = false;
         bool used = false;
     };
+    // Fast path: the client's /24 (IPv4) or /48 (IPv6) bucket -> the entry
+    // covering all of it. ECS subnets are /24 and /48, and geo prefixes are
+    // mostly wider: one hash probe per hit instead of one per prefix length.
+    struct Bucket {
+        std::uint32_t slot;
+        std::uint32_t version;
+    };
+    static std::uint64_t bucket_of(const common::IpAddress& a);
+    static constexpr unsigned kBucketV4 = 24, kBucketV6 = 48;
+    const common::GeoAnswer* find_slow(const common::IpAddress& a, std::size_t& slot);
     static Key key_of(const common::Prefix& p);
     void insert(const common::GeoAnswer& a);
     void failure();
@@ -64,11 +76,17 @@ private:
     std::unique_ptr<common::GeoClient> client_;
     std::vector<Entry> entries_;  // CLOCK eviction ring
     std::size_t hand_ = 0;
-    std::unordered_map<Key, std::size_t, KeyHash> index_;
-    // How many cached prefixes have each length, per family: find() probes
-    // only the lengths present, longest first.
-    std::array<std::uint32_t, 33> len_v4_{};
-    std::array<std::uint32_t, 129> len_v6_{};
+    // Cached prefixes by their first address. Answers of one geoipd generation
+    // partition the address space (geoipd returns the whole leaf range, so two
+    // prefixes never nest): the covering prefix is the greatest start <= the
+    // address, one ordered lookup instead of a probe per prefix length.
+    using V6Key = std::pair<std::uint64_t, std::uint64_t>;
+    std::map<std::uint32_t, std::size_t> starts_v4_;
+    std::map<V6Key, std::size_t> starts_v6_;
+    std::unordered_map<std::uint64_t, Bucket> buckets_;
+    static std::uint32_t v4_key(const common::IpAddress& a);
+    static V6Key v6_key(const common::IpAddress& a);
+    void erase_start(const Key& k, std::size_t slot);
     std::uint64_t generation_ = 0;  // geoipd's database generation last seen
     unsigned failures_ = 0;
     Clock::time_point open_until_{};

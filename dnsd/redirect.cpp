@@ -32,8 +32,8 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, std::u
     const ClientKey key = client_key(ctx.query, ctx.source);
     const common::GeoAnswer* geo = nullptr;
     if (map().needs_geo() && ctx.env.geo) geo = ctx.env.geo->find(key.address);
-    const Decision d = decide(*edges_, config(), map(), family, key, geo, HealthView{},
-                              ctx.env.round_robin++);
+    const Decision d =
+        decide(*edges_, config(), map(), family, key, geo, HealthView{}, ctx.env.round_robin++);
     if (d.tier == Tier::kFallback) bump(ctx.stats.redirect_fallback);
     if (d.tier == Tier::kFailOpen) bump(ctx.stats.redirect_fail_open);
     bump(ctx.stats.redirect_answers);
@@ -42,7 +42,8 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, std::u
     ctx.ecs_scope = key.from_ecs ? static_cast<std::uint8_t>(d.scope) : 0;
     unsigned written = 0;
     for (std::uint32_t n : d.nodes) {
-        const auto& addrs = family == common::Family::kV4 ? edges_->nodes[n].v4 : edges_->nodes[n].v6;
+        const auto& addrs =
+            family == common::Family::kV4 ? edges_->nodes[n].v4 : edges_->nodes[n].v6;
         for (const auto& a : addrs) {
             w.u16(static_cast<std::uint16_t>(0xc000 | owner_ptr));
             w.u16(qtype);

@@ -19,7 +19,7 @@ namespace signpost::dnsd {
 ClientKey client_key(const Query& q, const common::IpAddress& source);
 
 class RedirectAnswer : public DynamicAnswer {
-public:
+  public:
     RedirectAnswer(std::shared_ptr<const EdgeSet> edges, std::size_t redirect)
         : edges_(std::move(edges)), redirect_(redirect) {}
 
@@ -32,7 +32,7 @@ public:
     const EdgeSet& edges() const { return *edges_; }
     const GeoMap& map() const { return edges_->maps.at(config().map); }
 
-private:
+  private:
     std::shared_ptr<const EdgeSet> edges_;
     std::size_t redirect_;
 };

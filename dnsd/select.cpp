@@ -9,14 +9,22 @@ namespace signpost::dnsd {
 
 const char* tier_name(Tier t) {
     switch (t) {
-        case Tier::kCidr: return "cidr";
-        case Tier::kAsn: return "asn";
-        case Tier::kCountry: return "country";
-        case Tier::kContinent: return "continent";
-        case Tier::kDefault: return "default";
-        case Tier::kFallback: return "fallback";
-        case Tier::kFailOpen: return "fail-open";
-        case Tier::kNone: return "none";
+        case Tier::kCidr:
+            return "cidr";
+        case Tier::kAsn:
+            return "asn";
+        case Tier::kCountry:
+            return "country";
+        case Tier::kContinent:
+            return "continent";
+        case Tier::kDefault:
+            return "default";
+        case Tier::kFallback:
+            return "fallback";
+        case Tier::kFailOpen:
+            return "fail-open";
+        case Tier::kNone:
+            return "none";
     }
     return "?";
 }
@@ -128,10 +136,14 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
             const auto& n = e.nodes[m.node];
             std::string s = n.name + " weight " + std::to_string(m.weight) + " (capacity " +
                             std::to_string(n.weight) + ")";
-            if (!has_family(n, family)) s += ", no " + std::string(family == common::Family::kV4 ? "IPv4" : "IPv6");
-            else if (!n.admin_up) s += ", admin down";
-            else if (!is_up(e, health, m.node, family)) s += ", health down";
-            else s += ", up";
+            if (!has_family(n, family))
+                s += ", no " + std::string(family == common::Family::kV4 ? "IPv4" : "IPv6");
+            else if (!n.admin_up)
+                s += ", admin down";
+            else if (!is_up(e, health, m.node, family))
+                s += ", health down";
+            else
+                s += ", up";
             d.trail.push_back(s);
         }
     };
@@ -147,7 +159,8 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
         if (el.empty()) el = eligible_of(r.fallback, true);
         std::uint64_t total = 0;
         for (const auto& m : r.fallback.members)
-            if (std::find(el.begin(), el.end(), m.node) != el.end()) total += m.weight ? m.weight : 1;
+            if (std::find(el.begin(), el.end(), m.node) != el.end())
+                total += m.weight ? m.weight : 1;
         if (total == 0) return d;
         std::uint64_t pos = rr_counter % total;
         for (std::size_t k = 0; k < r.fallback.members.size() && d.nodes.size() < r.answers; ++k) {
@@ -157,9 +170,11 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
             if (pos < w) {
                 d.nodes.push_back(m.node);
                 // further answers: the following eligible members, in order
-                for (std::size_t j = 1; j < r.fallback.members.size() && d.nodes.size() < r.answers; ++j) {
+                for (std::size_t j = 1; j < r.fallback.members.size() && d.nodes.size() < r.answers;
+                     ++j) {
                     const auto& o = r.fallback.members[(k + j) % r.fallback.members.size()];
-                    if (std::find(el.begin(), el.end(), o.node) != el.end()) d.nodes.push_back(o.node);
+                    if (std::find(el.begin(), el.end(), o.node) != el.end())
+                        d.nodes.push_back(o.node);
                 }
                 break;
             }

@@ -32,7 +32,8 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
     for (std::size_t i = 0; i < edges->redirects.size(); ++i) {
         const auto& r = edges->redirects[i];
         const std::string wire = text_to_wire(r.name);
-        const std::string where = config.path + ":" + std::to_string(r.line) + ": redirect " + r.name;
+        const std::string where =
+            config.path + ":" + std::to_string(r.line) + ": redirect " + r.name;
         if (wire.empty()) {
             error = where + ": not a valid domain name";
             return nullptr;

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/snapshot.hpp"
@@ -55,13 +55,13 @@ class StateReloader {
 // place or rewritten (inotify, with a periodic stat as a fallback), after the
 // directory has been quiet for a moment. Runs on its own thread.
 class FileReloader {
-public:
+  public:
     explicit FileReloader(StateReloader& r) : reloader_(r) {}
     ~FileReloader() { stop(); }
     void start();
     void stop();
 
-private:
+  private:
     void run();
     StateReloader& reloader_;
     int wake_fd_ = -1;

@@ -10,32 +10,32 @@
 
 namespace signpost::dnsd {
 
-#define SIGNPOST_DNSD_COUNTERS(X)                               \
-    X(udp_queries, "UDP queries received")                      \
-    X(tcp_queries, "TCP queries received")                      \
-    X(dropped, "queries dropped unanswered (responses, runts)") \
-    X(noerror, "responses with rcode NOERROR")                  \
-    X(nxdomain, "responses with rcode NXDOMAIN")                \
-    X(formerr, "responses with rcode FORMERR")                  \
-    X(refused, "responses with rcode REFUSED")                  \
-    X(notimp, "responses with rcode NOTIMP")                    \
-    X(badvers, "responses with extended rcode BADVERS")         \
-    X(servfail, "responses with rcode SERVFAIL")                \
-    X(truncated, "UDP responses truncated (TC=1)")              \
-    X(referrals, "referrals to a delegated child zone")         \
-    X(edns, "queries with EDNS")                                \
-    X(ecs, "queries with EDNS Client Subnet")                   \
-    X(any, "ANY queries answered per RFC 8482")                 \
-    X(tcp_connections, "TCP connections accepted")              \
-    X(tcp_refused, "TCP connections refused over a limit")      \
-    X(tcp_idle_closed, "TCP connections closed after the idle timeout")      \
-    X(redirect_answers, "redirect names answered from a map")             \
-    X(redirect_fallback, "redirect answers from the fallback pool (geoipd unreachable)") \
+#define SIGNPOST_DNSD_COUNTERS(X)                                                            \
+    X(udp_queries, "UDP queries received")                                                   \
+    X(tcp_queries, "TCP queries received")                                                   \
+    X(dropped, "queries dropped unanswered (responses, runts)")                              \
+    X(noerror, "responses with rcode NOERROR")                                               \
+    X(nxdomain, "responses with rcode NXDOMAIN")                                             \
+    X(formerr, "responses with rcode FORMERR")                                               \
+    X(refused, "responses with rcode REFUSED")                                               \
+    X(notimp, "responses with rcode NOTIMP")                                                 \
+    X(badvers, "responses with extended rcode BADVERS")                                      \
+    X(servfail, "responses with rcode SERVFAIL")                                             \
+    X(truncated, "UDP responses truncated (TC=1)")                                           \
+    X(referrals, "referrals to a delegated child zone")                                      \
+    X(edns, "queries with EDNS")                                                             \
+    X(ecs, "queries with EDNS Client Subnet")                                                \
+    X(any, "ANY queries answered per RFC 8482")                                              \
+    X(tcp_connections, "TCP connections accepted")                                           \
+    X(tcp_refused, "TCP connections refused over a limit")                                   \
+    X(tcp_idle_closed, "TCP connections closed after the idle timeout")                      \
+    X(redirect_answers, "redirect names answered from a map")                                \
+    X(redirect_fallback, "redirect answers from the fallback pool (geoipd unreachable)")     \
     X(redirect_fail_open, "redirect answers with no candidate up (answered as if all were)") \
-    X(geo_cache_hits, "geo lookups answered from the prefix cache")        \
-    X(geo_cache_misses, "geo lookups not in the prefix cache")             \
-    X(geo_lookups, "addresses asked of geoipd")                            \
-    X(geo_failures, "geoipd batches that failed or missed the deadline")   \
+    X(geo_cache_hits, "geo lookups answered from the prefix cache")                          \
+    X(geo_cache_misses, "geo lookups not in the prefix cache")                               \
+    X(geo_lookups, "addresses asked of geoipd")                                              \
+    X(geo_failures, "geoipd batches that failed or missed the deadline")                     \
     X(geo_breaker_opened, "times the geoipd circuit breaker opened")
 
 struct alignas(64) WorkerStats {

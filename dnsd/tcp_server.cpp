@@ -131,7 +131,8 @@ void TcpServer::answer_ready(Conn& c) {
         const ParseStatus st = parse_query(std::span(c.in.data() + pos + 2, len), query_);
         if (env_.geo && st == ParseStatus::kOk) {
             common::IpAddress key;
-            if (const auto* dyn = dynamic_target(query_, snap->zones); dyn && dyn->geo_key(query_, c.peer, key))
+            if (const auto* dyn = dynamic_target(query_, snap->zones);
+                dyn && dyn->geo_key(query_, c.peer, key))
                 geo_.prefetch(std::span(&key, 1));
         }
         const std::size_t rlen = respond(query_, st, snap->zones, c.peer, true, snap->options,

@@ -81,7 +81,8 @@ bool serve_batch(int fd, Slots& s, WorkerEnv& we, common::Snapshot<ServingState>
     for (int i = 0; i < n; ++i) {
         const std::size_t len = s.in_msg[i].msg_len;
         const bool oversize = (s.in_msg[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-        s.status[i] = oversize ? ParseStatus::kFormErr : parse_query(std::span(s.in[i], len), s.query[i]);
+        s.status[i] =
+            oversize ? ParseStatus::kFormErr : parse_query(std::span(s.in[i], len), s.query[i]);
         if (oversize) s.query[i] = Query{};
         const auto src = common::IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&s.peer[i]));
         s.source[i] = src ? *src : common::IpAddress{};

@@ -16,12 +16,14 @@ struct World {
     EdgeSet e;
     RedirectConfig r;
     GeoMap m;
-    std::uint32_t add(const std::string& name, std::uint32_t weight, bool v4 = true, bool v6 = true) {
+    std::uint32_t add(const std::string& name, std::uint32_t weight, bool v4 = true,
+                      bool v6 = true) {
         EdgeNode n;
         n.name = name;
         n.weight = weight;
         if (v4) n.v4.push_back(*IpAddress::parse("192.0.2." + std::to_string(e.nodes.size() + 1)));
-        if (v6) n.v6.push_back(*IpAddress::parse("2001:db8::" + std::to_string(e.nodes.size() + 1)));
+        if (v6)
+            n.v6.push_back(*IpAddress::parse("2001:db8::" + std::to_string(e.nodes.size() + 1)));
         e.node_index[name] = static_cast<std::uint32_t>(e.nodes.size());
         e.nodes.push_back(n);
         return e.node_index[name];
@@ -34,8 +36,8 @@ struct World {
         }
         return x;
     }
-    Decision ask(const char* client, const GeoAnswer* geo, Family f = Family::kV4, const HealthView& h = {},
-                 bool ecs = true) {
+    Decision ask(const char* client, const GeoAnswer* geo, Family f = Family::kV4,
+                 const HealthView& h = {}, bool ecs = true) {
         ClientKey k;
         auto p = *Prefix::parse(client);
         k.address = p.address();
@@ -43,7 +45,9 @@ struct World {
         k.from_ecs = ecs;
         return decide(e, r, m, f, k, geo, h, 0);
     }
-    std::string name(const Decision& d, std::size_t i = 0) { return d.nodes.size() > i ? e.nodes[d.nodes[i]].name : "-"; }
+    std::string name(const Decision& d, std::size_t i = 0) {
+        return d.nodes.size() > i ? e.nodes[d.nodes[i]].name : "-";
+    }
 };
 
 GeoAnswer geo(const char* prefix, const char* cc, const char* cont, std::uint32_t asn = 0) {
@@ -148,7 +152,8 @@ TEST(Select, OnlyClientsOfAFailedNodeMove) {
     int moved = 0, on_c = 0;
     const int n = 20000;
     for (int i = 0; i < n; ++i) {
-        auto s = IpAddress::v4(0x0b000000u + (static_cast<std::uint32_t>(i) << 8)).to_string() + "/24";
+        auto s =
+            IpAddress::v4(0x0b000000u + (static_cast<std::uint32_t>(i) << 8)).to_string() + "/24";
         const auto before = w.name(w.ask(s.c_str(), nullptr));
         const auto after = w.name(w.ask(s.c_str(), nullptr, Family::kV4, down_c));
         if (before == "c") ++on_c;
@@ -198,11 +203,13 @@ TEST(Select, ScopeTable) {
         const char* why;
     } cases[] = {
         {"10.1.2.0/24", "10.1.2.0/24", "DE", "EU", 24, "geo prefix"},
-        {"10.1.0.0/24", "10.1.0.0/23", "DE", "EU", 23, "geo prefix wider than the source: wider is fine"},
+        {"10.1.0.0/24", "10.1.0.0/23", "DE", "EU", 23,
+         "geo prefix wider than the source: wider is fine"},
         {"81.2.69.0/24", "81.2.69.0/25", "GB", "EU", 24, "never more specific than the source"},
         {"10.0.0.0/24", "10.0.0.0/16", "US", "NA", 24, "a tie was hashed: the stickiness prefix"},
         {"10.9.1.0/24", "10.9.0.0/16", "US", "NA", 16, "CIDR override: its own prefix"},
-        {"10.8.0.0/16", "10.0.0.0/12", "DE", "EU", 16, "geo prefix contains an override: narrowed to exclude it"},
+        {"10.8.0.0/16", "10.0.0.0/12", "DE", "EU", 16,
+         "geo prefix contains an override: narrowed to exclude it"},
         {"2001:db8:1::/48", "2001:db8::/32", "DE", "EU", 32, "IPv6 geo prefix"},
         {"2001:db8:1::/56", "2001:db8:1::/64", "DE", "EU", 56, "IPv6: capped at the source"},
         {"2001:db8:2::/48", "2001:db8::/32", "US", "NA", 48, "IPv6 tie: stickiness /48"},
