@@ -72,6 +72,8 @@ void GeoSource::configure(const GeoipConfig& c) {
         starts_v4_.clear();
         starts_v6_.clear();
         buckets_.clear();
+        exact_v4_.clear();
+        exact_v6_.clear();
         failures_ = 0;
         open_until_ = {};
     }
@@ -99,12 +101,36 @@ const common::GeoAnswer* GeoSource::find(const common::IpAddress& a) {
         }
         buckets_.erase(it);
     }
+    auto valid = [&](const Bucket& b) {
+        const Entry& e = entries_[b.slot];
+        return e.used && e.version == b.version &&
+               now - e.stored <= std::chrono::seconds(config_.cache_max_age_s);
+    };
+    if (a.is_v4()) {
+        if (auto it = exact_v4_.find(v4_key(a)); it != exact_v4_.end() && valid(it->second)) {
+            entries_[it->second.slot].referenced = true;
+            return &entries_[it->second.slot].answer;
+        }
+    } else if (auto it = exact_v6_.find(v6_key(a)); it != exact_v6_.end() && valid(it->second)) {
+        entries_[it->second.slot].referenced = true;
+        return &entries_[it->second.slot].answer;
+    }
     std::size_t slot = 0;
     const common::GeoAnswer* g = find_slow(a, slot);
-    // Remember the bucket only if the entry covers all of it.
-    if (g && g->prefix.length() <= (a.is_v4() ? kBucketV4 : kBucketV6)) {
-        if (buckets_.size() >= 4u * config_.cache_size) buckets_.clear();  // bounded
-        buckets_[bk] = Bucket{static_cast<std::uint32_t>(slot), entries_[slot].version};
+    if (!g) return g;
+    // Remember the bucket if the entry covers all of it, else the exact address.
+    const Bucket b{static_cast<std::uint32_t>(slot), entries_[slot].version};
+    if (buckets_.size() + exact_v4_.size() + exact_v6_.size() >= 4u * config_.cache_size) {
+        buckets_.clear();  // bounded: rebuilt from hits
+        exact_v4_.clear();
+        exact_v6_.clear();
+    }
+    if (g->prefix.length() <= (a.is_v4() ? kBucketV4 : kBucketV6)) {
+        buckets_[bk] = b;
+    } else if (a.is_v4()) {
+        exact_v4_[v4_key(a)] = b;
+    } else {
+        exact_v6_[v6_key(a)] = b;
     }
     return g;
 }
@@ -134,6 +160,8 @@ void GeoSource::insert(const common::GeoAnswer& a) {
             starts_v4_.clear();
             starts_v6_.clear();
             buckets_.clear();
+            exact_v4_.clear();
+            exact_v6_.clear();
             entries_.clear();
             hand_ = 0;
         }

@@ -84,6 +84,11 @@ class GeoSource {
     std::map<std::uint32_t, std::size_t> starts_v4_;
     std::map<V6Key, std::size_t> starts_v6_;
     std::unordered_map<std::uint64_t, Bucket> buckets_;
+    // Second fast path for addresses whose prefix is longer than their bucket
+    // (a split /24): keyed by the exact address, which repeats for ECS
+    // subnets (a resolver always sends the same masked address).
+    std::unordered_map<std::uint64_t, Bucket> exact_v4_;
+    std::map<V6Key, Bucket> exact_v6_;
     static std::uint32_t v4_key(const common::IpAddress& a);
     static V6Key v6_key(const common::IpAddress& a);
     void erase_start(const Key& k, std::size_t slot);
