@@ -54,9 +54,11 @@ class Reader {
     }
     void known(const toml::table& t, std::initializer_list<const char*> keys,
                const char* where) const {
-        for (const auto& [k, v] : t)
-            if (std::none_of(keys.begin(), keys.end(), [&](const char* x) { return k.str() == x; }))
-                fail(v, "unknown key '" + std::string(k.str()) + "' in " + where);
+        for (const auto& [k, v] : t) {
+            const std::string_view key = k.str();  // (clang 14 cannot capture bindings)
+            if (std::none_of(keys.begin(), keys.end(), [&](const char* x) { return key == x; }))
+                fail(v, "unknown key '" + std::string(key) + "' in " + where);
+        }
     }
 
     // ["fra1", "ams1:50"]: node names, each with an optional entry weight.
