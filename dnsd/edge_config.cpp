@@ -229,7 +229,8 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
                     "[geoip]");
             e.geoip.socket = r.string(*t, "socket", false);
             e.geoip.timeout_ms = r.integer(*t, "timeout_ms", 5, 1, 1000);
-            e.geoip.cache_size = r.integer(*t, "cache_size", 65536, 16, 10000000);
+            // At least a few batches' worth (a batch's entries are pinned until answered).
+            e.geoip.cache_size = r.integer(*t, "cache_size", 65536, 1024, 10000000);
             e.geoip.cache_max_age_s = r.integer(*t, "cache_max_age_s", 300, 1, 86400);
             e.geoip.breaker_failures = r.integer(*t, "breaker_failures", 3, 1, 1000);
             e.geoip.breaker_open_ms = r.integer(*t, "breaker_open_ms", 1000, 10, 600000);

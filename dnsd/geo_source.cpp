@@ -97,6 +97,7 @@ const common::GeoAnswer* GeoSource::find(const common::IpAddress& a) {
         if (e.used && e.version == it->second.version &&
             now - e.stored <= std::chrono::seconds(config_.cache_max_age_s)) {
             e.referenced = true;
+            e.batch = batch_;
             return &e.answer;
         }
         buckets_.erase(it);
@@ -109,10 +110,12 @@ const common::GeoAnswer* GeoSource::find(const common::IpAddress& a) {
     if (a.is_v4()) {
         if (auto it = exact_v4_.find(v4_key(a)); it != exact_v4_.end() && valid(it->second)) {
             entries_[it->second.slot].referenced = true;
+            entries_[it->second.slot].batch = batch_;
             return &entries_[it->second.slot].answer;
         }
     } else if (auto it = exact_v6_.find(v6_key(a)); it != exact_v6_.end() && valid(it->second)) {
         entries_[it->second.slot].referenced = true;
+        entries_[it->second.slot].batch = batch_;
         return &entries_[it->second.slot].answer;
     }
     std::size_t slot = 0;
@@ -149,6 +152,7 @@ const common::GeoAnswer* GeoSource::find_slow(const common::IpAddress& a, std::s
     if (!e.used || !e.answer.prefix.contains(a)) return nullptr;
     if (Clock::now() - e.stored > std::chrono::seconds(config_.cache_max_age_s)) return nullptr;
     e.referenced = true;
+    e.batch = batch_;
     slot = found;
     return &e.answer;
 }
@@ -180,6 +184,7 @@ void GeoSource::insert(const common::GeoAnswer& a) {
     if (existing != SIZE_MAX && entries_[existing].key == k) {
         entries_[existing].answer = a;
         entries_[existing].stored = Clock::now();
+        entries_[existing].batch = batch_;
         return;
     }
     std::size_t slot;
@@ -188,10 +193,16 @@ void GeoSource::insert(const common::GeoAnswer& a) {
         entries_.emplace_back();
     } else {
         // CLOCK: skip (and clear) recently used entries; evict the first unused.
-        for (;;) {
+        // Entries of the batch being answered are pinned: evicting one between
+        // prefetch and answer would send its client to the fallback pool.
+        // (Bounded: after two full turns, evict whatever is under the hand.)
+        for (std::size_t steps = 0;; ++steps) {
             hand_ = (hand_ + 1) % entries_.size();
-            if (!entries_[hand_].referenced) break;
-            entries_[hand_].referenced = false;
+            Entry& c = entries_[hand_];
+            if (steps > 2 * entries_.size()) break;
+            if (c.batch == batch_) continue;
+            if (!c.referenced) break;
+            c.referenced = false;
         }
         slot = hand_;
         erase_start(entries_[slot].key, slot);
@@ -202,6 +213,7 @@ void GeoSource::insert(const common::GeoAnswer& a) {
     e.answer = a;
     e.stored = Clock::now();
     e.referenced = false;
+    e.batch = batch_;
     e.used = true;
     // A stale overlapping entry (from expiry) is replaced: starts are unique.
     if (k.v4) {
@@ -224,6 +236,7 @@ void GeoSource::failure() {
 
 void GeoSource::prefetch(std::span<const common::IpAddress> addresses) {
     if (!client_) return;
+    ++batch_;
     misses_.clear();
     for (const auto& a : addresses) {
         if (find(a)) {

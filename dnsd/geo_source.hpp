@@ -54,6 +54,7 @@ class GeoSource {
         common::GeoAnswer answer;
         Clock::time_point stored;
         std::uint32_t version = 0;  // bumped when the slot is reused
+        std::uint64_t batch = 0;    // last batch that used it: pinned until that batch is answered
         bool referenced = false;
         bool used = false;
     };
@@ -76,6 +77,7 @@ class GeoSource {
     std::unique_ptr<common::GeoClient> client_;
     std::vector<Entry> entries_;  // CLOCK eviction ring
     std::size_t hand_ = 0;
+    std::uint64_t batch_ = 0;  // prefetch() starts a batch
     // Cached prefixes by their first address. Answers of one geoipd generation
     // partition the address space (geoipd returns the whole leaf range, so two
     // prefixes never nest): the covering prefix is the greatest start <= the
