@@ -104,7 +104,7 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
     }
     const auto base = std::filesystem::absolute(path).parent_path();
     try {
-        check_keys(root, {"server", "zones", "nodes", "maps", "redirects", "geoip"},
+        check_keys(root, {"server", "zones", "nodes", "maps", "redirects", "geoip", "health"},
                    "the top level (expected [server], [[zones]], [[nodes]], [maps.NAME], "
                    "[[redirects]], [geoip])");
         const toml::table empty;

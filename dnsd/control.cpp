@@ -90,6 +90,7 @@ std::string ControlServer::handle(std::string_view line) {
     }
     if (line == "stats") return stats_.json(st->generation);
     if (line.starts_with("explain ")) return explain(line.substr(8));
+    if (line == "status") return status();
     if (line == "zones") {
         std::string out = "{\"generation\":" + std::to_string(st->generation) + ",\"zones\":[";
         bool first = true;
@@ -109,6 +110,49 @@ std::string ControlServer::handle(std::string_view line) {
     std::string out =
         "{\"ok\":false,\"error\":\"unknown command (expected reload, stats or zones)\",\"input\":";
     common::json::append_string(out, line.substr(0, 64));
+    return out + "}";
+}
+
+std::string ControlServer::status() {
+    const auto hs = health_ ? health_->load() : nullptr;
+    const auto st = state_.load();
+    std::string text;
+    char line[512];
+    std::snprintf(line, sizeof line, "%-12s %-28s %-6s %-6s %-10s %-9s %s\n", "node", "address",
+                  "admin", "health", "latency", "since", "last error");
+    text += line;
+    for (std::size_t i = 0; i < st->edges->nodes.size(); ++i) {
+        const auto& n = st->edges->nodes[i];
+        for (const auto* addrs : {&n.v4, &n.v6}) {
+            for (const auto& a : *addrs) {
+                const TargetHealth* h = nullptr;
+                if (hs)
+                    for (const auto& t : hs->targets)
+                        if (t.node == n.name && t.address == a) h = &t;
+                std::string health = n.check.type == CheckConfig::Type::kNone ? "none"
+                                     : !h || !h->checked                      ? "pending"
+                                     : h->up                                  ? "up"
+                                                                              : "down";
+                char since[32] = "-";
+                if (h && h->since) {
+                    std::time_t t = h->since;
+                    std::tm tm;
+                    gmtime_r(&t, &tm);
+                    std::strftime(since, sizeof since, "%H:%M:%SZ", &tm);
+                }
+                char lat[32] = "-";
+                if (h && h->checked) std::snprintf(lat, sizeof lat, "%.1f ms", h->latency_ms);
+                std::snprintf(line, sizeof line, "%-12s %-28s %-6s %-6s %-10s %-9s %s\n",
+                              n.name.c_str(), a.to_string().c_str(), n.admin_up ? "up" : "down",
+                              health.c_str(), lat, since,
+                              h && !h->reason.empty() ? h->reason.c_str() : "-");
+                text += line;
+            }
+        }
+    }
+    if (hs && !hs->warm) text += "(health warm-up in progress: every admin-up node counts as up)\n";
+    std::string out = "{\"ok\":true,\"text\":";
+    common::json::append_string(out, text);
     return out + "}";
 }
 
@@ -174,9 +218,11 @@ std::string ControlServer::explain(std::string_view args) {
             (geo->as_org.empty() ? "" : " " + geo->as_org) + " (geoipd generation " +
             std::to_string(geo->generation) + ")");
     }
+    const auto hs = health_ ? health_->load() : nullptr;
+    static const HealthView kAllUp;
+    const HealthView& hv = hs && hs->edges == st->edges.get() ? hs->view : kAllUp;
     for (auto family : {common::Family::kV4, common::Family::kV6}) {
-        const Decision d =
-            decide(*st->edges, rc, redirect->map(), family, key, geo, HealthView{}, 0, true);
+        const Decision d = decide(*st->edges, rc, redirect->map(), family, key, geo, hv, 0, true);
         add(std::string(family == common::Family::kV4 ? "A" : "AAAA") + ": tier " +
             tier_name(d.tier) + ", entry " + (d.entry.empty() ? "-" : d.entry));
         for (const auto& t : d.trail) add("  candidate " + t);

@@ -6,6 +6,7 @@
 //   reload    re-read the config and zones; {"ok":true,"generation":N} or {"ok":false,"error":..}
 //   stats     counters as JSON
 //   zones     served zones: name, serial, file
+//   status    every node address: up/down, reason, since, check latency
 //   explain NAME ADDRESS[/PREFIX]
 //             the redirect decision for a client, step by step (as ECS with
 //             that prefix; a bare address is a plain query from it)
@@ -16,6 +17,7 @@
 
 #include "common/snapshot.hpp"
 #include "dnsd/geo_source.hpp"
+#include "dnsd/health.hpp"
 #include "dnsd/state.hpp"
 #include "dnsd/stats.hpp"
 
@@ -34,6 +36,7 @@ class ControlServer {
     bool start(std::string& error);
     // Counters for the control thread's own work (explain's geo lookups).
     void set_own_stats(WorkerStats* s) { own_stats_ = s; }
+    void set_health(common::Snapshot<HealthState>* h) { health_ = h; }
     void stop();
     std::string handle(std::string_view line);  // one request -> one response line
 
@@ -48,6 +51,8 @@ class ControlServer {
     int stop_fd_ = -1;
     std::thread thread_;
     WorkerStats* own_stats_ = nullptr;
+    common::Snapshot<HealthState>* health_ = nullptr;
+    std::string status();
     std::unique_ptr<GeoSource> geo_;  // the control thread's own geoipd connection
     std::uint64_t geo_generation_ = 0;
     std::string explain(std::string_view args);

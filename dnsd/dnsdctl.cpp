@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     ::close(fd);
     // explain answers with readable text: print it as text.
     const auto t = response.find("\"text\":\"");
-    if (args[0] == "explain" && t != std::string::npos) {
+    if ((args[0] == "explain" || args[0] == "status") && t != std::string::npos) {
         std::string text;
         for (std::size_t i = t + 8; i < response.size() && response[i] != '"'; ++i) {
             if (response[i] == '\\' && i + 1 < response.size()) {

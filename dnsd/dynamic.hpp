@@ -12,10 +12,12 @@ namespace signpost::dnsd {
 
 class GeoSource;
 struct WorkerStats;
+struct HealthState;
 
 // Per-thread state a dynamic answer may use (never shared between threads).
 struct QueryEnv {
-    GeoSource* geo = nullptr;  // nullptr: no geoipd configured for this thread
+    GeoSource* geo = nullptr;             // nullptr: no geoipd configured for this thread
+    const HealthState* health = nullptr;  // this batch's health snapshot (nullptr: all up)
     std::uint64_t round_robin = 0;
 };
 

@@ -14,12 +14,31 @@
 
 namespace signpost::dnsd {
 
+// How a node is checked (issue: health). Defaults come from [health], a
+// node's own `check = { ... }` overrides them field by field.
+struct CheckConfig {
+    enum class Type { kNone, kTcp, kHttp, kHttps };
+    Type type = Type::kNone;  // none: always up (admin state still applies)
+    std::uint16_t port = 0;   // 0: 80 for http, 443 for https; required for tcp
+    std::string path = "/";   // http(s)
+    std::string host;         // Host header and TLS SNI; the address is pinned regardless
+    std::vector<long> expect{200};
+    std::string body;  // a substring the body must contain (empty: any)
+    bool tls_verify = true;
+    std::uint32_t interval_ms = 2000;
+    std::uint32_t connect_timeout_ms = 1000;
+    std::uint32_t timeout_ms = 2000;  // total: a peer that accepts and stalls fails here
+    std::uint32_t rise = 2;           // consecutive successes to go up
+    std::uint32_t fall = 3;           // consecutive failures to go down
+};
+
 struct EdgeNode {
     std::string name;
     std::vector<common::IpAddress> v4;
     std::vector<common::IpAddress> v6;
     std::uint32_t weight = 100;  // capacity: shares traffic among equals
     bool admin_up = true;        // "down" in the config takes it out from the start
+    CheckConfig check;
     int line = 0;
 };
 

@@ -145,7 +145,66 @@ class Reader {
     std::string file_;
 };
 
+// Reads check fields from `t` over `base` (the [health] defaults).
+CheckConfig read_check(Reader& r, const toml::table& t, CheckConfig c) {
+    r.known(t,
+            {"type", "port", "path", "host", "expect", "body", "tls_verify", "interval_ms",
+             "connect_timeout_ms", "timeout_ms", "rise", "fall"},
+            "a health check");
+    if (const toml::node* n = t.get("type")) {
+        const auto* s = n->as_string();
+        const std::string v = s ? s->get() : "";
+        if (v == "none")
+            c.type = CheckConfig::Type::kNone;
+        else if (v == "tcp")
+            c.type = CheckConfig::Type::kTcp;
+        else if (v == "http")
+            c.type = CheckConfig::Type::kHttp;
+        else if (v == "https")
+            c.type = CheckConfig::Type::kHttps;
+        else
+            r.fail(*n,
+                   "type = " + text_of(*n) + ": expected \"none\", \"tcp\", \"http\" or \"https\"");
+    }
+    c.port = static_cast<std::uint16_t>(r.integer(t, "port", c.port, 0, 65535));
+    if (t.get("path")) c.path = r.string(t, "path", false);
+    if (c.path.empty() || c.path[0] != '/') r.fail(*t.get("path"), "path must start with '/'");
+    if (t.get("host")) c.host = r.string(t, "host", false);
+    if (t.get("body")) c.body = r.string(t, "body", false);
+    if (const toml::node* n = t.get("expect")) {
+        const auto* arr = n->as_array();
+        if (!arr || arr->empty())
+            r.fail(*n, "expect: a list of HTTP status codes, like [200, 204]");
+        c.expect.clear();
+        for (const auto& x : *arr) {
+            const auto* i = x.as_integer();
+            if (!i || i->get() < 100 || i->get() > 599)
+                r.fail(x, "expect: " + text_of(x) + " is not an HTTP status");
+            c.expect.push_back(static_cast<long>(i->get()));
+        }
+    }
+    if (const toml::node* n = t.get("tls_verify")) {
+        if (!n->as_boolean()) r.fail(*n, "tls_verify: expected true or false");
+        c.tls_verify = n->as_boolean()->get();
+    }
+    c.interval_ms = r.integer(t, "interval_ms", c.interval_ms, 100, 3600000);
+    c.connect_timeout_ms = r.integer(t, "connect_timeout_ms", c.connect_timeout_ms, 10, 600000);
+    c.timeout_ms = r.integer(t, "timeout_ms", c.timeout_ms, 10, 600000);
+    c.rise = r.integer(t, "rise", c.rise, 1, 1000);
+    c.fall = r.integer(t, "fall", c.fall, 1, 1000);
+    if (c.connect_timeout_ms > c.timeout_ms)
+        r.fail(t, "connect_timeout_ms (" + std::to_string(c.connect_timeout_ms) +
+                      ") exceeds timeout_ms (" + std::to_string(c.timeout_ms) + ")");
+    if (c.type == CheckConfig::Type::kTcp && c.port == 0) r.fail(t, "a tcp check needs a port");
+    return c;
+}
+
 void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
+    CheckConfig defaults;
+    if (const toml::node* h = root.get("health")) {
+        if (!h->as_table()) r.fail(*h, "[health] must be a table");
+        defaults = read_check(r, *h->as_table(), defaults);
+    }
     const toml::node* n = root.get("nodes");
     if (!n) return;
     const auto* arr = n->as_array();
@@ -153,7 +212,7 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
     for (const auto& item : *arr) {
         const auto* t = item.as_table();
         if (!t) r.fail(item, "[[nodes]] entries must be tables");
-        r.known(*t, {"name", "ipv4", "ipv6", "weight", "admin"}, "[[nodes]]");
+        r.known(*t, {"name", "ipv4", "ipv6", "weight", "admin", "check"}, "[[nodes]]");
         EdgeNode node;
         node.line = line_of(item);
         node.name = r.string(*t, "name", true);
@@ -165,6 +224,12 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
         if (!admin.empty() && admin != "up" && admin != "down")
             r.fail(*t->get("admin"), "admin = \"" + admin + "\": expected \"up\" or \"down\"");
         node.admin_up = admin != "down";
+        node.check = defaults;
+        if (const toml::node* c = t->get("check")) {
+            if (!c->as_table())
+                r.fail(*c, "check: expected a table like { type = \"http\", port = 8080 }");
+            node.check = read_check(r, *c->as_table(), defaults);
+        }
         for (const char* fam : {"ipv4", "ipv6"}) {
             const toml::node* a = t->get(fam);
             if (!a) continue;

@@ -14,6 +14,7 @@
 #include "common/snapshot.hpp"
 #include "dnsd/config.hpp"
 #include "dnsd/control.hpp"
+#include "dnsd/health.hpp"
 #include "dnsd/sockets.hpp"
 #include "dnsd/state.hpp"
 #include "dnsd/tcp_server.hpp"
@@ -117,11 +118,16 @@ int main(int argc, char** argv) {
     }
 
     common::Snapshot<ServingState> state(initial);
+    // Until the health checker's warm-up completes every admin-up node counts as up.
+    common::Snapshot<HealthState> health(std::make_shared<const HealthState>());
+    HealthChecker checker(state, health);
+    checker.start();
     initial.reset();
     // One counter block per thread: UDP workers, then TCP, then control.
     Stats stats(static_cast<unsigned>(udp.size()) + 2);
     StateReloader reloader(config_path, state);
     ControlServer control({config->control_socket, config->metrics_listen}, state, stats, reloader);
+    control.set_health(&health);
     control.set_own_stats(&stats.worker(static_cast<unsigned>(udp.size()) + 1));
     if (!control.start(error)) {
         SP_LOG_ERROR("%s", error.c_str());
@@ -131,12 +137,13 @@ int main(int argc, char** argv) {
     std::atomic<bool> stop{false};
     std::vector<std::thread> workers;
     for (unsigned i = 0; i < udp.size(); ++i)
-        workers.emplace_back([&, i] { run_udp_worker(udp[i], state, stats.worker(i), stop); });
+        workers.emplace_back(
+            [&, i] { run_udp_worker(udp[i], state, health, stats.worker(i), stop); });
     TcpLimits limits{config->tcp_idle_timeout_ms, config->tcp_max_connections,
                      config->tcp_max_per_client};
     const unsigned tcp_index = static_cast<unsigned>(udp.size());
     workers.emplace_back(
-        [&] { run_tcp_server(tcp, limits, state, stats.worker(tcp_index), stop_fd); });
+        [&] { run_tcp_server(tcp, limits, state, health, stats.worker(tcp_index), stop_fd); });
     FileReloader file_reloader(reloader);
     file_reloader.start();
     SP_LOG_INFO("serving with %u UDP worker(s)", threads);
@@ -157,6 +164,7 @@ int main(int argc, char** argv) {
     ssize_t w = ::write(stop_fd, &one, sizeof one);
     (void)w;
     file_reloader.stop();
+    checker.stop();
     for (auto& t : workers) t.join();
     control.stop();
     return 0;

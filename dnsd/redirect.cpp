@@ -1,6 +1,7 @@
 #include "dnsd/redirect.hpp"
 
 #include "dnsd/geo_source.hpp"
+#include "dnsd/health.hpp"
 #include "dnsd/stats.hpp"
 
 namespace signpost::dnsd {
@@ -32,8 +33,12 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, std::u
     const ClientKey key = client_key(ctx.query, ctx.source);
     const common::GeoAnswer* geo = nullptr;
     if (map().needs_geo() && ctx.env.geo) geo = ctx.env.geo->find(key.address);
+    static const HealthView kAllUp;
+    // Health applies only if it was computed for this very node set.
+    const HealthView& hv =
+        ctx.env.health && ctx.env.health->edges == edges_.get() ? ctx.env.health->view : kAllUp;
     const Decision d =
-        decide(*edges_, config(), map(), family, key, geo, HealthView{}, ctx.env.round_robin++);
+        decide(*edges_, config(), map(), family, key, geo, hv, ctx.env.round_robin++);
     if (d.tier == Tier::kFallback) bump(ctx.stats.redirect_fallback);
     if (d.tier == Tier::kFailOpen) bump(ctx.stats.redirect_fail_open);
     bump(ctx.stats.redirect_answers);

@@ -14,6 +14,7 @@
 
 #include "common/log.hpp"
 #include "dnsd/geo_source.hpp"
+#include "dnsd/health.hpp"
 #include "dnsd/query.hpp"
 #include "dnsd/responder.hpp"
 
@@ -39,8 +40,9 @@ struct Conn {
 
 class TcpServer {
   public:
-    TcpServer(const TcpLimits& l, common::Snapshot<ServingState>& s, WorkerStats& st)
-        : limits_(l), state_(s), stats_(st), scratch_(new std::uint8_t[kMaxMessage]) {}
+    TcpServer(const TcpLimits& l, common::Snapshot<ServingState>& s,
+              common::Snapshot<HealthState>& h, WorkerStats& st)
+        : limits_(l), state_(s), health_(h), stats_(st), scratch_(new std::uint8_t[kMaxMessage]) {}
     ~TcpServer() {
         for (auto& [fd, c] : conns_) ::close(fd);
     }
@@ -58,6 +60,7 @@ class TcpServer {
 
     TcpLimits limits_;
     common::Snapshot<ServingState>& state_;
+    common::Snapshot<HealthState>& health_;
     WorkerStats& stats_;
     std::unique_ptr<std::uint8_t[]> scratch_;
     Query query_;
@@ -128,6 +131,8 @@ void TcpServer::answer_ready(Conn& c) {
             env_.geo = geo_.enabled() ? &geo_ : nullptr;
             generation_ = snap->generation;
         }
+        const auto hs = health_.load();
+        env_.health = hs.get();
         const ParseStatus st = parse_query(std::span(c.in.data() + pos + 2, len), query_);
         if (env_.geo && st == ParseStatus::kOk) {
             common::IpAddress key;
@@ -221,8 +226,9 @@ void TcpServer::expire_idle() {
 }  // namespace
 
 void run_tcp_server(const std::vector<int>& fds, const TcpLimits& limits,
-                    common::Snapshot<ServingState>& state, WorkerStats& stats, int stop_fd) {
-    TcpServer s(limits, state, stats);
+                    common::Snapshot<ServingState>& state, common::Snapshot<HealthState>& health,
+                    WorkerStats& stats, int stop_fd) {
+    TcpServer s(limits, state, health, stats);
     s.ep = ::epoll_create1(EPOLL_CLOEXEC);
     epoll_event ev{};
     ev.events = EPOLLIN;

@@ -19,7 +19,9 @@ struct TcpLimits {
 };
 
 // Serves every listener in `fds` on the calling thread until `stop_fd` is readable.
+struct HealthState;
 void run_tcp_server(const std::vector<int>& fds, const TcpLimits& limits,
-                    common::Snapshot<ServingState>& state, WorkerStats& stats, int stop_fd);
+                    common::Snapshot<ServingState>& state, common::Snapshot<HealthState>& health,
+                    WorkerStats& stats, int stop_fd);
 
 }  // namespace signpost::dnsd

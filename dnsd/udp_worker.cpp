@@ -9,6 +9,7 @@
 
 #include "common/log.hpp"
 #include "dnsd/geo_source.hpp"
+#include "dnsd/health.hpp"
 #include "dnsd/query.hpp"
 #include "dnsd/responder.hpp"
 
@@ -62,7 +63,7 @@ void init_slots(Slots& s) {
 
 // Returns false when the socket is unusable.
 bool serve_batch(int fd, Slots& s, WorkerEnv& we, common::Snapshot<ServingState>& state,
-                 WorkerStats& stats) {
+                 common::Snapshot<HealthState>& health, WorkerStats& stats) {
     for (unsigned i = 0; i < kBatch; ++i) {
         s.in_msg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         s.in_msg[i].msg_hdr.msg_flags = 0;
@@ -70,6 +71,8 @@ bool serve_batch(int fd, Slots& s, WorkerEnv& we, common::Snapshot<ServingState>
     const int n = ::recvmmsg(fd, s.in_msg, kBatch, MSG_WAITFORONE, nullptr);
     if (n <= 0) return n == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
     const auto snap = state.load();  // once per batch, not per packet
+    const auto hs = health.load();
+    we.env.health = hs.get();
     if (snap->generation != we.generation) {
         we.geo.configure(snap->edges->geoip);
         we.env.geo = we.geo.enabled() ? &we.geo : nullptr;
@@ -121,7 +124,8 @@ bool serve_batch(int fd, Slots& s, WorkerEnv& we, common::Snapshot<ServingState>
 }
 }  // namespace
 
-void run_udp_worker(int fd, common::Snapshot<ServingState>& state, WorkerStats& stats,
+void run_udp_worker(int fd, common::Snapshot<ServingState>& state,
+                    common::Snapshot<HealthState>& health, WorkerStats& stats,
                     const std::atomic<bool>& stop) {
     auto slots = std::make_unique<Slots>();
     init_slots(*slots);
@@ -133,7 +137,7 @@ void run_udp_worker(int fd, common::Snapshot<ServingState>& state, WorkerStats& 
     timeval tv{0, kUdpStopCheckMs * 1000};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     while (!stop.load(std::memory_order_relaxed)) {
-        if (!serve_batch(fd, *slots, env, state, stats)) {
+        if (!serve_batch(fd, *slots, env, state, health, stats)) {
             SP_LOG_ERROR("udp worker: recvmmsg: %s", std::strerror(errno));
             break;
         }

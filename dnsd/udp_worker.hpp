@@ -17,7 +17,9 @@ namespace signpost::dnsd {
 inline constexpr int kUdpStopCheckMs = 200;
 
 // Runs until `stop` is set.
-void run_udp_worker(int fd, common::Snapshot<ServingState>& state, WorkerStats& stats,
+struct HealthState;
+void run_udp_worker(int fd, common::Snapshot<ServingState>& state,
+                    common::Snapshot<HealthState>& health, WorkerStats& stats,
                     const std::atomic<bool>& stop);
 
 }  // namespace signpost::dnsd
