@@ -33,6 +33,18 @@ class Node:
                 if mode == "hang":
                     time.sleep(5)
                     return
+                if mode == "slow":  # headers at once, then a byte a second
+                    self.send_response(200)
+                    self.send_header("Content-Length", "100")
+                    self.end_headers()
+                    try:
+                        for _ in range(5):
+                            self.wfile.write(b"h")
+                            self.wfile.flush()
+                            time.sleep(1)
+                    except OSError:
+                        pass  # the checker hung up at its deadline, as it should
+                    return
                 self.send_response(200 if mode == "ok" else 503)
                 self.end_headers()
                 self.wfile.write(b"healthy\n" if mode == "ok" else b"sick\n")
@@ -60,6 +72,22 @@ class Health(unittest.TestCase):
         refused.close()  # nothing listens there now
         self.hang = Node("127.0.0.14", mode="hang")
         self.flap = Node("127.0.0.15", mode="flap")
+        self.slow = Node("127.0.0.16", mode="slow")
+        # A TLS server that accepts and never sends its ServerHello.
+        self.stall = socket.socket()
+        self.stall.bind(("127.0.0.17", 0))
+        self.stall.listen(16)
+        self.stall_port = self.stall.getsockname()[1]
+        self.stalled = []
+
+        def accept_forever(sock=self.stall, held=self.stalled):
+            while True:
+                try:
+                    c, _ = sock.accept()
+                except OSError:
+                    return
+                held.append(c)
+        threading.Thread(target=accept_forever, daemon=True).start()
         tail = """
 [health]
 type = "http"
@@ -89,6 +117,14 @@ check = { port = %d }
 name = "flap"
 ipv4 = ["127.0.0.15"]
 check = { port = %d }
+[[nodes]]
+name = "slow"
+ipv4 = ["127.0.0.16"]
+check = { port = %d }
+[[nodes]]
+name = "tlsstall"
+ipv4 = ["127.0.0.17"]
+check = { type = "https", port = %d, tls_verify = false }
 [maps.m]
 default = ["a:2", "b:1"]
 [[redirects]]
@@ -96,15 +132,18 @@ name = "video.example.test"
 map = "m"
 ttl = 5
 """ % (INTERVAL * 1000, TIMEOUT * 1000, RISE, FALL, self.a.port, self.b.port, self.refused_port,
-       self.hang.port, self.flap.port)
+       self.hang.port, self.flap.port, self.slow.port, self.stall_port)
         self.d = Dnsd(tail=tail)
         self.wait_for(lambda: "warm-up complete" in self.d.logtext(), 5)
 
     def tearDown(self):
         self.d.stop()
         self.d.cleanup()
-        for n in (self.a, self.b, self.hang, self.flap):
+        for n in (self.a, self.b, self.hang, self.flap, self.slow):
             n.close()
+        self.stall.close()
+        for c in self.stalled:
+            c.close()
 
     def wait_for(self, pred, timeout):
         deadline = time.time() + timeout
@@ -130,6 +169,13 @@ ttl = 5
         self.assertIn("Couldn't connect", self.status("refused"))
         self.wait_for(lambda: " down " in self.status("hang"), 3)
         self.assertRegex(self.status("hang"), r"timeout after [34]\d\d ms")  # at its deadline
+        # A body trickling a byte a second fails at the total timeout; a TLS
+        # handshake that never completes is part of connecting, so it fails at
+        # the connect timeout (200 ms). Neither pins the checker.
+        self.wait_for(lambda: " down " in self.status("slow"), 3)
+        self.assertRegex(self.status("slow"), r"timeout after [34]\d\d ms")
+        self.wait_for(lambda: " down " in self.status("tlsstall"), 3)
+        self.assertRegex(self.status("tlsstall"), r"timeout after [12]\d\d ms")
         self.assertIn(" up ", self.status("a"))
 
     def test_move_off_failed_node_and_back(self):
