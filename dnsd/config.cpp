@@ -1,6 +1,7 @@
 #include "dnsd/config.hpp"
 
 #include "dnsd/edge_config.hpp"
+#include "dnsd/toml_util.hpp"
 
 #include <toml++/toml.h>
 #include <charconv>
@@ -43,21 +44,6 @@ struct Problem {
     std::string what;
     int line;
 };
-
-int line_of(const toml::node& n) {
-    return static_cast<int>(n.source().begin.line);
-}
-
-// The value as the operator wrote it, near enough, for error messages.
-std::string describe(const toml::node& n) {
-    if (const auto* i = n.as_integer()) return std::to_string(i->get());
-    if (const auto* s = n.as_string()) return "\"" + s->get() + "\"";
-    if (const auto* b = n.as_boolean()) return b->get() ? "true" : "false";
-    if (const auto* f = n.as_floating_point()) return std::to_string(f->get());
-    if (n.is_array()) return "an array";
-    if (n.is_table()) return "a table";
-    return "a value";
-}
 
 template <class T>
 T get_int(const toml::table& t, const char* key, T def, long long lo, long long hi) {

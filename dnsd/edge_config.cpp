@@ -1,10 +1,12 @@
 #include "dnsd/edge_config.hpp"
 
 #include <toml++/toml.h>
+
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <set>
+#include "dnsd/toml_util.hpp"
 
 namespace signpost::dnsd {
 
@@ -15,16 +17,6 @@ struct Problem {
     int line;
     std::string what;
 };
-
-int line_of(const toml::node& n) {
-    return static_cast<int>(n.source().begin.line);
-}
-
-std::string text_of(const toml::node& n) {
-    if (const auto* s = n.as_string()) return "\"" + s->get() + "\"";
-    if (const auto* i = n.as_integer()) return std::to_string(i->get());
-    return n.is_array() ? "an array" : n.is_table() ? "a table" : "a value";
-}
 
 class Reader {
   public:
@@ -39,7 +31,7 @@ class Reader {
         if (!n) return def;
         const auto* v = n->as_integer();
         if (!v || v->get() < lo || v->get() > hi)
-            fail(*n, std::string(key) + " = " + text_of(*n) + ": expected an integer " +
+            fail(*n, std::string(key) + " = " + describe(*n) + ": expected an integer " +
                          std::to_string(lo) + ".." + std::to_string(hi));
         return static_cast<std::uint32_t>(v->get());
     }
@@ -71,7 +63,7 @@ class Reader {
         std::set<std::uint32_t> seen;
         for (const auto& item : *arr) {
             const auto* s = item.as_string();
-            if (!s) fail(item, "expected a node name, got " + text_of(item));
+            if (!s) fail(item, "expected a node name, got " + describe(item));
             std::string name = s->get();
             std::uint32_t weight = 0;
             if (auto c = name.find(':'); c != std::string::npos) {
@@ -163,8 +155,8 @@ CheckConfig read_check(Reader& r, const toml::table& t, CheckConfig c) {
         else if (v == "https")
             c.type = CheckConfig::Type::kHttps;
         else
-            r.fail(*n,
-                   "type = " + text_of(*n) + ": expected \"none\", \"tcp\", \"http\" or \"https\"");
+            r.fail(*n, "type = " + describe(*n) +
+                           ": expected \"none\", \"tcp\", \"http\" or \"https\"");
     }
     c.port = static_cast<std::uint16_t>(r.integer(t, "port", c.port, 0, 65535));
     if (t.get("path")) c.path = r.string(t, "path", false);
@@ -179,7 +171,7 @@ CheckConfig read_check(Reader& r, const toml::table& t, CheckConfig c) {
         for (const auto& x : *arr) {
             const auto* i = x.as_integer();
             if (!i || i->get() < 100 || i->get() > 599)
-                r.fail(x, "expect: " + text_of(x) + " is not an HTTP status");
+                r.fail(x, "expect: " + describe(x) + " is not an HTTP status");
             c.expect.push_back(static_cast<long>(i->get()));
         }
     }
@@ -239,7 +231,7 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
                 auto ip =
                     x.as_string() ? common::IpAddress::parse(x.as_string()->get()) : std::nullopt;
                 if (!ip || (ip->is_v4() != (std::string(fam) == "ipv4")))
-                    r.fail(x, std::string(fam) + ": " + text_of(x) + " is not an " +
+                    r.fail(x, std::string(fam) + ": " + describe(x) + " is not an " +
                                   (std::string(fam) == "ipv4" ? "IPv4" : "IPv6") + " address");
                 (ip->is_v4() ? node.v4 : node.v6).push_back(*ip);
             }

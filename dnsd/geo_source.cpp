@@ -9,26 +9,6 @@
 
 namespace signpost::dnsd {
 
-namespace {
-std::uint64_t mix64(std::uint64_t x) {  // splitmix64's finaliser
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-}  // namespace
-
-std::size_t GeoSource::KeyHash::operator()(const Key& k) const noexcept {
-    // Every byte of the key must reach the low bits libstdc++ buckets by: a
-    // weak mix here made lookups walk long chains (a third of the CPU, measured).
-    std::uint64_t a, b;
-    std::memcpy(&a, k.bytes.data(), 8);
-    std::memcpy(&b, k.bytes.data() + 8, 8);
-    return static_cast<std::size_t>(
-        mix64(a ^ mix64(b ^ (std::uint64_t{k.len} << 1 | (k.v4 ? 1 : 0)))));
-}
-
 std::uint32_t GeoSource::v4_key(const common::IpAddress& a) {
     const std::uint8_t* b = a.bytes();
     return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |

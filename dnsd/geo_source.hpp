@@ -46,9 +46,6 @@ class GeoSource {
         bool v4;
         bool operator==(const Key&) const = default;
     };
-    struct KeyHash {
-        std::size_t operator()(const Key& k) const noexcept;
-    };
     struct Entry {
         Key key;
         common::GeoAnswer answer;

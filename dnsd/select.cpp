@@ -5,6 +5,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "common/hash.hpp"
+
 namespace signpost::dnsd {
 
 const char* tier_name(Tier t) {
@@ -30,22 +32,6 @@ const char* tier_name(Tier t) {
 }
 
 namespace {
-
-std::uint64_t mix(std::uint64_t x) {
-    // splitmix64 finaliser: cheap, and every input bit affects every output bit.
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-std::uint64_t fnv(const std::string& s) {
-    std::uint64_t h = 1469598103934665603ULL;
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-    return h;
-}
 
 unsigned common_prefix_len(const common::IpAddress& a, const common::IpAddress& b) {
     unsigned n = 0;
@@ -104,13 +90,13 @@ std::uint64_t subnet_hash(const common::IpAddress& masked) {
     std::uint64_t a = 0, b = 0;
     std::memcpy(&a, masked.bytes(), 8);
     if (!masked.is_v4()) std::memcpy(&b, masked.bytes() + 8, 8);
-    return mix(a ^ mix(b ^ (masked.is_v4() ? 4 : 6)));
+    return common::mix64(a ^ common::mix64(b ^ (masked.is_v4() ? 4 : 6)));
 }
 
 double rendezvous_score(std::uint64_t subnet, const std::string& node, std::uint32_t weight) {
     // u uniform in (0, 1) from the pair; score = -w / ln(u): the max over nodes
     // is node i with probability w_i / sum(w).
-    const std::uint64_t h = mix(subnet ^ fnv(node));
+    const std::uint64_t h = common::mix64(subnet ^ common::fnv1a(node));
     const double u = (static_cast<double>(h >> 11) + 0.5) / 9007199254740992.0;  // 2^53
     return -static_cast<double>(weight == 0 ? 1 : weight) / std::log(u);
 }

@@ -3,16 +3,13 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/hash.hpp"
+
 namespace signpost::dnsd {
 
 std::size_t NameHash::operator()(std::string_view s) const noexcept {
     // FNV-1a: names are short and already lower-case; this is a few ns.
-    std::uint64_t h = 1469598103934665603ULL;
-    for (unsigned char c : s) {
-        h ^= c;
-        h *= 1099511628211ULL;
-    }
-    return static_cast<std::size_t>(h);
+    return static_cast<std::size_t>(common::fnv1a(s));
 }
 
 bool NameBuf::set(const std::uint8_t* name) {
