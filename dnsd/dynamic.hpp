@@ -10,6 +10,20 @@
 
 namespace signpost::dnsd {
 
+// The owner name of records being written: the query's own name (written as a
+// pointer to the question, which keeps the client's letter case) or another
+// name in wire form (compressed against the message).
+struct Owner {
+    const std::uint8_t* wire = nullptr;  // nullptr: the query name
+    void write(Writer& w) const {
+        if (wire) {
+            w.name(wire);
+        } else {
+            w.u16(0xc000 | kHeaderSize);  // the question's name is always at offset 12
+        }
+    }
+};
+
 class GeoSource;
 struct WorkerStats;
 struct HealthState;
@@ -33,10 +47,10 @@ struct DynamicContext {
 class DynamicAnswer {
   public:
     virtual ~DynamicAnswer() = default;
-    // Writes answer records for qtype, owned by `owner_ptr` (a compression
-    // pointer to the owner already in the message). Returns how many records
-    // were written (0: NODATA for this type).
-    virtual unsigned answer(DynamicContext& ctx, std::uint16_t qtype, std::uint16_t owner_ptr,
+    // Writes answer records for qtype, owned by `owner` (the query name, or a
+    // CNAME target when a chain led here). Returns how many records were
+    // written (0: NODATA for this type).
+    virtual unsigned answer(DynamicContext& ctx, std::uint16_t qtype, const Owner& owner,
                             Writer& w) const = 0;
     // The address whose geo facts the answer will need, if any (so a worker
     // can look up a whole batch's misses at once before answering).

@@ -26,7 +26,7 @@ bool RedirectAnswer::geo_key(const Query& q, const common::IpAddress& source,
     return true;
 }
 
-unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, std::uint16_t owner_ptr,
+unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const Owner& owner,
                                 Writer& w) const {
     if (qtype != type::A && qtype != type::AAAA) return 0;  // NODATA for other types
     const auto family = qtype == type::A ? common::Family::kV4 : common::Family::kV6;
@@ -50,7 +50,7 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, std::u
         const auto& addrs =
             family == common::Family::kV4 ? edges_->nodes[n].v4 : edges_->nodes[n].v6;
         for (const auto& a : addrs) {
-            w.u16(static_cast<std::uint16_t>(0xc000 | owner_ptr));
+            owner.write(w);
             w.u16(qtype);
             w.u16(klass::IN);
             w.u32(d.ttl);

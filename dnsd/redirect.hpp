@@ -23,7 +23,7 @@ class RedirectAnswer : public DynamicAnswer {
     RedirectAnswer(std::shared_ptr<const EdgeSet> edges, std::size_t redirect)
         : edges_(std::move(edges)), redirect_(redirect) {}
 
-    unsigned answer(DynamicContext& ctx, std::uint16_t qtype, std::uint16_t owner_ptr,
+    unsigned answer(DynamicContext& ctx, std::uint16_t qtype, const Owner& owner,
                     Writer& w) const override;
     bool geo_key(const Query& q, const common::IpAddress& source,
                  common::IpAddress& out) const override;

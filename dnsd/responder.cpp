@@ -9,9 +9,6 @@ namespace signpost::dnsd {
 
 namespace {
 
-// The question's name is always at offset 12: owners equal to it are written
-// as this pointer, which also gives them the query's own letter case.
-constexpr std::uint16_t kQnamePtr = kHeaderSize;
 // CNAME chains longer than this are cut (the resolver can continue): a loop
 // in the zone data must not loop here.
 constexpr int kMaxChain = 8;
@@ -44,13 +41,7 @@ class Builder {
 
   private:
     // owner: a wire name, or nullptr for the query name.
-    void owner(const std::uint8_t* wire) {
-        if (wire) {
-            w_.name(wire);
-        } else {
-            w_.u16(0xc000 | kQnamePtr);
-        }
-    }
+    void owner(const std::uint8_t* wire) { Owner{wire}.write(w_); }
     void record(const Record& rec) {
         if (rec.names == 0) {
             w_.u16(static_cast<std::uint16_t>(rec.rdata.size()));
@@ -150,8 +141,7 @@ void Builder::answer() {
         const Node* n = r.node;
         if (n->dynamic) {
             DynamicContext ctx{q_, source_, env_, stats_};
-            const std::uint16_t ptr = cur_owner ? 0 : kQnamePtr;
-            const unsigned added = ptr ? n->dynamic->answer(ctx, q_.qtype, ptr, w_) : 0;
+            const unsigned added = n->dynamic->answer(ctx, q_.qtype, Owner{cur_owner}, w_);
             ecs_scope = ctx.ecs_scope;
             c.an += static_cast<std::uint16_t>(added);
             if (added == 0) negative(*zone);
@@ -220,11 +210,21 @@ void count_rcode(WorkerStats& s, std::uint16_t rc) {
 
 const DynamicAnswer* dynamic_target(const Query& q, const ZoneSet& zones) {
     if (!q.has_question || (q.qtype != type::A && q.qtype != type::AAAA)) return nullptr;
-    const NameRef qn{q.qname, q.qname_len, q.label_count, q.label_offset};
-    const Zone* zone = zones.find(qn);
-    if (!zone) return nullptr;
-    const LookupResult r = lookup(*zone, qn, false);
-    return r.kind == LookupKind::kAnswer ? r.node->dynamic.get() : nullptr;
+    // The same walk as Builder::answer: through in-zone CNAMEs to the node
+    // that will answer, so a redirect reached by a CNAME is prefetched too.
+    NameBuf buf;
+    NameRef cur{q.qname, q.qname_len, q.label_count, q.label_offset};
+    const Zone* zone = zones.find(cur);
+    for (int step = 0; zone && step < kMaxChain; ++step) {
+        const LookupResult r = lookup(*zone, cur, false);
+        if (r.kind != LookupKind::kAnswer) return nullptr;
+        if (r.node->dynamic) return r.node->dynamic.get();
+        const RRset* cname = r.node->find(type::CNAME);
+        if (!cname || !buf.set(cname->records.front().rdata.data()) || zones.find(buf.ref) != zone)
+            return nullptr;
+        cur = buf.ref;
+    }
+    return nullptr;
 }
 
 std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,

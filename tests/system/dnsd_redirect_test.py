@@ -13,6 +13,7 @@ import dns.edns
 import dns.message
 import dns.query
 import dns.rcode
+import dns.rdatatype
 
 from dnsd_harness import DATA, Dnsd
 from harness import GEOIPD, Geoipd, db
@@ -113,6 +114,20 @@ class Redirect(unittest.TestCase):
         bad = dns.edns.GenericOption(8, b"\x00\x01\x18\x00\x0a\x01\x02\x03")  # a byte too many
         m = dns.message.make_query("video.example.test", "A", use_edns=0, options=[bad])
         self.assertEqual(dns.query.udp(m, "127.0.0.1", port=self.d.port, timeout=T).rcode(), dns.rcode.FORMERR)
+
+    def test_cname_to_redirect_name(self):
+        # tv.example.test IN CNAME video.example.test: the chain ends in a
+        # redirect answer, geo-prefetched and scoped like a direct query.
+        m = dns.message.make_query("tv.example.test", "A", use_edns=0,
+                                   options=[dns.edns.ECSOption("10.1.2.0", 24)])
+        r = dns.query.udp(m, "127.0.0.1", port=self.d.port, timeout=T)
+        self.assertEqual([x.rdtype for x in r.answer], [dns.rdatatype.CNAME, dns.rdatatype.A])
+        self.assertEqual(r.answer[1].name.to_text(), "video.example.test.")
+        self.assertEqual([rd.to_text() for rd in r.answer[1]], [ADDR["par1"]])
+        ecs = [o for o in r.options if o.otype == dns.edns.ECS]
+        self.assertEqual(ecs[0].scopelen, 24)
+        stats = self.d.ctl_cmd("stats").stdout
+        self.assertIn('"redirect_fallback":0', stats)  # geo facts were fetched, not skipped
 
     def test_explain(self):
         out = self.d.ctl_cmd("explain", "video.example.test", "10.1.2.3/24").stdout

@@ -100,10 +100,10 @@ namespace {
 // A stand-in for a redirect: answers A with an address derived from the client.
 class EchoClient : public DynamicAnswer {
   public:
-    unsigned answer(DynamicContext& ctx, std::uint16_t qtype, std::uint16_t owner_ptr,
+    unsigned answer(DynamicContext& ctx, std::uint16_t qtype, const Owner& owner,
                     Writer& w) const override {
         if (qtype != type::A || !ctx.source.is_v4()) return 0;
-        w.u16(0xc000 | owner_ptr);
+        owner.write(w);
         w.u16(type::A);
         w.u16(klass::IN);
         w.u32(20);
@@ -125,6 +125,20 @@ TEST_F(Fixture, DynamicNamesComputeTheirAnswerPerQuery) {
     ldns_pkt_free(p);
     p = ask("echo.example.test.", LDNS_RR_TYPE_AAAA);  // nothing for this type: NODATA
     EXPECT_EQ(ldns_pkt_ancount(p), 0);
+    EXPECT_EQ(ldns_pkt_nscount(p), 1);
+    ldns_pkt_free(p);
+    // Reached through a CNAME, the dynamic answer is owned by the CNAME's target.
+    zone->nodes[std::string("\5video\7example\4test\0", 20)].dynamic =
+        std::make_shared<EchoClient>();
+    p = ask("tv.example.test.", LDNS_RR_TYPE_A);
+    ASSERT_EQ(ldns_pkt_ancount(p), 2);
+    EXPECT_EQ(rr_text(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
+              "tv.example.test.\t3600\tIN\tCNAME\tvideo.example.test.");
+    EXPECT_EQ(rr_text(ldns_rr_list_rr(ldns_pkt_answer(p), 1)),
+              "video.example.test.\t20\tIN\tA\t192.0.2.1");
+    ldns_pkt_free(p);
+    p = ask("tv.example.test.", LDNS_RR_TYPE_AAAA);  // the CNAME, then NODATA at its target
+    EXPECT_EQ(ldns_pkt_ancount(p), 1);
     EXPECT_EQ(ldns_pkt_nscount(p), 1);
     ldns_pkt_free(p);
 }
