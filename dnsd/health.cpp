@@ -268,7 +268,8 @@ void HealthChecker::run() {
                 longest = std::max(longest, t->cfg.timeout_ms + t->cfg.interval_ms / 4);
                 all = all && t->h.checked;
             }
-            if (all || ms_now() - started_ms_ > longest) {
+            // (+100 ms: a check that fails exactly at its timeout still counts.)
+            if (all || ms_now() - started_ms_ > longest + 100) {
                 warm_ = true;
                 dirty_ = true;
                 std::size_t up = 0, total = 0;

@@ -98,23 +98,13 @@ int main(int argc, char** argv) {
     // TCP listener per address. Port 0 is resolved once so all workers share it.
     std::vector<int> udp;  // threads x listen addresses, one worker thread each
     std::vector<int> tcp;
-    for (auto la : config->listen) {
-        for (unsigned t = 0; t < threads; ++t) {
-            int fd = bind_udp(la, error);
-            if (fd < 0) {
-                SP_LOG_ERROR("%s", error.c_str());
-                return 1;
-            }
-            if (la.port == 0) la.port = static_cast<std::uint16_t>(bound_port(fd));
-            udp.push_back(fd);
-        }
-        int fd = bind_tcp(la, error);
-        if (fd < 0) {
+    for (const auto& la : config->listen) {
+        std::string where;
+        if (!bind_listener(la, threads, udp, tcp, where, error)) {
             SP_LOG_ERROR("%s", error.c_str());
             return 1;
         }
-        tcp.push_back(fd);
-        SP_LOG_INFO("listening on %s (UDP x%u, TCP)", la.text().c_str(), threads);
+        SP_LOG_INFO("listening on %s (UDP x%u, TCP)", where.c_str(), threads);
     }
 
     common::Snapshot<ServingState> state(initial);

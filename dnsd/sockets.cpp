@@ -61,6 +61,34 @@ int bind_tcp(const ListenAddress& a, std::string& error) {
     return bind_socket(a, SOCK_STREAM, error);
 }
 
+bool bind_listener(const ListenAddress& la, unsigned threads, std::vector<int>& udp,
+                   std::vector<int>& tcp, std::string& where, std::string& error) {
+    // A few tries are plenty: a clash needs another socket on the very port
+    // the kernel just handed out.
+    const int attempts = la.port == 0 ? 16 : 1;
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        ListenAddress at = la;
+        std::vector<int> fds;
+        bool ok = true;
+        for (unsigned t = 0; t < threads && ok; ++t) {
+            const int fd = bind_udp(at, error);
+            ok = fd >= 0;
+            if (!ok) break;
+            if (at.port == 0) at.port = static_cast<std::uint16_t>(bound_port(fd));
+            fds.push_back(fd);
+        }
+        const int tfd = ok ? bind_tcp(at, error) : -1;
+        if (tfd >= 0) {
+            udp.insert(udp.end(), fds.begin(), fds.end());
+            tcp.push_back(tfd);
+            where = at.text();
+            return true;
+        }
+        for (int fd : fds) ::close(fd);
+    }
+    return false;
+}
+
 int bound_port(int fd) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;

@@ -2,6 +2,7 @@
 // Listening sockets for DNS over UDP and TCP, IPv4 and IPv6 alike.
 
 #include <string>
+#include <vector>
 
 #include "dnsd/config.hpp"
 
@@ -15,5 +16,13 @@ int bind_tcp(const ListenAddress& a, std::string& error);
 
 // The port a socket was bound to (to resolve port 0 once for all workers).
 int bound_port(int fd);
+
+// Binds one listen address for `threads` UDP workers and one TCP listener,
+// all on the same port, appending the fds. Port 0 picks a free port for all
+// of them: the kernel chooses one for the first UDP socket, and if another
+// socket already holds that number for TCP (or another worker's UDP), we try
+// again with a fresh one. `where` receives "address:port".
+bool bind_listener(const ListenAddress& la, unsigned threads, std::vector<int>& udp,
+                   std::vector<int>& tcp, std::string& where, std::string& error);
 
 }  // namespace signpost::dnsd
