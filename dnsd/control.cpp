@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <ctime>
+#include <thread>
 #include <cstring>
 #include <map>
 
@@ -91,6 +94,7 @@ std::string ControlServer::handle(std::string_view line) {
     if (line == "stats") return stats_.json(st->generation);
     if (line.starts_with("explain ")) return explain(line.substr(8));
     if (line == "status") return status();
+    if (line == "node" || line.starts_with("node ")) return node(line.substr(4));
     if (line == "zones") {
         std::string out = "{\"generation\":" + std::to_string(st->generation) + ",\"zones\":[";
         bool first = true;
@@ -108,52 +112,227 @@ std::string ControlServer::handle(std::string_view line) {
         return out + "]}";
     }
     std::string out =
-        "{\"ok\":false,\"error\":\"unknown command (expected reload, stats or zones)\",\"input\":";
+        "{\"ok\":false,\"error\":\"unknown command (expected reload, stats, zones, status, node or "
+        "explain)\",\"input\":";
     common::json::append_string(out, line.substr(0, 64));
     return out + "}";
 }
 
+namespace {
+
+std::string admin_text(const EdgeNode& n, const NodeAdmin* a) {
+    if (a) switch (a->override.mode) {
+            case AdminMode::kUp:
+                return "forced up";
+            case AdminMode::kDown:
+                return "forced down";
+            case AdminMode::kDrain: {
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "drain %.0f%%", a->keep * 100.0);
+                return buf;
+            }
+            case AdminMode::kAuto:
+                break;
+        }
+    return n.admin_up ? "auto" : "down (config)";
+}
+
+std::string clock_text(std::int64_t unix_s) {
+    char out[32] = "-";
+    if (unix_s <= 0) return out;
+    std::time_t t = unix_s;
+    std::tm tm;
+    gmtime_r(&t, &tm);
+    std::strftime(out, sizeof out, "%H:%M:%SZ", &tm);
+    return out;
+}
+
+}  // namespace
+
 std::string ControlServer::status() {
     const auto hs = health_ ? health_->load() : nullptr;
     const auto st = state_.load();
-    std::string text;
-    char line[512];
-    std::snprintf(line, sizeof line, "%-12s %-28s %-6s %-6s %-10s %-9s %s\n", "node", "address",
-                  "admin", "health", "latency", "since", "last error");
+    // The health snapshot describes the node set it was computed for; right
+    // after a reload it may still be the previous one for a moment.
+    const bool same = hs && hs->edges.get() == st->edges.get();
+    std::string text, nodes;
+    char line[640];
+#define SP_STATUS_FMT "%-12s %-26s %-14s %-8s %-8s %-10s %-9s %s\n"
+    std::snprintf(line, sizeof line, SP_STATUS_FMT, "node", "address", "admin", "health", "serving",
+                  "latency", "since", "reason");
     text += line;
     for (std::size_t i = 0; i < st->edges->nodes.size(); ++i) {
         const auto& n = st->edges->nodes[i];
+        const NodeAdmin* a = same ? &hs->admin[i] : nullptr;
         for (const auto* addrs : {&n.v4, &n.v6}) {
-            for (const auto& a : *addrs) {
+            for (const auto& addr : *addrs) {
                 const TargetHealth* h = nullptr;
-                if (hs)
+                if (same)
                     for (const auto& t : hs->targets)
-                        if (t.node == n.name && t.address == a) h = &t;
-                std::string health = n.check.type == CheckConfig::Type::kNone ? "none"
-                                     : !h || !h->checked                      ? "pending"
-                                     : h->up                                  ? "up"
-                                                                              : "down";
-                char since[32] = "-";
-                if (h && h->since) {
-                    std::time_t t = h->since;
-                    std::tm tm;
-                    gmtime_r(&t, &tm);
-                    std::strftime(since, sizeof since, "%H:%M:%SZ", &tm);
+                        if (t.node == n.name && t.address == addr) h = &t;
+                const std::string health = n.check.type == CheckConfig::Type::kNone ? "none"
+                                           : !h || !h->checked                      ? "pending"
+                                           : h->up                                  ? "up"
+                                                                                    : "down";
+                std::string serving = "?";
+                if (same) {
+                    const auto& v = addr.is_v4() ? hs->view.up_v4 : hs->view.up_v6;
+                    const double keep = i < hs->view.keep.size() ? hs->view.keep[i] : 1.0;
+                    char pct[16];
+                    std::snprintf(pct, sizeof pct, "%.0f%%", keep * 100.0);
+                    serving = !v[i] || keep <= 0 ? "no" : keep < 1 ? pct : "yes";
                 }
+                std::string reason;
+                if (a && !a->external.empty()) reason = "external: " + a->external;
+                if (h && !h->external.empty()) reason = "external: " + h->external;
+                if (reason.empty() && h && !h->reason.empty()) reason = h->reason;
                 char lat[32] = "-";
                 if (h && h->checked) std::snprintf(lat, sizeof lat, "%.1f ms", h->latency_ms);
-                std::snprintf(line, sizeof line, "%-12s %-28s %-6s %-6s %-10s %-9s %s\n",
-                              n.name.c_str(), a.to_string().c_str(), n.admin_up ? "up" : "down",
-                              health.c_str(), lat, since,
-                              h && !h->reason.empty() ? h->reason.c_str() : "-");
+                const std::string admin = admin_text(n, a);
+                const std::string since = clock_text(h ? h->since : 0);
+                std::snprintf(line, sizeof line, SP_STATUS_FMT, n.name.c_str(), addr.to_string().c_str(),
+                              admin.c_str(), health.c_str(), serving.c_str(), lat, since.c_str(),
+                              reason.empty() ? "-" : reason.c_str());
                 text += line;
+                nodes += nodes.empty() ? "{" : ",{";
+                nodes += "\"node\":";
+                common::json::append_string(nodes, n.name);
+                nodes += ",\"address\":\"" + addr.to_string() + "\",\"admin\":";
+                common::json::append_string(nodes, admin);
+                nodes += ",\"health\":\"" + health + "\",\"serving\":\"" + serving + "\"";
+                if (h && h->checked) {
+                    std::snprintf(lat, sizeof lat, "%.3f", h->latency_ms);
+                    nodes += ",\"latency_ms\":" + std::string(lat) +
+                             ",\"since\":" + std::to_string(h->since);
+                }
+                nodes += ",\"reason\":";
+                common::json::append_string(nodes, reason);
+                nodes += "}";
             }
         }
     }
-    if (hs && !hs->warm) text += "(health warm-up in progress: every admin-up node counts as up)\n";
-    std::string out = "{\"ok\":true,\"text\":";
+#undef SP_STATUS_FMT
+    if (hs && !hs->warm)
+        text += "(health warm-up in progress: every admin-up node counts as up)\n";
+    if (same && !hs->external_status.empty())
+        text += "external state file " + st->edges->health.external_file + ": " +
+                hs->external_status + "\n";
+    std::string out = "{\"ok\":true,\"warm\":";
+    out += hs && hs->warm ? "true" : "false";
+    out += ",\"nodes\":[" + nodes + "],\"text\":";
     common::json::append_string(out, text);
     return out + "}";
+}
+
+std::string ControlServer::node(std::string_view args) {
+    auto fail = [](const std::string& why) {
+        std::string out = "{\"ok\":false,\"error\":";
+        common::json::append_string(out, why);
+        return out + "}";
+    };
+    std::vector<std::string> w;
+    for (std::size_t i = 0; i < args.size();) {
+        while (i < args.size() && args[i] == ' ') ++i;
+        std::size_t j = i;
+        while (j < args.size() && args[j] != ' ') ++j;
+        if (j > i) w.emplace_back(args.substr(i, j - i));
+        i = j;
+    }
+    const char* usage = "usage: node NAME [up|down|drain [SECONDS]|auto]";
+    if (w.empty() || w.size() > 3) return fail(usage);
+    if (!checker_) return fail("health checking is not running");
+    auto show = [&](const std::string& name) {
+        const auto st = state_.load();
+        const auto hs = health_->load();
+        auto it = st->edges->node_index.find(name);
+        if (it == st->edges->node_index.end()) return fail("no node named \"" + name + "\"");
+        const bool same = hs && hs->edges.get() == st->edges.get();
+        const NodeAdmin* a = same ? &hs->admin[it->second] : nullptr;
+        std::string out = "{\"ok\":true,\"node\":";
+        common::json::append_string(out, name);
+        out += ",\"admin\":";
+        common::json::append_string(out, admin_text(st->edges->nodes[it->second], a));
+        out += ",\"mode\":\"";
+        out += a ? admin_mode_name(a->override.mode) : "auto";
+        out += "\"";
+        if (a && a->override.mode != AdminMode::kAuto)
+            out += ",\"since_ms\":" + std::to_string(a->override.since_ms);
+        if (a && a->override.mode == AdminMode::kDrain) {
+            char keep[32];
+            std::snprintf(keep, sizeof keep, "%.4f", a->keep);
+            out += ",\"drain_seconds\":" + std::to_string(a->override.drain_s) +
+                   ",\"keep\":" + keep;
+        }
+        return out;
+    };
+    if (w.size() == 1) return show(w[0]) + "}";
+    const auto mode = parse_admin_mode(w[1]);
+    if (!mode) return fail("'" + w[1] + "' is not up, down, drain or auto; " + usage);
+    std::optional<std::uint32_t> drain_s;
+    if (w.size() == 3) {
+        std::uint32_t v = 0;
+        auto [p, ec] = std::from_chars(w[2].data(), w[2].data() + w[2].size(), v);
+        if (*mode != AdminMode::kDrain || ec != std::errc() || p != w[2].data() + w[2].size() ||
+            v > 7 * 86400)
+            return fail("'" + w[2] + "': only drain takes a ramp length, in seconds (0-604800)");
+        drain_s = v;
+    }
+    const AdminResult r = checker_->set_admin(w[0], *mode, drain_s);
+    if (!r.ok) return fail(r.error);
+    // Answer once queries see it: wait (briefly) for the checker's publish.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < deadline) {
+        const auto hs = health_->load();
+        const auto st = state_.load();
+        auto it = st->edges->node_index.find(w[0]);
+        if (hs && it != st->edges->node_index.end() && hs->edges.get() == st->edges.get() &&
+            hs->admin[it->second].override.mode == r.applied.mode &&
+            hs->admin[it->second].override.since_ms == r.applied.since_ms)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::string out = show(w[0]);
+    out += std::string(",\"persisted\":") + (r.persisted ? "true" : "false");
+    if (!r.persisted)
+        out += ",\"warning\":\"not persisted: set [health] state_file to keep admin state "
+               "across restarts\"";
+    return out + "}";
+}
+
+std::string ControlServer::node_metrics() {
+    const auto hs = health_ ? health_->load() : nullptr;
+    const auto st = state_.load();
+    if (!hs || hs->edges.get() != st->edges.get()) return {};
+    std::string out =
+        "# HELP signpost_node_serving Whether redirects may answer with the node (1), per "
+        "family; a draining node shows the fraction of subnets it keeps.\n"
+        "# TYPE signpost_node_serving gauge\n";
+    char buf[64];
+    for (std::size_t i = 0; i < st->edges->nodes.size(); ++i) {
+        const auto& n = st->edges->nodes[i];
+        const double keep = i < hs->view.keep.size() ? hs->view.keep[i] : 1.0;
+        for (int f = 0; f < 2; ++f) {
+            if ((f == 0 ? n.v4 : n.v6).empty()) continue;
+            const bool up = (f == 0 ? hs->view.up_v4 : hs->view.up_v6)[i];
+            std::snprintf(buf, sizeof buf, "%g", up ? keep : 0.0);
+            out += "signpost_node_serving{node=\"" + n.name + "\",family=\"" +
+                   (f == 0 ? "ipv4" : "ipv6") + "\"} " + buf + "\n";
+        }
+    }
+    out +=
+        "# HELP signpost_node_check_up Last health check state per node address (1 up, 0 down).\n"
+        "# TYPE signpost_node_check_up gauge\n"
+        "# HELP signpost_node_check_latency_seconds Duration of the last health check.\n"
+        "# TYPE signpost_node_check_latency_seconds gauge\n";
+    for (const auto& t : hs->targets) {
+        if (!t.checked) continue;
+        const std::string labels =
+            "{node=\"" + t.node + "\",address=\"" + t.address.to_string() + "\"}";
+        out += "signpost_node_check_up" + labels + (t.up ? " 1\n" : " 0\n");
+        std::snprintf(buf, sizeof buf, "%.6f", t.latency_ms / 1000.0);
+        out += "signpost_node_check_latency_seconds" + labels + " " + buf + "\n";
+    }
+    return out;
 }
 
 std::string ControlServer::explain(std::string_view args) {
@@ -220,7 +399,7 @@ std::string ControlServer::explain(std::string_view args) {
     }
     const auto hs = health_ ? health_->load() : nullptr;
     static const HealthView kAllUp;
-    const HealthView& hv = hs && hs->edges == st->edges.get() ? hs->view : kAllUp;
+    const HealthView& hv = hs && hs->edges.get() == st->edges.get() ? hs->view : kAllUp;
     for (auto family : {common::Family::kV4, common::Family::kV6}) {
         const Decision d = decide(*st->edges, rc, redirect->map(), family, key, geo, hv, 0, true);
         add(std::string(family == common::Family::kV4 ? "A" : "AAAA") + ": tier " +
@@ -305,7 +484,8 @@ void ControlServer::run() {
                             c.in.starts_with("GET /metrics ") || c.in.starts_with("GET / ");
                         const std::string body =
                             ok ? stats_.prometheus(state_.load()->generation, reloader_.reloads(),
-                                                   reloader_.failures())
+                                                   reloader_.failures()) +
+                                     node_metrics()
                                : "not found: try GET /metrics\n";
                         c.out =
                             std::string(ok ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.0 404 Not Found\r\n") +

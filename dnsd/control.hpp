@@ -6,7 +6,9 @@
 //   reload    re-read the config and zones; {"ok":true,"generation":N} or {"ok":false,"error":..}
 //   stats     counters as JSON
 //   zones     served zones: name, serial, file
-//   status    every node address: up/down, reason, since, check latency
+//   status    every node address: admin state, health, serving, reason, since, check latency
+//   node NAME [up|down|drain [SECONDS]|auto]
+//             show or override a node's state (persisted in [health] state_file)
 //   explain NAME ADDRESS[/PREFIX]
 //             the redirect decision for a client, step by step (as ECS with
 //             that prefix; a bare address is a plain query from it)
@@ -36,7 +38,10 @@ class ControlServer {
     bool start(std::string& error);
     // Counters for the control thread's own work (explain's geo lookups).
     void set_own_stats(WorkerStats* s) { own_stats_ = s; }
-    void set_health(common::Snapshot<HealthState>* h) { health_ = h; }
+    void set_health(common::Snapshot<HealthState>* h, HealthChecker* checker) {
+        health_ = h;
+        checker_ = checker;
+    }
     void stop();
     std::string handle(std::string_view line);  // one request -> one response line
 
@@ -52,7 +57,10 @@ class ControlServer {
     std::thread thread_;
     WorkerStats* own_stats_ = nullptr;
     common::Snapshot<HealthState>* health_ = nullptr;
+    HealthChecker* checker_ = nullptr;
     std::string status();
+    std::string node(std::string_view args);
+    std::string node_metrics();
     std::unique_ptr<GeoSource> geo_;  // the control thread's own geoipd connection
     std::uint64_t geo_generation_ = 0;
     std::string explain(std::string_view args);

@@ -1,5 +1,6 @@
 // dnsdctl: talk to dnsd's control socket.
-//   dnsdctl [-s SOCKET] reload | stats | zones
+//   dnsdctl [-s SOCKET] reload | stats | zones | status | explain NAME ADDRESS[/PREFIX]
+//                      | node NAME [up|down|drain [SECONDS]|auto]
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -19,8 +20,17 @@ int main(int argc, char** argv) {
     unsigned timeout_ms = 30000;
     std::vector<std::string> args;
     po::options_description desc(
-        "dnsdctl: control dnsd\n\nUsage: dnsdctl [options] reload | stats | zones | explain NAME "
-        "ADDRESS[/PREFIX]\n\nOptions");
+        "dnsdctl: control dnsd\n\nUsage: dnsdctl [options] COMMAND\n\nCommands:\n"
+        "  reload                      re-read the config, zones and map files\n"
+        "  stats                       counters as JSON\n"
+        "  zones                       served zones with serials\n"
+        "  status                      every node address: admin, health, serving, reason\n"
+        "  node NAME                   a node's admin state\n"
+        "  node NAME up|down           force the node up or down (persists across restarts)\n"
+        "  node NAME drain [SECONDS]   move its clients off gradually ([health] drain_seconds)\n"
+        "  node NAME auto              back to health checks and the config\n"
+        "  explain NAME ADDRESS[/PREFIX]  the redirect decision for a client, step by step\n"
+        "\nOptions");
     desc.add_options()("help,h", "show this help")(
         "socket,s", po::value(&socket)->value_name("PATH"),
         "dnsd control socket (default /run/signpost/dnsd.sock)")(

@@ -34,6 +34,7 @@ struct CheckConfig {
 
 struct EdgeNode {
     std::string name;
+    std::uint64_t name_hash = 0;  // fnv1a(name): the node's identity in hashing
     std::vector<common::IpAddress> v4;
     std::vector<common::IpAddress> v6;
     std::uint32_t weight = 100;  // capacity: shares traffic among equals
@@ -87,12 +88,28 @@ struct GeoipConfig {
     std::uint32_t breaker_open_ms = 1000;  // how long it stays open before a probe
 };
 
+// [health] settings beyond the check defaults.
+struct HealthSettings {
+    // Before every address has a first result (bounded by one timeout):
+    // kWait: every admin-up node counts as up, then health is used;
+    // kUp: health is used at once, unchecked addresses count as up;
+    // kDown: health is used at once, unchecked addresses count as down.
+    enum class Warmup { kWait, kUp, kDown };
+    Warmup warmup = Warmup::kWait;
+    std::uint32_t drain_s = 300;  // default ramp of `dnsdctl node NAME drain`
+    std::string state_file;       // admin overrides persist here (empty: not persisted)
+    std::string external_file;    // marks from another vantage point (empty: none)
+    std::uint32_t external_max_age_s = 0;  // older marks are ignored (0: never stale)
+};
+const char* warmup_name(HealthSettings::Warmup w);
+
 struct EdgeSet {
     std::vector<EdgeNode> nodes;
     std::map<std::string, std::uint32_t> node_index;
     std::map<std::string, GeoMap> maps;
     std::vector<RedirectConfig> redirects;
     GeoipConfig geoip;
+    HealthSettings health;
 };
 
 }  // namespace signpost::dnsd

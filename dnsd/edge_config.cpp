@@ -6,6 +6,7 @@
 #include <charconv>
 #include <filesystem>
 #include <set>
+#include "common/hash.hpp"
 #include "dnsd/toml_util.hpp"
 
 namespace signpost::dnsd {
@@ -138,11 +139,18 @@ class Reader {
 };
 
 // Reads check fields from `t` over `base` (the [health] defaults).
-CheckConfig read_check(Reader& r, const toml::table& t, CheckConfig c) {
-    r.known(t,
-            {"type", "port", "path", "host", "expect", "body", "tls_verify", "interval_ms",
-             "connect_timeout_ms", "timeout_ms", "rise", "fall"},
-            "a health check");
+CheckConfig read_check(Reader& r, const toml::table& t, CheckConfig c, bool global = false) {
+    if (global)
+        r.known(t,
+                {"type", "port", "path", "host", "expect", "body", "tls_verify", "interval_ms",
+                 "connect_timeout_ms", "timeout_ms", "rise", "fall", "warmup", "drain_seconds",
+                 "state_file", "external_file", "external_max_age_s"},
+                "[health]");
+    else
+        r.known(t,
+                {"type", "port", "path", "host", "expect", "body", "tls_verify", "interval_ms",
+                 "connect_timeout_ms", "timeout_ms", "rise", "fall"},
+                "a health check");
     if (const toml::node* n = t.get("type")) {
         const auto* s = n->as_string();
         const std::string v = s ? s->get() : "";
@@ -195,7 +203,25 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
     CheckConfig defaults;
     if (const toml::node* h = root.get("health")) {
         if (!h->as_table()) r.fail(*h, "[health] must be a table");
-        defaults = read_check(r, *h->as_table(), defaults);
+        const toml::table& t = *h->as_table();
+        defaults = read_check(r, t, defaults, true);
+        auto& hs = e.health;
+        if (const toml::node* w = t.get("warmup")) {
+            const std::string v = w->as_string() ? w->as_string()->get() : "";
+            if (v == "wait")
+                hs.warmup = HealthSettings::Warmup::kWait;
+            else if (v == "up")
+                hs.warmup = HealthSettings::Warmup::kUp;
+            else if (v == "down")
+                hs.warmup = HealthSettings::Warmup::kDown;
+            else
+                r.fail(*w, "warmup = " + describe(*w) + ": expected \"wait\", \"up\" or \"down\"");
+        }
+        hs.drain_s = r.integer(t, "drain_seconds", hs.drain_s, 0, 86400 * 7);
+        hs.state_file = r.string(t, "state_file", false);
+        hs.external_file = r.string(t, "external_file", false);
+        hs.external_max_age_s =
+            r.integer(t, "external_max_age_s", hs.external_max_age_s, 0, 86400 * 365);
     }
     const toml::node* n = root.get("nodes");
     if (!n) return;
@@ -208,6 +234,7 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
         EdgeNode node;
         node.line = line_of(item);
         node.name = r.string(*t, "name", true);
+        node.name_hash = common::fnv1a(node.name);
         if (node.name.empty() || node.name.find_first_of(": ") != std::string::npos)
             r.fail(item,
                    "node name \"" + node.name + "\" must be non-empty, without ':' or spaces");
@@ -246,6 +273,18 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
 
 }  // namespace
 
+const char* warmup_name(HealthSettings::Warmup w) {
+    switch (w) {
+        case HealthSettings::Warmup::kWait:
+            return "wait";
+        case HealthSettings::Warmup::kUp:
+            return "up";
+        case HealthSettings::Warmup::kDown:
+            return "down";
+    }
+    return "?";
+}
+
 std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& path,
                                   std::string& error) {
     EdgeSet e;
@@ -253,6 +292,8 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
     try {
         Reader r(e, path);
         read_nodes(r, root, e);
+        for (std::string* f : {&e.health.state_file, &e.health.external_file})
+            if (!f->empty() && std::filesystem::path(*f).is_relative()) *f = (base / *f).string();
         if (const toml::node* m = root.get("maps")) {
             if (!m->as_table()) r.fail(*m, "maps: expected [maps.NAME] tables");
             for (const auto& [k, v] : *m->as_table()) {

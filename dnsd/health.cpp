@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
+#include <map>
 #include <random>
 
 #include "common/log.hpp"
@@ -21,6 +23,17 @@ std::int64_t ms_now() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
         .count();
 }
+
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// How often a running drain ramp is republished, and the most that status
+// details (latency, counters) may lag behind.
+constexpr std::int64_t kRampTickMs = 250;
+constexpr std::int64_t kInfoLagMs = 200;
 
 std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
     auto* body = static_cast<std::string*>(user);
@@ -61,7 +74,105 @@ HealthChecker::~HealthChecker() {
 
 void HealthChecker::start() {
     started_ms_ = ms_now();
+    const auto st = state_.load();
+    const auto& hs = st->edges->health;
+    if (!hs.state_file.empty()) {
+        std::string text, error;
+        std::vector<std::string> warnings;
+        if (!std::filesystem::exists(hs.state_file)) {
+            SP_LOG_INFO("admin: no state file %s yet: no overrides", hs.state_file.c_str());
+        } else if (!read_small_file(hs.state_file, text, error)) {
+            SP_LOG_ERROR("admin: cannot read the state file, starting without overrides: %s",
+                         error.c_str());
+        } else {
+            admin_ = parse_admin_state(text, hs.state_file, warnings);
+            for (const auto& w : warnings) SP_LOG_WARN("admin: %s", w.c_str());
+            for (const auto& [name, o] : admin_) {
+                const std::string& n = name;  // (clang 14 cannot capture bindings)
+                if (!st->edges->node_index.count(n))
+                    SP_LOG_WARN("admin: %s names node %s, which is not configured; kept for when "
+                                "it is",
+                                hs.state_file.c_str(), n.c_str());
+                else
+                    SP_LOG_INFO("admin: node %s is %s (from %s)", n.c_str(),
+                                admin_mode_name(o.mode), hs.state_file.c_str());
+            }
+        }
+    }
+    rebuild(st);
+    std::size_t checked = 0;
+    for (const auto& t : targets_) checked += t->cfg.type != CheckConfig::Type::kNone;
+    switch (hs.warmup) {
+        case HealthSettings::Warmup::kWait:
+            SP_LOG_INFO("health: warm-up policy wait: every admin-up node counts as up until %zu "
+                        "checked address(es) have a first result or one timeout passes",
+                        checked);
+            break;
+        case HealthSettings::Warmup::kUp:
+        case HealthSettings::Warmup::kDown:
+            warm_ = true;
+            SP_LOG_INFO("health: warm-up policy %s: health is used at once, unchecked addresses "
+                        "count as %s",
+                        warmup_name(hs.warmup), warmup_name(hs.warmup));
+            break;
+    }
+    const auto now = ms_now();
+    check_external(now);
+    publish(now);
     thread_ = std::thread([this] { run(); });
+}
+
+void HealthChecker::notify() {
+    curl_multi_wakeup(static_cast<CURLM*>(multi_));
+}
+
+AdminResult HealthChecker::set_admin(const std::string& node, AdminMode mode,
+                                     std::optional<std::uint32_t> drain_s) {
+    AdminResult r;
+    const auto st = state_.load();
+    const auto& e = *st->edges;
+    if (!e.node_index.count(node)) {
+        std::string known;
+        for (const auto& n : e.nodes) known += (known.empty() ? "" : ", ") + n.name;
+        r.error = "no node named \"" + node + "\" (configured: " + known + ")";
+        return r;
+    }
+    std::lock_guard lock(admin_mu_);
+    AdminOverrides next = admin_;
+    AdminOverride o{mode, unix_ms(), 0};
+    if (mode == AdminMode::kDrain) {
+        o.drain_s = drain_s.value_or(e.health.drain_s);
+        // Draining again without a new length keeps the ramp that is running.
+        auto it = admin_.find(node);
+        if (!drain_s && it != admin_.end() && it->second.mode == AdminMode::kDrain) o = it->second;
+    }
+    if (mode == AdminMode::kAuto)
+        next.erase(node);
+    else
+        next[node] = o;
+    const std::string& path = e.health.state_file;
+    if (!path.empty()) {
+        std::string error;
+        if (!write_file_atomically(path, format_admin_state(next), error)) {
+            r.error = "not applied: cannot write the state file: " + error;
+            SP_LOG_ERROR("admin: node %s %s refused: %s", node.c_str(), admin_mode_name(mode),
+                         r.error.c_str());
+            return r;
+        }
+        r.persisted = true;
+    }
+    admin_ = std::move(next);
+    if (mode == AdminMode::kDrain)
+        SP_LOG_INFO("admin: node %s drains over %u s%s", node.c_str(), o.drain_s,
+                    r.persisted ? "" : " (not persisted: no [health] state_file)");
+    else
+        SP_LOG_INFO("admin: node %s set to %s%s", node.c_str(), admin_mode_name(mode),
+                    r.persisted ? "" : " (not persisted: no [health] state_file)");
+    r.ok = true;
+    r.applied = o;
+    admin_changed_ = true;
+    notify();
+    return r;
 }
 
 void HealthChecker::stop() {
@@ -106,7 +217,7 @@ void HealthChecker::rebuild(const std::shared_ptr<const ServingState>& s) {
         }
     targets_ = std::move(next);
     edges_ = s->edges;
-    dirty_ = true;
+    dirty_view_ = true;
 }
 
 void HealthChecker::launch(Target& t) {
@@ -178,6 +289,7 @@ void HealthChecker::finish(Target& t, int code) {
 
     auto& h = t.h;
     const bool was_up = h.up;
+    const bool was_checked = h.checked;
     h.latency_ms = static_cast<double>(total_us) / 1000.0;
     if (ok) {
         ++h.successes;
@@ -203,7 +315,8 @@ void HealthChecker::finish(Target& t, int code) {
                         h.up ? (std::to_string(h.successes) + " consecutive successes").c_str()
                              : h.reason.c_str());
     }
-    dirty_ = true;
+    dirty_info_ = true;
+    if (h.up != was_up || !was_checked) dirty_view_ = true;
     // Interval with +-10% jitter, so checks of many nodes do not synchronise.
     static thread_local std::mt19937 rng(12345);
     const std::int64_t jitter = c.interval_ms / 10;
@@ -211,24 +324,145 @@ void HealthChecker::finish(Target& t, int code) {
                 (jitter ? static_cast<std::int64_t>(rng() % (2 * jitter + 1)) - jitter : 0);
 }
 
-void HealthChecker::publish() {
+bool HealthChecker::target_ok(const Target& t) const {
+    if (t.cfg.type == CheckConfig::Type::kNone) return true;
+    const auto policy = edges_->health.warmup;
+    if (!t.h.checked) return policy != HealthSettings::Warmup::kDown;
+    if (!warm_ && policy == HealthSettings::Warmup::kWait) return true;
+    return t.h.up;
+}
+
+void HealthChecker::publish(std::int64_t now) {
     auto s = std::make_shared<HealthState>();
-    s->edges = edges_.get();
+    const auto& e = *edges_;
+    const std::size_t n = e.nodes.size();
+    s->edges = edges_;
     s->warm = warm_;
-    if (warm_) {
-        const auto n = edges_->nodes.size();
-        s->view.up_v4.assign(n, false);
-        s->view.up_v6.assign(n, false);
-        for (const auto& t : targets_) {
-            const bool up = t->cfg.type == CheckConfig::Type::kNone || t->h.up;
-            auto& v = t->h.address.is_v4() ? s->view.up_v4 : s->view.up_v6;
-            // A node is up for a family if any of its addresses of that family is.
-            if (up) v[t->node] = true;
+    s->external_status = external_status_;
+    s->admin.resize(n);
+    {
+        std::lock_guard lock(admin_mu_);
+        for (std::size_t i = 0; i < n; ++i) {
+            auto it = admin_.find(e.nodes[i].name);
+            if (it != admin_.end()) s->admin[i].override = it->second;
         }
     }
-    for (const auto& t : targets_) s->targets.push_back(t->h);
+    // External marks: the whole node, or one of its addresses.
+    std::multimap<std::string_view, const ExternalMark*> marks;
+    if (!external_stale_)
+        for (const auto& m : external_) {
+            auto it = e.node_index.find(m.node);
+            if (it == e.node_index.end()) continue;
+            if (!m.address) s->admin[it->second].external = m.reason;
+            marks.emplace(m.node, &m);
+        }
+    std::vector<char> h4(n, 0), h6(n, 0);
+    for (const auto& t : targets_) {
+        TargetHealth th = t->h;
+        auto [lo, hi] = marks.equal_range(th.node);
+        for (auto it = lo; it != hi; ++it)
+            if (it->second->address && *it->second->address == th.address)
+                th.external = it->second->reason;
+        if (th.external.empty() && target_ok(*t)) (th.address.is_v4() ? h4 : h6)[t->node] = 1;
+        s->targets.push_back(std::move(th));
+    }
+    auto& v = s->view;
+    v.up_v4.assign(n, false);
+    v.up_v6.assign(n, false);
+    const std::int64_t wall = unix_ms();
+    draining_ = false;
+    for (std::size_t i = 0; i < n; ++i) {
+        auto& a = s->admin[i];
+        const auto mode = a.override.mode;
+        bool up4 = e.nodes[i].admin_up && a.external.empty() && h4[i];
+        bool up6 = e.nodes[i].admin_up && a.external.empty() && h6[i];
+        if (mode == AdminMode::kUp) up4 = up6 = true;
+        if (mode == AdminMode::kDown) up4 = up6 = false;
+        v.up_v4[i] = up4 && !e.nodes[i].v4.empty();
+        v.up_v6[i] = up6 && !e.nodes[i].v6.empty();
+        if (mode == AdminMode::kDrain) {
+            a.keep = drain_keep(a.override, wall);
+            if (v.keep.empty()) v.keep.assign(n, 1.0);
+            v.keep[i] = a.keep;
+            draining_ = draining_ || a.keep > 0.0;
+        }
+    }
     out_.publish(std::move(s));
-    dirty_ = false;
+    dirty_view_ = dirty_info_ = false;
+    last_publish_ms_ = now;
+}
+
+void HealthChecker::check_external(std::int64_t now) {
+    const std::string& path = edges_->health.external_file;
+    if (path != external_path_) {  // configured, changed or removed by a reload
+        external_path_ = path;
+        external_id_ = {};
+        external_.clear();
+        external_status_ = path.empty() ? "" : "not read yet";
+        external_next_ms_ = 0;
+        external_stale_ = false;
+        dirty_view_ = true;
+    }
+    if (path.empty() || now < external_next_ms_) return;
+    external_next_ms_ = now + 1000;
+    const auto id = common::FileWatcher::identify(path);
+    if (!(id == external_id_)) {
+        external_id_ = id;
+        std::string text, error;
+        std::vector<ExternalMark> marks;
+        if (id.size < 0) {
+            if (!external_.empty() || external_status_ != "missing")
+                SP_LOG_WARN("external: %s is missing: no external marks", path.c_str());
+            external_.clear();
+            external_status_ = "missing";
+        } else if (!read_small_file(path, text, error) ||
+                   !parse_external(text, path, marks, error)) {
+            SP_LOG_ERROR("external: %s refused, keeping the %zu mark(s) read before: %s",
+                         path.c_str(), external_.size(), error.c_str());
+            external_status_ = "refused: " + error;
+        } else {
+            std::size_t known = 0;
+            for (const auto& m : marks) {
+                auto it = edges_->node_index.find(m.node);
+                if (it == edges_->node_index.end()) {
+                    SP_LOG_WARN("external: %s:%d: no node named %s; line ignored", path.c_str(),
+                                m.line, m.node.c_str());
+                    continue;
+                }
+                const auto& node = edges_->nodes[it->second];
+                if (m.address && std::find(node.v4.begin(), node.v4.end(), *m.address) ==
+                                     node.v4.end() &&
+                    std::find(node.v6.begin(), node.v6.end(), *m.address) == node.v6.end()) {
+                    SP_LOG_WARN("external: %s:%d: %s is not an address of node %s; line ignored",
+                                path.c_str(), m.line, m.address->to_string().c_str(),
+                                m.node.c_str());
+                    continue;
+                }
+                ++known;
+            }
+            SP_LOG_INFO("external: %s: %zu node(s) or address(es) marked down", path.c_str(),
+                        known);
+            external_ = std::move(marks);
+            external_status_ = std::to_string(known) + " mark(s)";
+        }
+        dirty_view_ = true;
+    }
+    if (edges_->health.external_max_age_s && id.size >= 0) {
+        const std::int64_t age_s = (unix_ms() - id.mtime_ns / 1000000) / 1000;
+        const bool stale = age_s > static_cast<std::int64_t>(edges_->health.external_max_age_s);
+        if (stale != external_stale_) {
+            external_stale_ = stale;
+            dirty_view_ = true;
+            if (stale)
+                SP_LOG_WARN("external: %s is %lld s old (external_max_age_s %u): its marks are "
+                            "ignored until it is rewritten",
+                            path.c_str(), static_cast<long long>(age_s),
+                            edges_->health.external_max_age_s);
+            else
+                SP_LOG_INFO("external: %s is fresh again: its marks apply", path.c_str());
+        }
+        if (stale) external_status_ = "stale (" + std::to_string(age_s) + " s old): ignored";
+    }
 }
 
 void HealthChecker::run() {
@@ -271,7 +505,7 @@ void HealthChecker::run() {
             // (+100 ms: a check that fails exactly at its timeout still counts.)
             if (all || ms_now() - started_ms_ > longest + 100) {
                 warm_ = true;
-                dirty_ = true;
+                dirty_view_ = true;
                 std::size_t up = 0, total = 0;
                 for (auto& t : targets_)
                     if (t->cfg.type != CheckConfig::Type::kNone) {
@@ -283,7 +517,14 @@ void HealthChecker::run() {
                     all ? "complete" : "timed out", up, total);
             }
         }
-        if (dirty_) publish();
+        const std::int64_t t = ms_now();
+        if (admin_changed_.exchange(false)) dirty_view_ = true;
+        check_external(t);
+        if (draining_ && t - last_publish_ms_ >= kRampTickMs) dirty_view_ = true;
+        if (dirty_view_ || (dirty_info_ && t - last_publish_ms_ >= kInfoLagMs)) publish(t);
+        if (dirty_info_) next = std::min(next, last_publish_ms_ + kInfoLagMs);
+        if (draining_) next = std::min(next, last_publish_ms_ + kRampTickMs);
+        if (!external_path_.empty()) next = std::min(next, external_next_ms_);
         const int wait = static_cast<int>(std::clamp<std::int64_t>(next - ms_now(), 0, 1000));
         curl_multi_poll(multi, nullptr, 0, running > 0 ? std::min(wait, 50) : wait, nullptr);
     }

@@ -5,15 +5,22 @@
 // total timeout, so a peer that accepts and never answers, trickles, or
 // stalls TLS fails at its deadline and pins nothing. rise/fall hysteresis;
 // results published as an immutable snapshot the query path reads per batch.
+// The published view also folds in the config's admin state, the operator's
+// overrides (dnsdctl node ..., persisted in the state file), drain ramps and
+// marks from the external state file (see admin_state.hpp).
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/file_watch.hpp"
 #include "common/snapshot.hpp"
+#include "dnsd/admin_state.hpp"
 #include "dnsd/edge.hpp"
 #include "dnsd/select.hpp"
 #include "dnsd/state.hpp"
@@ -29,21 +36,47 @@ struct TargetHealth {
     std::int64_t since = 0;  // unix time of the last transition
     double latency_ms = 0;
     std::uint32_t successes = 0, failures = 0;  // consecutive
+    std::string external;  // why the external state file marks this address down ("": no mark)
+};
+
+// Per node: what overrides the checks.
+struct NodeAdmin {
+    AdminOverride override;  // kAuto: none
+    double keep = 1.0;       // drain ramp: fraction of subnets kept
+    std::string external;    // why the external file marks the whole node down ("": no mark)
 };
 
 struct HealthState {
-    const EdgeSet* edges = nullptr;  // the node set `view` is indexed by
-    HealthView view;                 // empty until warm-up completes: all up
+    std::shared_ptr<const EdgeSet> edges;  // the node set `view` is indexed by
+    HealthView view;                       // empty: config admin state only
     std::vector<TargetHealth> targets;
+    std::vector<NodeAdmin> admin;  // per node, same index as edges->nodes
     bool warm = false;
+    std::string external_status;  // the external file's state, for status
+};
+
+struct AdminResult {
+    bool ok = false;
+    std::string error;
+    bool persisted = false;  // written to the state file
+    AdminOverride applied;
 };
 
 class HealthChecker {
   public:
     HealthChecker(common::Snapshot<ServingState>& state, common::Snapshot<HealthState>& out);
     ~HealthChecker();
+    // Loads the admin state file and the external file and publishes the
+    // first view before returning (so no query sees a node the operator
+    // forced down), then checks on a thread of its own.
     void start();
     void stop();
+    // Wake the checker: a new configuration was published.
+    void notify();
+    // `dnsdctl node NAME MODE`: validated against the current configuration,
+    // written to the state file (if one is configured) before it applies.
+    AdminResult set_admin(const std::string& node, AdminMode mode,
+                          std::optional<std::uint32_t> drain_s);
 
   private:
     struct Target;
@@ -51,7 +84,9 @@ class HealthChecker {
     void rebuild(const std::shared_ptr<const ServingState>& s);
     void launch(Target& t);
     void finish(Target& t, int curl_code);
-    void publish();
+    void publish(std::int64_t now_ms);
+    void check_external(std::int64_t now_ms);
+    bool target_ok(const Target& t) const;
 
     common::Snapshot<ServingState>& state_;
     common::Snapshot<HealthState>& out_;
@@ -62,7 +97,21 @@ class HealthChecker {
     std::thread thread_;
     std::int64_t started_ms_ = 0;
     bool warm_ = false;
-    bool dirty_ = false;
+    bool dirty_view_ = false;  // what queries see may have changed: publish now
+    bool dirty_info_ = false;  // only status details changed: publish within 200 ms
+    std::int64_t last_publish_ms_ = 0;
+    bool draining_ = false;  // a ramp is running: republish as it moves
+
+    std::mutex admin_mu_;  // control thread writes, checker thread reads
+    AdminOverrides admin_;
+    std::atomic<bool> admin_changed_{false};
+
+    std::string external_path_;
+    common::FileWatcher::Identity external_id_;
+    std::int64_t external_next_ms_ = 0;
+    bool external_stale_ = false;
+    std::vector<ExternalMark> external_;
+    std::string external_status_;
 };
 
 }  // namespace signpost::dnsd

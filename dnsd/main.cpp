@@ -116,8 +116,9 @@ int main(int argc, char** argv) {
     // One counter block per thread: UDP workers, then TCP, then control.
     Stats stats(static_cast<unsigned>(udp.size()) + 2);
     StateReloader reloader(config_path, state);
+    reloader.set_on_publish([&checker] { checker.notify(); });
     ControlServer control({config->control_socket, config->metrics_listen}, state, stats, reloader);
-    control.set_health(&health);
+    control.set_health(&health, &checker);
     control.set_own_stats(&stats.worker(static_cast<unsigned>(udp.size()) + 1));
     if (!control.start(error)) {
         SP_LOG_ERROR("%s", error.c_str());

@@ -36,7 +36,7 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const 
     static const HealthView kAllUp;
     // Health applies only if it was computed for this very node set.
     const HealthView& hv =
-        ctx.env.health && ctx.env.health->edges == edges_.get() ? ctx.env.health->view : kAllUp;
+        ctx.env.health && ctx.env.health->edges.get() == edges_.get() ? ctx.env.health->view : kAllUp;
     const Decision d =
         decide(*edges_, config(), map(), family, key, geo, hv, ctx.env.round_robin++);
     if (d.tier == Tier::kFallback) bump(ctx.stats.redirect_fallback);

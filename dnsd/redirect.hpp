@@ -21,7 +21,9 @@ ClientKey client_key(const Query& q, const common::IpAddress& source);
 class RedirectAnswer : public DynamicAnswer {
   public:
     RedirectAnswer(std::shared_ptr<const EdgeSet> edges, std::size_t redirect)
-        : edges_(std::move(edges)), redirect_(redirect) {}
+        : edges_(std::move(edges)),
+          redirect_(redirect),
+          map_(&edges_->maps.at(edges_->redirects[redirect].map)) {}
 
     unsigned answer(DynamicContext& ctx, std::uint16_t qtype, const Owner& owner,
                     Writer& w) const override;
@@ -30,11 +32,12 @@ class RedirectAnswer : public DynamicAnswer {
 
     const RedirectConfig& config() const { return edges_->redirects[redirect_]; }
     const EdgeSet& edges() const { return *edges_; }
-    const GeoMap& map() const { return edges_->maps.at(config().map); }
+    const GeoMap& map() const { return *map_; }
 
   private:
     std::shared_ptr<const EdgeSet> edges_;
     std::size_t redirect_;
+    const GeoMap* map_;  // in *edges_, which this holds
 };
 
 }  // namespace signpost::dnsd

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 
@@ -50,38 +51,67 @@ bool has_family(const EdgeNode& n, common::Family f) {
     return f == common::Family::kV4 ? !n.v4.empty() : !n.v6.empty();
 }
 
-bool is_up(const EdgeSet& e, const HealthView& h, std::uint32_t i, common::Family f) {
-    if (!e.nodes[i].admin_up) return false;
-    const auto& v = f == common::Family::kV4 ? h.up_v4 : h.up_v6;
-    return v.empty() || (i < v.size() && v[i]);
-}
+// Who may answer this client: the health view (which folds in admin state and
+// overrides) or, without one, the config's admin state; a draining node only
+// for the subnets its ramp still keeps.
+struct Eligibility {
+    const EdgeSet& e;
+    const HealthView& h;
+    common::Family family;
+    std::uint64_t subnet;
 
-// Picks from one entry: highest weight among `eligible` candidates, ties
-// spread by weighted rendezvous hashing (weights: the nodes' capacities).
-void pick(const EdgeSet& e, const MapEntry& entry, const std::vector<std::uint32_t>& eligible,
-          std::uint64_t subnet, unsigned answers, Decision& d) {
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> c;  // (node, effective weight)
-    for (const auto& m : entry.members)
-        if (std::find(eligible.begin(), eligible.end(), m.node) != eligible.end())
-            c.emplace_back(m.node, m.weight);
-    std::uint32_t top = 0;
-    for (const auto& [n, w] : c) top = std::max(top, w);
-    std::vector<std::pair<double, std::uint32_t>> ranked;
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> rest;
-    for (const auto& [n, w] : c) {
-        if (w == top) {
-            ranked.emplace_back(rendezvous_score(subnet, e.nodes[n].name, e.nodes[n].weight), n);
-        } else {
-            rest.emplace_back(w, n);
-        }
+    bool operator()(std::uint32_t i, bool ignore_health) const {
+        const auto& n = e.nodes[i];
+        if (!has_family(n, family)) return false;
+        if (ignore_health) return true;
+        return up(i) && kept(i);
     }
-    d.hashed = ranked.size() > 1;
-    std::sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
-    std::sort(rest.begin(), rest.end(), [](auto& a, auto& b) { return a.first > b.first; });
-    for (const auto& r : ranked)
-        if (d.nodes.size() < answers) d.nodes.push_back(r.second);
-    for (const auto& r : rest)
-        if (d.nodes.size() < answers) d.nodes.push_back(r.second);
+    bool up(std::uint32_t i) const {
+        const auto& v = family == common::Family::kV4 ? h.up_v4 : h.up_v6;
+        if (v.empty()) return e.nodes[i].admin_up;
+        return i < v.size() && v[i];
+    }
+    double keep(std::uint32_t i) const { return i < h.keep.size() ? h.keep[i] : 1.0; }
+    bool kept(std::uint32_t i) const {
+        const double k = keep(i);
+        return k >= 1.0 || drain_point(subnet, e.nodes[i].name_hash) < k;
+    }
+};
+
+// Picks from one entry: highest weight among eligible candidates, ties
+// spread by weighted rendezvous hashing (weights: the nodes' capacities),
+// then lower weights in descending order. No allocation.
+void pick(const EdgeSet& e, const MapEntry& entry, const Eligibility& ok, bool ignore_health,
+          unsigned answers, Decision& d) {
+    struct Cand {
+        std::uint32_t node, weight;
+        double score;
+    };
+    constexpr std::size_t kMaxCand = 64;
+    Cand c[kMaxCand];
+    std::size_t nc = 0;
+    std::uint32_t top = 0;
+    std::size_t tied = 0;
+    for (const auto& m : entry.members) {
+        if (nc == kMaxCand) break;
+        if (!ok(m.node, ignore_health)) continue;
+        c[nc++] = {m.node, m.weight, 0.0};
+        if (m.weight > top) {
+            top = m.weight;
+            tied = 0;
+        }
+        tied += m.weight == top;
+    }
+    for (std::size_t i = 0; i < nc; ++i)
+        if (c[i].weight == top && tied > 1)
+            c[i].score =
+                rendezvous_score(ok.subnet, e.nodes[c[i].node].name_hash, e.nodes[c[i].node].weight);
+    d.hashed = tied > 1;
+    // Highest weight first; within the top weight, highest score first.
+    std::sort(c, c + nc, [](const Cand& a, const Cand& b) {
+        return a.weight != b.weight ? a.weight > b.weight : a.score > b.score;
+    });
+    for (std::size_t i = 0; i < nc && d.nodes.size() < answers; ++i) d.nodes.push_back(c[i].node);
 }
 
 }  // namespace
@@ -93,12 +123,19 @@ std::uint64_t subnet_hash(const common::IpAddress& masked) {
     return common::mix64(a ^ common::mix64(b ^ (masked.is_v4() ? 4 : 6)));
 }
 
-double rendezvous_score(std::uint64_t subnet, const std::string& node, std::uint32_t weight) {
+double rendezvous_score(std::uint64_t subnet, std::uint64_t node_hash, std::uint32_t weight) {
     // u uniform in (0, 1) from the pair; score = -w / ln(u): the max over nodes
     // is node i with probability w_i / sum(w).
-    const std::uint64_t h = common::mix64(subnet ^ common::fnv1a(node));
+    const std::uint64_t h = common::mix64(subnet ^ node_hash);
     const double u = (static_cast<double>(h >> 11) + 0.5) / 9007199254740992.0;  // 2^53
     return -static_cast<double>(weight == 0 ? 1 : weight) / std::log(u);
+}
+
+double drain_point(std::uint64_t subnet, std::uint64_t node_hash) {
+    // A different mix than the rendezvous score's, so the subnets that leave a
+    // draining node first are not the ones it held most strongly.
+    const std::uint64_t h = common::mix64(subnet + 0x9e3779b97f4a7c15ULL * (node_hash | 1));
+    return static_cast<double>(h >> 11) / 9007199254740992.0;
 }
 
 Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, common::Family family,
@@ -106,65 +143,68 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
                 std::uint64_t rr_counter, bool want_trail) {
     Decision d;
     const unsigned stick = client.address.is_v4() ? r.stick_v4 : r.stick_v6;
-    const std::uint64_t subnet = subnet_hash(client.address.masked(stick));
-    auto eligible_of = [&](const MapEntry& entry, bool ignore_health) {
-        std::vector<std::uint32_t> v;
-        for (const auto& m : entry.members) {
-            const auto& n = e.nodes[m.node];
-            if (has_family(n, family) && (ignore_health || is_up(e, health, m.node, family)))
-                v.push_back(m.node);
-        }
-        return v;
-    };
+    const Eligibility ok{e, health, family, subnet_hash(client.address.masked(stick))};
     auto trail_entry = [&](const MapEntry& entry) {
         if (!want_trail) return;
         for (const auto& m : entry.members) {
             const auto& n = e.nodes[m.node];
             std::string s = n.name + " weight " + std::to_string(m.weight) + " (capacity " +
                             std::to_string(n.weight) + ")";
-            if (!has_family(n, family))
+            if (!has_family(n, family)) {
                 s += ", no " + std::string(family == common::Family::kV4 ? "IPv4" : "IPv6");
-            else if (!n.admin_up)
-                s += ", admin down";
-            else if (!is_up(e, health, m.node, family))
-                s += ", health down";
-            else
+            } else if (!ok.up(m.node)) {
+                s += health.up_v4.empty() && health.up_v6.empty() ? ", admin down" : ", down";
+            } else if (ok.keep(m.node) < 1.0) {
+                char pct[64];
+                std::snprintf(pct, sizeof pct, ", draining (%.0f%% of subnets kept): %s",
+                              ok.keep(m.node) * 100.0,
+                              ok.kept(m.node) ? "this subnet kept" : "this subnet moved off");
+                s += pct;
+            } else {
                 s += ", up";
+            }
             d.trail.push_back(s);
         }
     };
 
     if (!geo && map.needs_geo()) {
-        // geoipd unreachable: weighted round robin over the fallback pool.
+        // geoipd unreachable: weighted round robin over the fallback pool; a
+        // draining node's weight shrinks with its ramp.
         d.tier = Tier::kFallback;
         d.entry = "fallback";
         d.ttl = r.fallback_ttl;
         d.scope = 0;
         trail_entry(r.fallback);
-        auto el = eligible_of(r.fallback, false);
-        if (el.empty()) el = eligible_of(r.fallback, true);
+        const auto& members = r.fallback.members;
+        bool ignore = false;  // no member with weight left: fail open over the pool
+        auto weight_of = [&](const MapEntry::Member& m) -> std::uint64_t {
+            if (!has_family(e.nodes[m.node], family)) return 0;
+            const std::uint64_t w = m.weight ? m.weight : 1;
+            if (ignore) return w;
+            if (!ok.up(m.node)) return 0;
+            const double k = ok.keep(m.node);
+            return k >= 1.0 ? w : static_cast<std::uint64_t>(static_cast<double>(w) * k);
+        };
         std::uint64_t total = 0;
-        for (const auto& m : r.fallback.members)
-            if (std::find(el.begin(), el.end(), m.node) != el.end())
-                total += m.weight ? m.weight : 1;
+        for (const auto& m : members) total += weight_of(m);
+        if (total == 0) {
+            ignore = true;
+            for (const auto& m : members) total += weight_of(m);
+        }
         if (total == 0) return d;
         std::uint64_t pos = rr_counter % total;
-        for (std::size_t k = 0; k < r.fallback.members.size() && d.nodes.size() < r.answers; ++k) {
-            const auto& m = r.fallback.members[k];
-            if (std::find(el.begin(), el.end(), m.node) == el.end()) continue;
-            const std::uint64_t w = m.weight ? m.weight : 1;
-            if (pos < w) {
-                d.nodes.push_back(m.node);
-                // further answers: the following eligible members, in order
-                for (std::size_t j = 1; j < r.fallback.members.size() && d.nodes.size() < r.answers;
-                     ++j) {
-                    const auto& o = r.fallback.members[(k + j) % r.fallback.members.size()];
-                    if (std::find(el.begin(), el.end(), o.node) != el.end())
-                        d.nodes.push_back(o.node);
-                }
-                break;
+        for (std::size_t k = 0; k < members.size(); ++k) {
+            const std::uint64_t w = weight_of(members[k]);
+            if (pos >= w) {
+                pos -= w;
+                continue;
             }
-            pos -= w;
+            // This member, then the following ones with weight, in order.
+            for (std::size_t j = 0; j < members.size() && d.nodes.size() < r.answers; ++j) {
+                const auto& o = members[(k + j) % members.size()];
+                if (weight_of(o) > 0) d.nodes.push_back(o.node);
+            }
+            break;
         }
         return d;
     }
@@ -173,10 +213,11 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
     struct Candidate {
         Tier tier;
         const MapEntry* entry;
-        std::string key;
         unsigned scope;
+        const common::Prefix* cidr;
     };
-    std::vector<Candidate> tiers;
+    Candidate tiers[5];
+    std::size_t nt = 0;
     const unsigned geo_len = geo ? geo->prefix.length() : 0;
     // CIDR: the most specific override containing the client. A decision made
     // by an override depends on that override's prefix, unless a longer one
@@ -189,7 +230,7 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
         for (const auto& [q, other] : map.cidr)
             if (q.length() > p.length() && p.contains(q))
                 scope = std::max(scope, common_prefix_len(client.address, q.address()) + 1);
-        tiers.push_back({Tier::kCidr, &entry, p.to_string(), scope});
+        tiers[nt++] = {Tier::kCidr, &entry, scope, &p};
         break;
     }
     // Not matching an override depends on the client's bits only up to where
@@ -207,32 +248,45 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
     const unsigned geo_scope = geo ? unmatched_scope(geo_len) : 0;
     if (geo && geo->asn != 0) {
         auto it = map.asn.find(geo->asn);
-        if (it != map.asn.end())
-            tiers.push_back({Tier::kAsn, &it->second, "AS" + std::to_string(geo->asn), geo_scope});
+        if (it != map.asn.end()) tiers[nt++] = {Tier::kAsn, &it->second, geo_scope, nullptr};
     }
     if (geo && !geo->country.empty()) {
         auto it = map.country.find(geo->country);
         if (it != map.country.end())
-            tiers.push_back({Tier::kCountry, &it->second, geo->country, geo_scope});
+            tiers[nt++] = {Tier::kCountry, &it->second, geo_scope, nullptr};
     }
     if (geo && !geo->continent.empty()) {
         auto it = map.continent.find(geo->continent);
         if (it != map.continent.end())
-            tiers.push_back({Tier::kContinent, &it->second, geo->continent, geo_scope});
+            tiers[nt++] = {Tier::kContinent, &it->second, geo_scope, nullptr};
     }
     // The default depends on no tier above matching: the geo prefix when the
     // map has geo tiers, and the overrides' bits either way.
     const unsigned default_scope = map.needs_geo() ? geo_scope : unmatched_scope(0);
-    tiers.push_back({Tier::kDefault, &map.default_entry, "default", default_scope});
+    tiers[nt++] = {Tier::kDefault, &map.default_entry, default_scope, nullptr};
 
-    for (const auto& t : tiers) {
-        auto el = eligible_of(*t.entry, false);
-        if (el.empty()) continue;
+    auto entry_name = [&](const Candidate& t) -> std::string {
+        switch (t.tier) {
+            case Tier::kCidr:
+                return t.cidr->to_string();
+            case Tier::kAsn:
+                return "AS" + std::to_string(geo->asn);
+            case Tier::kCountry:
+                return geo->country;
+            case Tier::kContinent:
+                return geo->continent;
+            default:
+                return "default";
+        }
+    };
+    for (std::size_t i = 0; i < nt; ++i) {
+        const auto& t = tiers[i];
+        pick(e, *t.entry, ok, false, r.answers, d);
+        if (d.nodes.empty()) continue;
         d.tier = t.tier;
-        d.entry = t.key;
+        d.entry = entry_name(t);
         d.ttl = r.ttl;
         trail_entry(*t.entry);
-        pick(e, *t.entry, el, subnet, r.answers, d);
         d.scope = t.scope;
         if (d.hashed) d.scope = std::max(d.scope, stick);
         d.scope = std::min(d.scope, client.source_len);
@@ -240,14 +294,14 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
     }
     // Nothing up anywhere: fail open, as if every node were up, from the most
     // specific entry that has candidates of this family at all.
-    for (const auto& t : tiers) {
-        auto el = eligible_of(*t.entry, true);
-        if (el.empty()) continue;
+    for (std::size_t i = 0; i < nt; ++i) {
+        const auto& t = tiers[i];
+        pick(e, *t.entry, ok, true, r.answers, d);
+        if (d.nodes.empty()) continue;
         d.tier = Tier::kFailOpen;
-        d.entry = t.key;
+        d.entry = entry_name(t);
         d.ttl = r.fallback_ttl;
         trail_entry(*t.entry);
-        pick(e, *t.entry, el, subnet, r.answers, d);
         d.scope = 0;
         return d;
     }

@@ -22,16 +22,41 @@ struct ClientKey {
     bool from_ecs = false;
 };
 
-// Which nodes are up, per family (index = node index). Empty: all admin-up nodes are.
+// Which nodes are up, per family (index = node index), as computed by the
+// health checker from checks, admin overrides and external marks. Empty: the
+// config's admin state alone decides.
 struct HealthView {
     std::vector<bool> up_v4;
     std::vector<bool> up_v6;
+    // Draining nodes: the fraction of client subnets that may still get the
+    // node (1: all, 0: none). Which subnets leave first is fixed by a hash of
+    // (subnet, node), so as the fraction falls subnets leave and never return
+    // until the drain ends. Empty: nothing drains.
+    std::vector<double> keep;
+};
+
+// Up to 16 chosen nodes, without a heap allocation per query.
+class NodeList {
+  public:
+    static constexpr std::size_t kMax = 16;
+    void push_back(std::uint32_t n) {
+        if (size_ < kMax) v_[size_++] = n;
+    }
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    std::uint32_t operator[](std::size_t i) const { return v_[i]; }
+    const std::uint32_t* begin() const { return v_; }
+    const std::uint32_t* end() const { return v_ + size_; }
+
+  private:
+    std::uint32_t v_[kMax];
+    std::size_t size_ = 0;
 };
 
 struct Decision {
     Tier tier = Tier::kNone;
     std::string entry;                 // "DE", "AS3320", "192.0.2.0/24", "default", ...
-    std::vector<std::uint32_t> nodes;  // chosen, best first
+    NodeList nodes;                    // chosen, best first
     unsigned scope = 0;                // ECS scope prefix length
     std::uint32_t ttl = 0;
     bool hashed = false;  // a tie was spread by hashing on the stickiness subnet
@@ -47,9 +72,12 @@ Decision decide(const EdgeSet& edges, const RedirectConfig& redirect, const GeoM
                 const HealthView& health, std::uint64_t rr_counter, bool want_trail = false);
 
 // Weighted rendezvous hashing (Schindelhauer & Schomaker): the score of a node
-// for a subnet; the highest score wins, and a node of weight w wins a share
-// w / sum(w) of all subnets. Exposed for tests.
-double rendezvous_score(std::uint64_t subnet_hash, const std::string& node, std::uint32_t weight);
+// (by its name hash) for a subnet; the highest score wins, and a node of
+// weight w wins a share w / sum(w) of all subnets. Exposed for tests.
+double rendezvous_score(std::uint64_t subnet_hash, std::uint64_t node_hash, std::uint32_t weight);
+// Where a subnet falls in a draining node's ramp: uniform in [0, 1); the
+// subnet keeps the node while this is below the node's `keep` fraction.
+double drain_point(std::uint64_t subnet_hash, std::uint64_t node_hash);
 std::uint64_t subnet_hash(const common::IpAddress& masked);
 
 }  // namespace signpost::dnsd

@@ -140,6 +140,7 @@ std::string StateReloader::reload() {
         return error;
     }
     state_.publish(next);
+    if (on_publish_) on_publish_();
     ++reloads_;
     for (const auto& z : next->zones.all())
         SP_LOG_INFO("zone %s serial %u from %s",

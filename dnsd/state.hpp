@@ -4,6 +4,7 @@
 // worker batch using it is done.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,8 +43,11 @@ class StateReloader {
     // files): what a file watcher should watch.
     std::vector<std::string> files() const;
     std::uint64_t failures() const { return failures_; }
+    // Called after each publish (the health checker re-indexes at once).
+    void set_on_publish(std::function<void()> f) { on_publish_ = std::move(f); }
 
   private:
+    std::function<void()> on_publish_;
     std::string path_;
     common::Snapshot<ServingState>& state_;
     std::mutex mu_;  // one reload at a time; queries never take it

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "common/hash.hpp"
+
 using namespace signpost::dnsd;
 using signpost::common::Family;
 using signpost::common::GeoAnswer;
@@ -20,6 +22,7 @@ struct World {
                       bool v6 = true) {
         EdgeNode n;
         n.name = name;
+        n.name_hash = signpost::common::fnv1a(name);
         n.weight = weight;
         if (v4) n.v4.push_back(*IpAddress::parse("192.0.2." + std::to_string(e.nodes.size() + 1)));
         if (v6)
