@@ -2,10 +2,13 @@
 
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <thread>
@@ -83,6 +86,14 @@ int main(int argc, char** argv) {
     if (check) {
         std::printf("%s: OK, %zu zone(s)\n", config_path.c_str(), initial->zones.size());
         return 0;
+    }
+
+    // Health checks hold a socket per address being checked, TCP clients one
+    // each: use the file descriptors the hard limit allows.
+    if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 1 << 20);
+        if (::setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            SP_LOG_WARN("cannot raise the open file limit: %s", std::strerror(errno));
     }
 
     sigset_t mask;

@@ -21,7 +21,11 @@ class Dnsd:
         self.threads = threads
         self.tail = tail
         self.write_config()
-        self.log = open(os.path.join(self.dir, "dnsd.log"), "w+")
+        self.start()
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "dnsd.log"), "a+")
+        self.log_start = os.path.getsize(self.log.name)
         self.proc = subprocess.Popen([DNSD, "--config", self.config], stdout=self.log, stderr=self.log)
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -45,9 +49,15 @@ class Dnsd:
             f.write(self.tail)
 
     def logtext(self):
+        """What the running process has logged (a restart starts afresh)."""
         self.log.flush()
         with open(self.log.name) as f:
+            f.seek(self.log_start)
             return f.read()
+
+    def restart(self):
+        self.stop()
+        self.start()
 
     def ctl_cmd(self, *args):
         return subprocess.run([DNSDCTL, "-s", self.ctl] + list(args), capture_output=True, text=True,

@@ -224,3 +224,77 @@ TEST(Select, ScopeTable) {
         EXPECT_EQ(d.scope, c.scope) << c.client << ": " << c.why;
     }
 }
+
+TEST(Select, DrainMovesTheConfiguredFractionAndNobodyComesBack) {
+    World w;
+    for (auto n : {"a", "b"}) w.add(n, 100);
+    w.m.default_entry = w.entry({{"a", 0}, {"b", 0}});
+    const int n = 40000;
+    std::vector<std::string> subnets;
+    for (int i = 0; i < n; ++i)
+        subnets.push_back(
+            IpAddress::v4(0x0c000000u + (static_cast<std::uint32_t>(i) << 8)).to_string() + "/24");
+    HealthView h;
+    h.up_v4 = {true, true};
+    h.up_v6 = {true, true};
+    std::vector<bool> left(n, false);  // moved off "a" at an earlier step
+    for (double keep : {1.0, 0.75, 0.5, 0.25, 0.1, 0.0}) {
+        h.keep = {keep, 1.0};
+        int on_a = 0;
+        for (int i = 0; i < n; ++i) {
+            const auto d = w.ask(subnets[i].c_str(), nullptr, Family::kV4, h);
+            ASSERT_EQ(d.tier, Tier::kDefault);
+            if (w.name(d) == "a") {
+                ++on_a;
+                EXPECT_FALSE(left[i]) << subnets[i] << " came back at keep " << keep;
+            } else if (w.name(w.ask(subnets[i].c_str(), nullptr)) == "a") {
+                left[i] = true;  // was a's without the drain, is b's now
+            }
+        }
+        // a's share without a drain is 1/2; the drain keeps `keep` of it.
+        EXPECT_NEAR(on_a / double(n), 0.5 * keep, 0.01) << "keep " << keep;
+    }
+}
+
+TEST(Select, DrainedNodeOnItsOwnFallsToTheNextTier) {
+    World w = standard();
+    HealthView h;
+    h.up_v4.assign(w.e.nodes.size(), true);
+    h.up_v6.assign(w.e.nodes.size(), true);
+    h.keep.assign(w.e.nodes.size(), 1.0);
+    h.keep[w.e.node_index.at("fra1")] = 0.0;  // EU's only node, fully drained
+    auto g = geo("10.1.2.0/24", "DE", "EU");
+    const auto d = w.ask("10.1.2.0/24", &g, Family::kV4, h);
+    EXPECT_EQ(d.tier, Tier::kDefault);
+    EXPECT_EQ(w.name(d), "nyc1");
+}
+
+TEST(Select, FallbackWeightShrinksWithTheDrain) {
+    World w = standard();  // fallback: fra1 x3, nyc1 x1
+    HealthView h;
+    h.up_v4.assign(w.e.nodes.size(), true);
+    h.up_v6.assign(w.e.nodes.size(), true);
+    h.keep.assign(w.e.nodes.size(), 1.0);
+    h.keep[w.e.node_index.at("fra1")] = 1.0 / 3.0;  // weight 3 -> 1
+    std::map<std::string, int> count;
+    ClientKey k{*IpAddress::parse("10.1.2.0"), 24, true};
+    for (std::uint64_t i = 0; i < 400; ++i)
+        count[w.name(decide(w.e, w.r, w.m, Family::kV4, k, nullptr, h, i))]++;
+    EXPECT_EQ(count["fra1"], 200);
+    EXPECT_EQ(count["nyc1"], 200);
+}
+
+TEST(Select, HealthViewOverridesConfigAdminState) {
+    // The checker folds admin state and operator overrides into the view: a
+    // node forced up counts as up even if the config says down.
+    World w;
+    w.add("a", 100);
+    w.add("b", 100);
+    w.e.nodes[0].admin_up = false;
+    w.m.default_entry = w.entry({{"a", 10}, {"b", 5}});
+    EXPECT_EQ(w.name(w.ask("10.0.0.0/24", nullptr)), "b");  // no view: config decides
+    HealthView forced;
+    forced.up_v4 = {true, true};
+    forced.up_v6 = {true, true};
+    EXPECT_EQ(w.name(w.ask("10.0.0.0/24", nullptr, Family::kV4, forced)), "a");
+}
