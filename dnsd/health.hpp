@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,12 +88,23 @@ class HealthChecker {
     void publish(std::int64_t now_ms);
     void check_external(std::int64_t now_ms);
     bool target_ok(const Target& t) const;
+    static int on_socket(void* easy, int fd, int what, void* self, void* socketp);
+    static int on_timer(void* multi, long timeout_ms, void* self);
 
     common::Snapshot<ServingState>& state_;
     common::Snapshot<HealthState>& out_;
     std::shared_ptr<const EdgeSet> edges_;
     std::vector<std::unique_ptr<Target>> targets_;
     void* multi_ = nullptr;  // CURLM*
+    int epoll_fd_ = -1;      // curl's sockets and wake_fd_
+    int wake_fd_ = -1;       // eventfd: notify() and stop()
+    std::int64_t curl_timer_ms_ = -1;  // when curl wants socket_action(TIMEOUT); -1: never
+    // Targets waiting for their next check: (due time, index into targets_), earliest first.
+    std::priority_queue<std::pair<std::int64_t, std::size_t>,
+                        std::vector<std::pair<std::int64_t, std::size_t>>, std::greater<>>
+        due_;
+    std::size_t pending_first_ = 0;  // checked targets without a first result
+    std::int64_t warm_deadline_ms_ = 0;
     std::atomic<bool> stopping_{false};
     std::thread thread_;
     std::int64_t started_ms_ = 0;

@@ -80,38 +80,47 @@ struct Eligibility {
 
 // Picks from one entry: highest weight among eligible candidates, ties
 // spread by weighted rendezvous hashing (weights: the nodes' capacities),
-// then lower weights in descending order. No allocation.
+// then lower weights in descending order. Streams the entry keeping the best
+// `answers` (at most NodeList::kMax): no allocation, any entry size.
 void pick(const EdgeSet& e, const MapEntry& entry, const Eligibility& ok, bool ignore_health,
           unsigned answers, Decision& d) {
-    struct Cand {
-        std::uint32_t node, weight;
-        double score;
-    };
-    constexpr std::size_t kMaxCand = 64;
-    Cand c[kMaxCand];
-    std::size_t nc = 0;
     std::uint32_t top = 0;
     std::size_t tied = 0;
     for (const auto& m : entry.members) {
-        if (nc == kMaxCand) break;
         if (!ok(m.node, ignore_health)) continue;
-        c[nc++] = {m.node, m.weight, 0.0};
         if (m.weight > top) {
             top = m.weight;
             tied = 0;
         }
         tied += m.weight == top;
     }
-    for (std::size_t i = 0; i < nc; ++i)
-        if (c[i].weight == top && tied > 1)
-            c[i].score =
-                rendezvous_score(ok.subnet, e.nodes[c[i].node].name_hash, e.nodes[c[i].node].weight);
+    if (tied == 0) return;
     d.hashed = tied > 1;
-    // Highest weight first; within the top weight, highest score first.
-    std::sort(c, c + nc, [](const Cand& a, const Cand& b) {
-        return a.weight != b.weight ? a.weight > b.weight : a.score > b.score;
-    });
-    for (std::size_t i = 0; i < nc && d.nodes.size() < answers; ++i) d.nodes.push_back(c[i].node);
+    struct Cand {
+        std::uint32_t node, weight;
+        double score;
+        bool operator>(const Cand& o) const {
+            return weight != o.weight ? weight > o.weight : score > o.score;
+        }
+    };
+    Cand best[NodeList::kMax];
+    std::size_t nb = 0;
+    const std::size_t k = std::min<std::size_t>(answers, NodeList::kMax);
+    for (const auto& m : entry.members) {
+        if (!ok(m.node, ignore_health)) continue;
+        const auto& n = e.nodes[m.node];
+        Cand c{m.node, m.weight,
+               m.weight == top && d.hashed ? rendezvous_score(ok.subnet, n.name_hash, n.weight)
+                                           : 0.0};
+        if (nb == k && !(c > best[nb - 1])) continue;
+        std::size_t i = nb < k ? nb++ : k - 1;  // insertion sort into the top k
+        while (i > 0 && c > best[i - 1]) {
+            best[i] = best[i - 1];
+            --i;
+        }
+        best[i] = c;
+    }
+    for (std::size_t i = 0; i < nb; ++i) d.nodes.push_back(best[i].node);
 }
 
 }  // namespace

@@ -298,3 +298,29 @@ TEST(Select, HealthViewOverridesConfigAdminState) {
     forced.up_v6 = {true, true};
     EXPECT_EQ(w.name(w.ask("10.0.0.0/24", nullptr, Family::kV4, forced)), "a");
 }
+
+TEST(Select, LargeEntriesAreSpreadOverEveryNode) {
+    // 300 tied nodes (more than any fixed candidate buffer), 3 answers each.
+    World w;
+    MapEntry all;
+    for (int i = 0; i < 300; ++i) {
+        const auto n = w.add("n" + std::to_string(i), 100, true, false);
+        all.members.push_back({n, 100});
+    }
+    w.m.default_entry = all;
+    w.r.answers = 3;
+    std::vector<int> first(300, 0);
+    const int subnets = 60000;
+    for (int i = 0; i < subnets; ++i) {
+        auto s =
+            IpAddress::v4(0x0d000000u + (static_cast<std::uint32_t>(i) << 8)).to_string() + "/24";
+        const auto d = w.ask(s.c_str(), nullptr);
+        ASSERT_EQ(d.nodes.size(), 3u);
+        EXPECT_NE(d.nodes[0], d.nodes[1]);
+        EXPECT_NE(d.nodes[1], d.nodes[2]);
+        EXPECT_NE(d.nodes[0], d.nodes[2]);
+        ++first[d.nodes[0]];
+    }
+    // Every node leads for about 1/300 of the subnets (200 each; binomial sd ~14).
+    for (int i = 0; i < 300; ++i) EXPECT_NEAR(first[i], 200, 80) << "n" << i;
+}
