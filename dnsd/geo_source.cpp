@@ -5,6 +5,7 @@
 #include <cstring>
 #include <iterator>
 
+#include "common/hash.hpp"
 #include "common/log.hpp"
 
 namespace signpost::dnsd {
@@ -51,13 +52,77 @@ void GeoSource::configure(const GeoipConfig& c) {
         entries_.clear();
         starts_v4_.clear();
         starts_v6_.clear();
-        buckets_.clear();
-        exact_v4_.clear();
+        index_.clear();
         exact_v6_.clear();
         failures_ = 0;
         open_until_ = {};
     }
     if (entries_.capacity() < c.cache_size) entries_.reserve(c.cache_size);
+    std::size_t cap = 1024;
+    while (cap < 4u * c.cache_size) cap *= 2;
+    index_.reset(cap);
+}
+
+void GeoSource::FlatIndex::reset(std::size_t capacity_pow2) {
+    if (cells_.size() == capacity_pow2) return;
+    cells_.assign(capacity_pow2, Cell{});
+    mask_ = capacity_pow2 - 1;
+    size_ = 0;
+}
+
+void GeoSource::FlatIndex::clear() {
+    if (size_ == 0) return;
+    std::fill(cells_.begin(), cells_.end(), Cell{});
+    size_ = 0;
+}
+
+const GeoSource::Bucket* GeoSource::FlatIndex::find(std::uint64_t key) const {
+    if (cells_.empty()) return nullptr;
+    for (std::size_t i = common::mix64(key) & mask_;; i = (i + 1) & mask_) {
+        const Cell& c = cells_[i];
+        if (c.key == key) return &c.b;
+        if (c.key == kEmpty) return nullptr;
+    }
+}
+
+void GeoSource::FlatIndex::put(std::uint64_t key, Bucket b) {
+    if (cells_.empty()) return;
+    if (full()) clear();  // bounded: rebuilt from hits
+    for (std::size_t i = common::mix64(key) & mask_;; i = (i + 1) & mask_) {
+        Cell& c = cells_[i];
+        if (c.key == key) {
+            c.b = b;
+            return;
+        }
+        if (c.key == kEmpty) {
+            c = {key, b};
+            ++size_;
+            return;
+        }
+    }
+}
+
+void GeoSource::FlatIndex::erase(std::uint64_t key) {
+    if (cells_.empty()) return;
+    std::size_t i = common::mix64(key) & mask_;
+    while (cells_[i].key != key) {
+        if (cells_[i].key == kEmpty) return;
+        i = (i + 1) & mask_;
+    }
+    // Backward-shift deletion: move later cells of the run into the hole
+    // when their home slot allows it, so lookups never need tombstones.
+    for (std::size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
+        if (cells_[j].key == kEmpty) break;
+        const std::size_t home = common::mix64(cells_[j].key) & mask_;
+        // Move j to i if home is not in (i, j] cyclically.
+        const bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!between) {
+            cells_[i] = cells_[j];
+            i = j;
+        }
+    }
+    cells_[i] = Cell{};
+    --size_;
 }
 
 std::uint64_t GeoSource::bucket_of(const common::IpAddress& a) {
@@ -70,17 +135,17 @@ std::uint64_t GeoSource::bucket_of(const common::IpAddress& a) {
 }
 
 const common::GeoAnswer* GeoSource::find(const common::IpAddress& a) {
-    const auto now = Clock::now();
+    const auto now = now_;  // the batch's clock: one clock read per batch, not per query
     const std::uint64_t bk = bucket_of(a);
-    if (auto it = buckets_.find(bk); it != buckets_.end()) {
-        Entry& e = entries_[it->second.slot];
-        if (e.used && e.version == it->second.version &&
+    if (const Bucket* b = index_.find(bk)) {
+        Entry& e = entries_[b->slot];
+        if (e.used && e.version == b->version &&
             now - e.stored <= std::chrono::seconds(config_.cache_max_age_s)) {
             e.referenced = true;
             e.batch = batch_;
             return &e.answer;
         }
-        buckets_.erase(it);
+        index_.erase(bk);
     }
     auto valid = [&](const Bucket& b) {
         const Entry& e = entries_[b.slot];
@@ -88,10 +153,10 @@ const common::GeoAnswer* GeoSource::find(const common::IpAddress& a) {
                now - e.stored <= std::chrono::seconds(config_.cache_max_age_s);
     };
     if (a.is_v4()) {
-        if (auto it = exact_v4_.find(v4_key(a)); it != exact_v4_.end() && valid(it->second)) {
-            entries_[it->second.slot].referenced = true;
-            entries_[it->second.slot].batch = batch_;
-            return &entries_[it->second.slot].answer;
+        if (const Bucket* b = index_.find(kExactV4Tag | v4_key(a)); b && valid(*b)) {
+            entries_[b->slot].referenced = true;
+            entries_[b->slot].batch = batch_;
+            return &entries_[b->slot].answer;
         }
     } else if (auto it = exact_v6_.find(v6_key(a)); it != exact_v6_.end() && valid(it->second)) {
         entries_[it->second.slot].referenced = true;
@@ -103,15 +168,11 @@ const common::GeoAnswer* GeoSource::find(const common::IpAddress& a) {
     if (!g) return g;
     // Remember the bucket if the entry covers all of it, else the exact address.
     const Bucket b{static_cast<std::uint32_t>(slot), entries_[slot].version};
-    if (buckets_.size() + exact_v4_.size() + exact_v6_.size() >= 4u * config_.cache_size) {
-        buckets_.clear();  // bounded: rebuilt from hits
-        exact_v4_.clear();
-        exact_v6_.clear();
-    }
+    if (exact_v6_.size() >= 2u * config_.cache_size) exact_v6_.clear();  // bounded
     if (g->prefix.length() <= (a.is_v4() ? kBucketV4 : kBucketV6)) {
-        buckets_[bk] = b;
+        index_.put(bk, b);
     } else if (a.is_v4()) {
-        exact_v4_[v4_key(a)] = b;
+        index_.put(kExactV4Tag | v4_key(a), b);
     } else {
         exact_v6_[v6_key(a)] = b;
     }
@@ -130,7 +191,7 @@ const common::GeoAnswer* GeoSource::find_slow(const common::IpAddress& a, std::s
     if (found == SIZE_MAX) return nullptr;
     Entry& e = entries_[found];
     if (!e.used || !e.answer.prefix.contains(a)) return nullptr;
-    if (Clock::now() - e.stored > std::chrono::seconds(config_.cache_max_age_s)) return nullptr;
+    if (now_ - e.stored > std::chrono::seconds(config_.cache_max_age_s)) return nullptr;
     e.referenced = true;
     e.batch = batch_;
     slot = found;
@@ -143,8 +204,7 @@ void GeoSource::insert(const common::GeoAnswer& a) {
         if (generation_ != 0) {
             starts_v4_.clear();
             starts_v6_.clear();
-            buckets_.clear();
-            exact_v4_.clear();
+            index_.clear();
             exact_v6_.clear();
             entries_.clear();
             hand_ = 0;
@@ -215,6 +275,7 @@ void GeoSource::failure() {
 }
 
 void GeoSource::prefetch(std::span<const common::IpAddress> addresses) {
+    now_ = Clock::now();
     if (!client_) return;
     ++batch_;
     misses_.clear();

@@ -33,7 +33,8 @@ class GeoSource {
     // Makes sure every address has a cached answer if geoipd can give one
     // within the deadline: cache misses are looked up together, pipelined.
     void prefetch(std::span<const common::IpAddress> addresses);
-    // The cached answer covering `a`, or nullptr (then: fallback).
+    // The cached answer covering `a`, or nullptr (then: fallback). Ages are
+    // judged by the clock of the last prefetch(): call it first in each batch.
     const common::GeoAnswer* find(const common::IpAddress& a);
 
     bool circuit_open() const { return Clock::now() < open_until_; }
@@ -75,6 +76,7 @@ class GeoSource {
     std::vector<Entry> entries_;  // CLOCK eviction ring
     std::size_t hand_ = 0;
     std::uint64_t batch_ = 0;  // prefetch() starts a batch
+    Clock::time_point now_{};  // read once per batch, in prefetch()
     // Cached prefixes by their first address. Answers of one geoipd generation
     // partition the address space (geoipd returns the whole leaf range, so two
     // prefixes never nest): the covering prefix is the greatest start <= the
@@ -82,11 +84,36 @@ class GeoSource {
     using V6Key = std::pair<std::uint64_t, std::uint64_t>;
     std::map<std::uint32_t, std::size_t> starts_v4_;
     std::map<V6Key, std::size_t> starts_v6_;
-    std::unordered_map<std::uint64_t, Bucket> buckets_;
+    // Open addressing, linear probing, inline entries: one cache line per
+    // probe where std::unordered_map chased a node pointer (it was the
+    // largest userspace cost of a warm redirect answer). Holds the buckets and
+    // the exact IPv4 addresses (tagged so they never collide); emptied when
+    // half full (rebuilt from hits, like any cache).
+    class FlatIndex {
+      public:
+        void reset(std::size_t capacity_pow2);
+        const Bucket* find(std::uint64_t key) const;
+        void put(std::uint64_t key, Bucket b);
+        void erase(std::uint64_t key);
+        void clear();
+        bool full() const { return size_ * 2 >= cells_.size(); }
+
+      private:
+        struct Cell {
+            std::uint64_t key = kEmpty;
+            Bucket b{};
+        };
+        static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+        std::vector<Cell> cells_;
+        std::size_t mask_ = 0;
+        std::size_t size_ = 0;
+    };
+    FlatIndex index_;
+    static constexpr std::uint64_t kExactV4Tag = std::uint64_t{1} << 62;
     // Second fast path for addresses whose prefix is longer than their bucket
     // (a split /24): keyed by the exact address, which repeats for ECS
-    // subnets (a resolver always sends the same masked address).
-    std::unordered_map<std::uint64_t, Bucket> exact_v4_;
+    // subnets (a resolver always sends the same masked address). IPv4 ones
+    // live in index_; IPv6 here.
     std::map<V6Key, Bucket> exact_v6_;
     static std::uint32_t v4_key(const common::IpAddress& a);
     static V6Key v6_key(const common::IpAddress& a);
