@@ -165,18 +165,21 @@ const common::GeoAnswer* GeoSource::find(const common::IpAddress& a) {
     }
     std::size_t slot = 0;
     const common::GeoAnswer* g = find_slow(a, slot);
-    if (!g) return g;
-    // Remember the bucket if the entry covers all of it, else the exact address.
+    if (g) remember(a, slot);
+    return g;
+}
+
+void GeoSource::remember(const common::IpAddress& a, std::size_t slot) {
+    // The bucket if the entry covers all of it, else the exact address.
     const Bucket b{static_cast<std::uint32_t>(slot), entries_[slot].version};
     if (exact_v6_.size() >= 2u * config_.cache_size) exact_v6_.clear();  // bounded
-    if (g->prefix.length() <= (a.is_v4() ? kBucketV4 : kBucketV6)) {
-        index_.put(bk, b);
+    if (entries_[slot].answer.prefix.length() <= (a.is_v4() ? kBucketV4 : kBucketV6)) {
+        index_.put(bucket_of(a), b);
     } else if (a.is_v4()) {
         index_.put(kExactV4Tag | v4_key(a), b);
     } else {
         exact_v6_[v6_key(a)] = b;
     }
-    return g;
 }
 
 const common::GeoAnswer* GeoSource::find_slow(const common::IpAddress& a, std::size_t& slot) {
@@ -198,7 +201,7 @@ const common::GeoAnswer* GeoSource::find_slow(const common::IpAddress& a, std::s
     return &e.answer;
 }
 
-void GeoSource::insert(const common::GeoAnswer& a) {
+std::size_t GeoSource::insert(const common::GeoAnswer& a) {
     if (a.generation > generation_) {
         // geoipd loaded new databases: what we cached may have changed.
         if (generation_ != 0) {
@@ -225,7 +228,7 @@ void GeoSource::insert(const common::GeoAnswer& a) {
         entries_[existing].answer = a;
         entries_[existing].stored = Clock::now();
         entries_[existing].batch = batch_;
-        return;
+        return existing;
     }
     std::size_t slot;
     if (entries_.size() < config_.cache_size) {
@@ -261,6 +264,7 @@ void GeoSource::insert(const common::GeoAnswer& a) {
     } else {
         starts_v6_[v6_key(a.prefix.address())] = slot;
     }
+    return slot;
 }
 
 void GeoSource::failure() {
@@ -292,8 +296,11 @@ void GeoSource::prefetch(std::span<const common::IpAddress> addresses) {
     bump(stats_.geo_lookups, misses_.size());
     const auto err =
         client_->lookup_many(misses_, results_, std::chrono::milliseconds(config_.timeout_ms));
-    for (const auto& r : results_)
-        if (r.ok) insert(r.answer);
+    // Results come in request order. Index each asked address at once, so
+    // answering this batch finds its entry in one probe.
+    for (std::size_t i = 0; i < results_.size(); ++i)
+        if (results_[i].ok && results_[i].answer.prefix.contains(misses_[i]))
+            remember(misses_[i], insert(results_[i].answer));
     if (!err.empty()) {
         failure();
         return;
