@@ -379,7 +379,9 @@ void HealthChecker::finish(Target& t, int code) {
             SP_LOG_INFO("health: node %s %s is %s (%s)", h.node.c_str(),
                         h.address.to_string().c_str(), h.up ? "up" : "down",
                         h.up ? (std::to_string(h.successes) + " consecutive successes").c_str()
-                             : h.reason.c_str());
+                             : (h.reason + "; " + std::to_string(h.failures) +
+                                " consecutive failures")
+                                   .c_str());
     }
     dirty_info_ = true;
     if (h.up != was_up || !was_checked) dirty_view_ = true;

@@ -195,8 +195,9 @@ ttl = 5
         t1 = self.wait_for(lambda: self.answer() == ["127.0.0.11"], 5)
         self.assertLess(t1 - t0, RISE * INTERVAL * 1.1 + 0.5)
         log = self.d.logtext()
-        self.assertIn("node a 127.0.0.11 is down (HTTP 503)", log)
-        self.assertIn("node a 127.0.0.11 is up", log)
+        # Exactly `fall` failures took it down and `rise` successes brought it back.
+        self.assertIn("node a 127.0.0.11 is down (HTTP 503; %d consecutive failures)" % FALL, log)
+        self.assertIn("node a 127.0.0.11 is up (%d consecutive successes)" % RISE, log)
 
     def test_body_substring_and_flapping(self):
         time.sleep(INTERVAL * 8)
