@@ -30,6 +30,7 @@ struct CheckConfig {
     std::uint32_t timeout_ms = 2000;  // total: a peer that accepts and stalls fails here
     std::uint32_t rise = 2;           // consecutive successes to go up
     std::uint32_t fall = 3;           // consecutive failures to go down
+    bool operator==(const CheckConfig&) const = default;
 };
 
 struct EdgeNode {
@@ -40,6 +41,7 @@ struct EdgeNode {
     std::uint32_t weight = 100;  // capacity: shares traffic among equals
     bool admin_up = true;        // "down" in the config takes it out from the start
     CheckConfig check;
+    bool own_check = false;  // `check = {...}` on the node itself (beats a map's default)
     int line = 0;
 };
 
@@ -64,6 +66,10 @@ struct GeoMap {
     std::unordered_map<std::string, MapEntry> country;    // "DE"
     std::unordered_map<std::string, MapEntry> continent;  // "EU"
     MapEntry default_entry;
+    // `check = {...}` on the map: the check of its nodes that have none of their own.
+    bool has_check = false;
+    CheckConfig check;
+    int check_line = 0;
     bool needs_geo() const { return !asn.empty() || !country.empty() || !continent.empty(); }
 };
 
@@ -110,6 +116,7 @@ struct EdgeSet {
     std::vector<RedirectConfig> redirects;
     GeoipConfig geoip;
     HealthSettings health;
+    CheckConfig check_defaults;  // [health]'s check fields
 };
 
 }  // namespace signpost::dnsd

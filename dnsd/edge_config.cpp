@@ -87,7 +87,7 @@ class Reader {
         GeoMap g;
         g.name = name;
         g.file = file_;
-        known(t, {"file", "default", "cidr", "asn", "country", "continent"},
+        known(t, {"file", "default", "cidr", "asn", "country", "continent", "check"},
               ("map " + name).c_str());
         const toml::node* def = t.get("default");
         if (!def) throw Problem{file_, line_of(t), "map " + name + " has no default = [...]"};
@@ -205,6 +205,7 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
         if (!h->as_table()) r.fail(*h, "[health] must be a table");
         const toml::table& t = *h->as_table();
         defaults = read_check(r, t, defaults, true);
+        e.check_defaults = defaults;
         auto& hs = e.health;
         if (const toml::node* w = t.get("warmup")) {
             const std::string v = w->as_string() ? w->as_string()->get() : "";
@@ -248,6 +249,7 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
             if (!c->as_table())
                 r.fail(*c, "check: expected a table like { type = \"http\", port = 8080 }");
             node.check = read_check(r, *c->as_table(), defaults);
+            node.own_check = true;
         }
         for (const char* fam : {"ipv4", "ipv6"}) {
             const toml::node* a = t->get(fam);
@@ -268,6 +270,49 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
         if (e.node_index.count(node.name)) r.fail(item, "node " + node.name + " defined twice");
         e.node_index[node.name] = static_cast<std::uint32_t>(e.nodes.size());
         e.nodes.push_back(std::move(node));
+    }
+}
+
+}  // namespace
+
+namespace {
+
+// A map's `check = {...}`: over the [health] defaults.
+void map_check(Reader& r, const toml::table& t, GeoMap& g, const CheckConfig& defaults) {
+    const toml::node* c = t.get("check");
+    if (!c) return;
+    if (!c->as_table()) r.fail(*c, "check: expected a table like { type = \"http\", port = 8080 }");
+    g.check = read_check(r, *c->as_table(), defaults);
+    g.has_check = true;
+    g.check_line = line_of(*c);
+}
+
+// Nodes without a check of their own take the check of the map(s) they are
+// in; two maps that set different checks for one such node are an error.
+void apply_map_checks(EdgeSet& e) {
+    std::vector<const GeoMap*> from(e.nodes.size(), nullptr);
+    for (const auto& [name, m] : e.maps) {
+        if (!m.has_check) continue;
+        std::vector<const MapEntry*> entries{&m.default_entry};
+        for (const auto& [p, x] : m.cidr) entries.push_back(&x);
+        for (const auto& [k, x] : m.asn) entries.push_back(&x);
+        for (const auto& [k, x] : m.country) entries.push_back(&x);
+        for (const auto& [k, x] : m.continent) entries.push_back(&x);
+        for (const MapEntry* x : entries)
+            for (const auto& mem : x->members) {
+                EdgeNode& n = e.nodes[mem.node];
+                if (n.own_check) continue;
+                const GeoMap* other = from[mem.node];
+                if (other && other != &m && !(other->check == m.check))
+                    throw Problem{m.file, m.check_line,
+                                  "node " + n.name + " has no check of its own and maps " +
+                                      other->name + " (" + other->file + ":" +
+                                      std::to_string(other->check_line) + ") and " + m.name +
+                                      " set different checks for it: give the node its own "
+                                      "check = {...}"};
+                from[mem.node] = &m;
+                n.check = m.check;
+            }
     }
 }
 
@@ -312,12 +357,17 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
                                       std::string(pe.description())};
                     }
                     Reader mr(e, full);
-                    e.maps.emplace(std::string(k.str()), mr.map(std::string(k.str()), mt));
+                    auto g = mr.map(std::string(k.str()), mt);
+                    map_check(mr, mt, g, e.check_defaults);
+                    e.maps.emplace(std::string(k.str()), std::move(g));
                 } else {
-                    e.maps.emplace(std::string(k.str()), r.map(std::string(k.str()), *t));
+                    auto g = r.map(std::string(k.str()), *t);
+                    map_check(r, *t, g, e.check_defaults);
+                    e.maps.emplace(std::string(k.str()), std::move(g));
                 }
             }
         }
+        apply_map_checks(e);
         if (const toml::node* g = root.get("geoip")) {
             const auto* t = g->as_table();
             if (!t) r.fail(*g, "[geoip] must be a table");
