@@ -236,9 +236,10 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
         node.line = line_of(item);
         node.name = r.string(*t, "name", true);
         node.name_hash = common::fnv1a(node.name);
-        if (node.name.empty() || node.name.find_first_of(": ") != std::string::npos)
-            r.fail(item,
-                   "node name \"" + node.name + "\" must be non-empty, without ':' or spaces");
+        // (Names are words in the admin and external state files.)
+        if (node.name.empty() || node.name.find_first_of(": \t\r\n#") != std::string::npos)
+            r.fail(item, "node name \"" + node.name +
+                             "\" must be non-empty, without ':', '#' or white space");
         node.weight = r.integer(*t, "weight", 100, 1, 1000000);
         const std::string admin = r.string(*t, "admin", false);
         if (!admin.empty() && admin != "up" && admin != "down")
