@@ -46,7 +46,7 @@ class Node:
                     except OSError:
                         pass  # the checker hung up at its deadline, as it should
                     return
-                self.send_response(200 if mode == "ok" else 503)
+                self.send_response(200 if mode == "ok" else 500 if mode == "error" else 503)
                 self.end_headers()
                 self.wfile.write(b"healthy\n" if mode == "ok" else b"sick\n")
 
@@ -207,6 +207,12 @@ ttl = 5
         self.assertLessEqual(len(transitions), 1, transitions)
         self.b.mode = "fail"  # 503 with body "sick": fails on status first
         self.wait_for(lambda: " down " in self.status("b"), 3)
+        self.assertIn("HTTP 503", self.status("b"))
+        self.b.mode = "ok"
+        self.wait_for(lambda: " up " in self.status("b"), 3)
+        self.b.mode = "error"
+        self.wait_for(lambda: " down " in self.status("b"), 3)
+        self.assertIn("HTTP 500", self.status("b"))
 
 
 if __name__ == "__main__":
