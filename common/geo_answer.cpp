@@ -68,7 +68,110 @@ bool parse_number(std::string_view raw, T& out) {
 }
 }  // namespace
 
+namespace {
+
+// geoipd's own line, exactly as append_answer_json writes it, read without the
+// generic JSON reader (no callbacks, no per-character appends): the common
+// case on dnsd's cold-cache path. Anything else falls back to the generic
+// reader, which accepts any member order, spacing and escapes.
+class Canonical {
+  public:
+    explicit Canonical(std::string_view s) : s_(s) {}
+    bool lit(std::string_view x) {
+        if (!s_.starts_with(x)) return false;
+        s_.remove_prefix(x.size());
+        return true;
+    }
+    // A string with no escapes and no control characters.
+    bool plain(std::string_view& out) {
+        if (!lit("\"")) return false;
+        std::size_t i = 0;
+        while (i < s_.size() && s_[i] != '"') {
+            const unsigned char c = static_cast<unsigned char>(s_[i]);
+            if (c < 0x20 || c == '\\') return false;
+            ++i;
+        }
+        if (i == s_.size()) return false;
+        out = s_.substr(0, i);
+        s_.remove_prefix(i + 1);
+        return true;
+    }
+    bool opt_string(std::string& out) {
+        if (lit("null")) return true;
+        std::string_view v;
+        if (!plain(v)) return false;
+        out.assign(v);
+        return true;
+    }
+    // A number token as the generic reader delimits it, then from_chars on all of it.
+    template <class T>
+    bool number(T& out) {
+        std::size_t i = 0;
+        while (i < s_.size() && ((s_[i] >= '0' && s_[i] <= '9') || s_[i] == '-' || s_[i] == '+' ||
+                                 s_[i] == '.' || s_[i] == 'e' || s_[i] == 'E'))
+            ++i;
+        if (i == 0 || !parse_number(s_.substr(0, i), out)) return false;
+        s_.remove_prefix(i);
+        return true;
+    }
+    bool end() const { return s_.empty(); }
+
+  private:
+    std::string_view s_;
+};
+
+bool parse_canonical(std::string_view line, GeoAnswer& out, bool& have_lat, bool& have_lon) {
+    Canonical c(line);
+    std::string_view ip, prefix;
+    if (!c.lit("{\"ip\":") || !c.plain(ip) || !c.lit(",\"prefix\":") || !c.plain(prefix))
+        return false;
+    auto a = IpAddress::parse(ip);
+    auto p = Prefix::parse(prefix, true);
+    if (!a || !p) return false;
+    out.ip = *a;
+    out.prefix = *p;
+    if (c.lit(",\"found\":true"))
+        out.found = true;
+    else if (!c.lit(",\"found\":false"))
+        return false;
+    if (!c.lit(",\"country\":") || !c.opt_string(out.country) || !c.lit(",\"continent\":") ||
+        !c.opt_string(out.continent) || !c.lit(",\"asn\":"))
+        return false;
+    if (!c.lit("null") && !c.number(out.asn)) return false;
+    if (!c.lit(",\"as_org\":") || !c.opt_string(out.as_org) || !c.lit(",\"latitude\":"))
+        return false;
+    have_lat = !c.lit("null");
+    if (have_lat && !c.number(out.latitude)) return false;
+    if (!c.lit(",\"longitude\":")) return false;
+    have_lon = !c.lit("null");
+    if (have_lon && !c.number(out.longitude)) return false;
+    return c.lit(",\"generation\":") && c.number(out.generation) && c.lit("}") && c.end();
+}
+
+// The checks both readers share.
+std::string finish_answer(GeoAnswer& out, bool have_lat, bool have_lon) {
+    if (out.prefix.family() != out.ip.family() || !out.prefix.contains(out.ip))
+        return "malformed response: prefix " + out.prefix.to_string() + " does not contain " +
+               out.ip.to_string();
+    // Half a location is no location: both coordinates or neither.
+    out.has_location = have_lat && have_lon;
+    if (!out.has_location) out.latitude = out.longitude = 0;
+    return {};
+}
+
+}  // namespace
+
 std::string parse_answer_json(std::string_view line, GeoAnswer& out) {
+    {
+        bool have_lat = false, have_lon = false;
+        out = GeoAnswer{};
+        if (parse_canonical(line, out, have_lat, have_lon))
+            return finish_answer(out, have_lat, have_lon);
+    }
+    return parse_answer_json_generic(line, out);
+}
+
+std::string parse_answer_json_generic(std::string_view line, GeoAnswer& out) {
     out = GeoAnswer{};
     std::string problem;
     std::string server_error;
@@ -116,13 +219,7 @@ std::string parse_answer_json(std::string_view line, GeoAnswer& out) {
     if (!server_error.empty()) return "geoipd: " + server_error;
     if (!problem.empty()) return "malformed response: " + problem;
     if (!have_ip || !have_prefix) return "malformed response: missing \"ip\" or \"prefix\"";
-    if (out.prefix.family() != out.ip.family() || !out.prefix.contains(out.ip))
-        return "malformed response: prefix " + out.prefix.to_string() + " does not contain " +
-               out.ip.to_string();
-    // Half a location is no location: both coordinates or neither.
-    out.has_location = have_lat && have_lon;
-    if (!out.has_location) out.latitude = out.longitude = 0;
-    return {};
+    return finish_answer(out, have_lat, have_lon);
 }
 
 }  // namespace signpost::common

@@ -54,6 +54,10 @@ void append_error_json(std::string& out, std::string_view what, std::string_view
 
 // Parses a response line. Returns an empty string on success; for an error
 // line, the error text prefixed with "geoipd: "; otherwise what is malformed.
+// geoipd's own canonical line is read by a fast path; anything else (other
+// member order, spacing, escapes) by the generic JSON reader, with the same result.
 std::string parse_answer_json(std::string_view line, GeoAnswer& out);
+// The generic reader alone (for tests and fuzzing: both must agree).
+std::string parse_answer_json_generic(std::string_view line, GeoAnswer& out);
 
 }  // namespace signpost::common

@@ -28,8 +28,7 @@ void GeoSource::erase_start(const Key& k, std::size_t slot) {
                                                  k.bytes.data());
     // Only if it still maps to this slot (a newer entry may own the start now).
     if (k.v4) {
-        auto it = starts_v4_.find(v4_key(a));
-        if (it != starts_v4_.end() && it->second == slot) starts_v4_.erase(it);
+        starts_v4_.erase(v4_key(a), k.len, static_cast<std::uint32_t>(slot));
     } else {
         auto it = starts_v6_.find(v6_key(a));
         if (it != starts_v6_.end() && it->second == slot) starts_v6_.erase(it);
@@ -185,8 +184,8 @@ void GeoSource::remember(const common::IpAddress& a, std::size_t slot) {
 const common::GeoAnswer* GeoSource::find_slow(const common::IpAddress& a, std::size_t& slot) {
     std::size_t found = SIZE_MAX;
     if (a.is_v4()) {
-        auto it = starts_v4_.upper_bound(v4_key(a));
-        if (it != starts_v4_.begin()) found = std::prev(it)->second;
+        const std::uint32_t v = starts_v4_.find(v4_key(a));
+        if (v != V4PrefixIndex::kNone) found = v;
     } else {
         auto it = starts_v6_.upper_bound(v6_key(a));
         if (it != starts_v6_.begin()) found = std::prev(it)->second;
@@ -201,7 +200,7 @@ const common::GeoAnswer* GeoSource::find_slow(const common::IpAddress& a, std::s
     return &e.answer;
 }
 
-std::size_t GeoSource::insert(const common::GeoAnswer& a) {
+std::size_t GeoSource::insert(common::GeoAnswer&& a) {
     if (a.generation > generation_) {
         // geoipd loaded new databases: what we cached may have changed.
         if (generation_ != 0) {
@@ -218,15 +217,15 @@ std::size_t GeoSource::insert(const common::GeoAnswer& a) {
     // Already cached (perhaps expired): refresh that slot in place.
     std::size_t existing = SIZE_MAX;
     if (k.v4) {
-        if (auto it = starts_v4_.find(v4_key(a.prefix.address())); it != starts_v4_.end())
-            existing = it->second;
+        const std::uint32_t v = starts_v4_.find_exact(v4_key(a.prefix.address()), k.len);
+        if (v != V4PrefixIndex::kNone) existing = v;
     } else {
         if (auto it = starts_v6_.find(v6_key(a.prefix.address())); it != starts_v6_.end())
             existing = it->second;
     }
     if (existing != SIZE_MAX && entries_[existing].key == k) {
-        entries_[existing].answer = a;
-        entries_[existing].stored = Clock::now();
+        entries_[existing].answer = std::move(a);
+        entries_[existing].stored = now_;
         entries_[existing].batch = batch_;
         return existing;
     }
@@ -253,16 +252,17 @@ std::size_t GeoSource::insert(const common::GeoAnswer& a) {
     Entry& e = entries_[slot];
     ++e.version;  // bucket pointers to the slot's previous entry are now stale
     e.key = k;
-    e.answer = a;
-    e.stored = Clock::now();
+    e.answer = std::move(a);
+    e.stored = now_;
     e.referenced = false;
     e.batch = batch_;
     e.used = true;
     // A stale overlapping entry (from expiry) is replaced: starts are unique.
     if (k.v4) {
-        starts_v4_[v4_key(a.prefix.address())] = slot;
+        starts_v4_.insert(v4_key(e.answer.prefix.address()), k.len,
+                          static_cast<std::uint32_t>(slot));
     } else {
-        starts_v6_[v6_key(a.prefix.address())] = slot;
+        starts_v6_[v6_key(e.answer.prefix.address())] = slot;
     }
     return slot;
 }
@@ -300,7 +300,7 @@ void GeoSource::prefetch(std::span<const common::IpAddress> addresses) {
     // answering this batch finds its entry in one probe.
     for (std::size_t i = 0; i < results_.size(); ++i)
         if (results_[i].ok && results_[i].answer.prefix.contains(misses_[i]))
-            remember(misses_[i], insert(results_[i].answer));
+            remember(misses_[i], insert(std::move(results_[i].answer)));
     if (!err.empty()) {
         failure();
         return;

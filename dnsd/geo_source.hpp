@@ -18,6 +18,7 @@
 #include "common/geo_client.hpp"
 #include "dnsd/edge.hpp"
 #include "dnsd/stats.hpp"
+#include "dnsd/v4_prefix_index.hpp"
 
 namespace signpost::dnsd {
 
@@ -38,7 +39,7 @@ class GeoSource {
     const common::GeoAnswer* find(const common::IpAddress& a);
 
     bool circuit_open() const { return Clock::now() < open_until_; }
-    std::size_t cache_entries() const { return starts_v4_.size() + starts_v6_.size(); }
+    std::size_t cache_entries() const { return entries_.size(); }
 
   private:
     struct Key {
@@ -67,7 +68,7 @@ class GeoSource {
     static constexpr unsigned kBucketV4 = 24, kBucketV6 = 48;
     const common::GeoAnswer* find_slow(const common::IpAddress& a, std::size_t& slot);
     static Key key_of(const common::Prefix& p);
-    std::size_t insert(const common::GeoAnswer& a);  // -> its slot
+    std::size_t insert(common::GeoAnswer&& a);  // -> its slot
     void remember(const common::IpAddress& a, std::size_t slot);  // fast-path index
     void failure();
 
@@ -83,7 +84,7 @@ class GeoSource {
     // prefixes never nest): the covering prefix is the greatest start <= the
     // address, one ordered lookup instead of a probe per prefix length.
     using V6Key = std::pair<std::uint64_t, std::uint64_t>;
-    std::map<std::uint32_t, std::size_t> starts_v4_;
+    V4PrefixIndex starts_v4_;
     std::map<V6Key, std::size_t> starts_v6_;
     // Open addressing, linear probing, inline entries: one cache line per
     // probe where std::unordered_map chased a node pointer (it was the

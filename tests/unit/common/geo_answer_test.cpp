@@ -56,3 +56,38 @@ TEST(GeoAnswer, ServerErrorsAndGarbageAreDistinguished) {
         parse_answer_json(R"({"ip":"1.2.3.4","prefix":"1.0.0.0/8","asn":"x"})", b).find("asn"),
         std::string::npos);
 }
+
+TEST(GeoAnswer, FastPathAndGenericReaderAgree) {
+    using namespace signpost::common;
+    const char* lines[] = {
+        // geoipd's canonical form (the fast path)
+        R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":"GB","continent":"EU","asn":20712,"as_org":"Andrews & Arnold Ltd","latitude":51.5,"longitude":-0.09,"generation":3})",
+        R"({"ip":"2001:db8::1","prefix":"2001:db8::/32","found":false,"country":null,"continent":null,"asn":null,"as_org":null,"latitude":null,"longitude":null,"generation":1})",
+        // the same facts in other shapes (the generic reader)
+        R"({"prefix":"81.2.69.0/24","ip":"81.2.69.142","found":true,"country":"GB","continent":"EU","asn":20712,"as_org":"Andrews \u0026 Arnold Ltd","latitude":51.5,"longitude":-0.09,"generation":3})",
+        R"({ "ip": "81.2.69.142", "prefix": "81.2.69.0/24", "found": true, "country": "GB", "continent": "EU", "asn": 20712, "as_org": "Andrews & Arnold Ltd", "latitude": 51.5, "longitude": -0.09, "generation": 3 })",
+        // malformed in ways the fast path must hand over to the generic reader's verdict
+        R"({"ip":"81.2.69.142","prefix":"10.0.0.0/8","found":true,"country":null,"continent":null,"asn":null,"as_org":null,"latitude":null,"longitude":null,"generation":3})",
+        R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":null,"continent":null,"asn":1.5,"as_org":null,"latitude":null,"longitude":null,"generation":3})",
+        R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":null,"continent":null,"asn":null,"as_org":null,"latitude":inf,"longitude":null,"generation":3})",
+        R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":null,"continent":null,"asn":null,"as_org":null,"latitude":1,"longitude":null,"generation":3} )",
+    };
+    GeoAnswer first;
+    ASSERT_EQ(parse_answer_json(lines[0], first), "");
+    for (const char* l : lines) {
+        GeoAnswer a, g;
+        const std::string e1 = parse_answer_json(l, a), e2 = parse_answer_json_generic(l, g);
+        EXPECT_EQ(e1, e2) << l;
+        if (e1.empty()) {
+            EXPECT_EQ(a, g) << l;
+        }
+    }
+    GeoAnswer reordered;
+    ASSERT_EQ(parse_answer_json(lines[2], reordered), "");
+    EXPECT_EQ(reordered, first);
+    EXPECT_EQ(first.as_org, "Andrews & Arnold Ltd");
+    EXPECT_TRUE(first.has_location);
+    GeoAnswer bad;
+    EXPECT_NE(parse_answer_json(lines[4], bad), "");
+    EXPECT_NE(parse_answer_json(lines[5], bad), "");
+}
