@@ -399,7 +399,8 @@ std::string ControlServer::explain(std::string_view args) {
     }
     const auto hs = health_ ? health_->load() : nullptr;
     static const HealthView kAllUp;
-    const HealthView& hv = hs && hs->edges.get() == st->edges.get() ? hs->view : kAllUp;
+    const HealthState* h = health_for_.get(hs, st->edges);
+    const HealthView& hv = h ? h->view : kAllUp;
     for (auto family : {common::Family::kV4, common::Family::kV6}) {
         const Decision d = decide(*st->edges, rc, redirect->map(), family, key, geo, hv, 0, true);
         add(std::string(family == common::Family::kV4 ? "A" : "AAAA") + ": tier " +

@@ -58,6 +58,7 @@ class ControlServer {
     WorkerStats* own_stats_ = nullptr;
     common::Snapshot<HealthState>* health_ = nullptr;
     HealthChecker* checker_ = nullptr;
+    HealthFor health_for_;  // explain's view (the control thread's own)
     std::string status();
     std::string node(std::string_view args);
     std::string node_metrics();

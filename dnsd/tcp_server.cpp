@@ -65,6 +65,7 @@ class TcpServer {
     std::unique_ptr<std::uint8_t[]> scratch_;
     Query query_;
     GeoSource geo_{stats_};
+    HealthFor health_for_;
     QueryEnv env_;
     std::uint64_t generation_ = 0;
     std::unordered_map<int, std::unique_ptr<Conn>> conns_;
@@ -132,7 +133,7 @@ void TcpServer::answer_ready(Conn& c) {
             generation_ = snap->generation;
         }
         const auto hs = health_.load();
-        env_.health = hs.get();
+        env_.health = health_for_.get(hs, snap->edges);
         const ParseStatus st = parse_query(std::span(c.in.data() + pos + 2, len), query_);
         if (env_.geo && st == ParseStatus::kOk) {
             common::IpAddress key;

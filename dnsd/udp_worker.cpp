@@ -45,6 +45,7 @@ struct WorkerEnv {
     explicit WorkerEnv(WorkerStats& stats) : geo(stats) {}
     GeoSource geo;
     QueryEnv env;
+    HealthFor health;
     std::uint64_t generation = 0;
 };
 
@@ -72,7 +73,7 @@ bool serve_batch(int fd, Slots& s, WorkerEnv& we, common::Snapshot<ServingState>
     if (n <= 0) return n == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
     const auto snap = state.load();  // once per batch, not per packet
     const auto hs = health.load();
-    we.env.health = hs.get();
+    we.env.health = we.health.get(hs, snap->edges);
     if (snap->generation != we.generation) {
         we.geo.configure(snap->edges->geoip);
         we.env.geo = we.geo.enabled() ? &we.geo : nullptr;
