@@ -74,8 +74,12 @@ struct Eligibility {
     double keep(std::uint32_t i) const { return i < h.keep.size() ? h.keep[i] : 1.0; }
     bool kept(std::uint32_t i) const {
         const double k = keep(i);
-        return k >= 1.0 || drain_point(subnet, e.nodes[i].name_hash) < k;
+        if (k >= 1.0) return true;
+        if (k <= 0.0) return false;
+        hashed = true;  // the answer now depends on the stickiness subnet
+        return drain_point(subnet, e.nodes[i].name_hash) < k;
     }
+    mutable bool hashed = false;
 };
 
 // Picks from one entry: highest weight among eligible candidates, ties
@@ -297,7 +301,9 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
         d.ttl = r.ttl;
         trail_entry(*t.entry);
         d.scope = t.scope;
-        if (d.hashed) d.scope = std::max(d.scope, stick);
+        // A hashed tie, or a drain that kept or moved this subnet (here or in
+        // a tier above), makes the answer specific to the stickiness subnet.
+        if (d.hashed || ok.hashed) d.scope = std::max(d.scope, stick);
         d.scope = std::min(d.scope, client.source_len);
         return d;
     }

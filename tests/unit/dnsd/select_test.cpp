@@ -324,3 +324,28 @@ TEST(Select, LargeEntriesAreSpreadOverEveryNode) {
     // Every node leads for about 1/300 of the subnets (200 each; binomial sd ~14).
     for (int i = 0; i < 300; ++i) EXPECT_NEAR(first[i], 200, 80) << "n" << i;
 }
+
+TEST(Select, DrainMakesTheScopeTheStickinessSubnet) {
+    // EU has one node: no tie, scope = the geo prefix. While it drains, whether
+    // a client keeps it depends on the client's /24: the scope must say so,
+    // or a resolver would cache one /24's answer for the whole /16.
+    World w = standard();
+    auto g = geo("10.1.0.0/16", "DE", "EU");
+    EXPECT_EQ(w.ask("10.1.2.0/24", &g).scope, 16u);
+    HealthView h;
+    h.up_v4.assign(w.e.nodes.size(), true);
+    h.up_v6.assign(w.e.nodes.size(), true);
+    h.keep.assign(w.e.nodes.size(), 1.0);
+    h.keep[w.e.node_index.at("fra1")] = 0.5;
+    int kept = 0;
+    for (int i = 0; i < 200; ++i) {
+        const auto s = "10.1." + std::to_string(i) + ".0/24";
+        const auto d = w.ask(s.c_str(), &g, Family::kV4, h);
+        EXPECT_EQ(d.scope, 24u) << s;  // kept (EU) or moved (default): either way per /24
+        kept += w.name(d) == "fra1";
+    }
+    EXPECT_GT(kept, 60);
+    EXPECT_LT(kept, 140);
+    h.keep[w.e.node_index.at("fra1")] = 0.0;  // fully drained: the same for everyone again
+    EXPECT_EQ(w.ask("10.1.2.0/24", &g, Family::kV4, h).scope, 16u);
+}
