@@ -110,10 +110,11 @@ AdminOverrides parse_admin_state(std::string_view text, const std::string& file,
     each_line(text, [&](int n, std::string_view line) {
         const auto w = words(line, 5);
         auto bad = [&](const std::string& why) {
-            warnings.push_back(file + ":" + std::to_string(n) + ": " + why + " in " +
-                               quoted(line) + "; line ignored");
+            warnings.push_back(file + ":" + std::to_string(n) + ": " + why + " in " + quoted(line) +
+                               "; line ignored");
         };
-        if (w.size() < 3 || w.size() > 4) return bad("expected NAME MODE SINCE_UNIX_MS [DRAIN_SECONDS]");
+        if (w.size() < 3 || w.size() > 4)
+            return bad("expected NAME MODE SINCE_UNIX_MS [DRAIN_SECONDS]");
         AdminOverride o;
         const auto mode = parse_admin_mode(w[1]);
         if (!mode || *mode == AdminMode::kAuto)
@@ -131,8 +132,8 @@ AdminOverrides parse_admin_state(std::string_view text, const std::string& file,
     return out;
 }
 
-bool parse_external(std::string_view text, const std::string& file,
-                    std::vector<ExternalMark>& out, std::string& error) {
+bool parse_external(std::string_view text, const std::string& file, std::vector<ExternalMark>& out,
+                    std::string& error) {
     std::vector<ExternalMark> marks;
     bool ok = true;
     each_line(text, [&](int n, std::string_view line) {
@@ -151,8 +152,7 @@ bool parse_external(std::string_view text, const std::string& file,
         std::string_view reason = w.size() > 2 ? w[2] : std::string_view{};
         if (state != "down" && state != "up") {
             auto addr = common::IpAddress::parse(std::string(w[1]));
-            if (!addr)
-                return bad(quoted(w[1]) + " is neither down, up nor an address");
+            if (!addr) return bad(quoted(w[1]) + " is neither down, up nor an address");
             m.address = addr;
             const auto rest = words(reason, 2);
             if (rest.empty()) return bad("expected down or up after the address");

@@ -66,15 +66,14 @@ struct ExternalMark {
     int line = 0;
 };
 // False with `error` ("file:line: ...") if any line is malformed.
-bool parse_external(std::string_view text, const std::string& file,
-                    std::vector<ExternalMark>& out, std::string& error);
+bool parse_external(std::string_view text, const std::string& file, std::vector<ExternalMark>& out,
+                    std::string& error);
 
 // Reads a whole (small) file; false with `error` if it cannot.
 bool read_small_file(const std::string& path, std::string& out, std::string& error,
                      std::size_t limit = 16 << 20);
 // Writes `content` to `path` so that readers see the old or the new file,
 // never a part: a temporary file beside it, fsync, rename, fsync of the directory.
-bool write_file_atomically(const std::string& path, const std::string& content,
-                           std::string& error);
+bool write_file_atomically(const std::string& path, const std::string& content, std::string& error);
 
 }  // namespace signpost::dnsd

@@ -8,10 +8,10 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <ctime>
-#include <thread>
 #include <cstring>
+#include <ctime>
 #include <map>
+#include <thread>
 
 #include "common/json.hpp"
 #include "common/line_framer.hpp"
@@ -190,8 +190,9 @@ std::string ControlServer::status() {
                 if (h && h->checked) std::snprintf(lat, sizeof lat, "%.1f ms", h->latency_ms);
                 const std::string admin = admin_text(n, a);
                 const std::string since = clock_text(h ? h->since : 0);
-                std::snprintf(line, sizeof line, SP_STATUS_FMT, n.name.c_str(), addr.to_string().c_str(),
-                              admin.c_str(), health.c_str(), serving.c_str(), lat, since.c_str(),
+                std::snprintf(line, sizeof line, SP_STATUS_FMT, n.name.c_str(),
+                              addr.to_string().c_str(), admin.c_str(), health.c_str(),
+                              serving.c_str(), lat, since.c_str(),
                               reason.empty() ? "-" : reason.c_str());
                 text += line;
                 nodes += nodes.empty() ? "{" : ",{";
@@ -212,8 +213,7 @@ std::string ControlServer::status() {
         }
     }
 #undef SP_STATUS_FMT
-    if (hs && !hs->warm)
-        text += "(health warm-up in progress: every admin-up node counts as up)\n";
+    if (hs && !hs->warm) text += "(health warm-up in progress: every admin-up node counts as up)\n";
     if (same && !hs->external_status.empty())
         text += "external state file " + st->edges->health.external_file + ": " +
                 hs->external_status + "\n";
@@ -260,8 +260,8 @@ std::string ControlServer::node(std::string_view args) {
         if (a && a->override.mode == AdminMode::kDrain) {
             char keep[32];
             std::snprintf(keep, sizeof keep, "%.4f", a->keep);
-            out += ",\"drain_seconds\":" + std::to_string(a->override.drain_s) +
-                   ",\"keep\":" + keep;
+            out +=
+                ",\"drain_seconds\":" + std::to_string(a->override.drain_s) + ",\"keep\":" + keep;
         }
         return out;
     };
@@ -294,8 +294,9 @@ std::string ControlServer::node(std::string_view args) {
     std::string out = show(w[0]);
     out += std::string(",\"persisted\":") + (r.persisted ? "true" : "false");
     if (!r.persisted)
-        out += ",\"warning\":\"not persisted: set [health] state_file to keep admin state "
-               "across restarts\"";
+        out +=
+            ",\"warning\":\"not persisted: set [health] state_file to keep admin state "
+            "across restarts\"";
     return out + "}";
 }
 

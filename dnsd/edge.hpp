@@ -102,9 +102,9 @@ struct HealthSettings {
     // kDown: health is used at once, unchecked addresses count as down.
     enum class Warmup { kWait, kUp, kDown };
     Warmup warmup = Warmup::kWait;
-    std::uint32_t drain_s = 300;  // default ramp of `dnsdctl node NAME drain`
-    std::string state_file;       // admin overrides persist here (empty: not persisted)
-    std::string external_file;    // marks from another vantage point (empty: none)
+    std::uint32_t drain_s = 300;           // default ramp of `dnsdctl node NAME drain`
+    std::string state_file;                // admin overrides persist here (empty: not persisted)
+    std::string external_file;             // marks from another vantage point (empty: none)
     std::uint32_t external_max_age_s = 0;  // older marks are ignored (0: never stale)
 };
 const char* warmup_name(HealthSettings::Warmup w);

@@ -68,7 +68,7 @@ class GeoSource {
     static constexpr unsigned kBucketV4 = 24, kBucketV6 = 48;
     const common::GeoAnswer* find_slow(const common::IpAddress& a, std::size_t& slot);
     static Key key_of(const common::Prefix& p);
-    std::size_t insert(common::GeoAnswer&& a);  // -> its slot
+    std::size_t insert(common::GeoAnswer&& a);                    // -> its slot
     void remember(const common::IpAddress& a, std::size_t slot);  // fast-path index
     void failure();
 

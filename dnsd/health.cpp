@@ -165,9 +165,10 @@ void HealthChecker::start() {
             for (const auto& [name, o] : admin_) {
                 const std::string& n = name;  // (clang 14 cannot capture bindings)
                 if (!st->edges->node_index.count(n))
-                    SP_LOG_WARN("admin: %s names node %s, which is not configured; kept for when "
-                                "it is",
-                                hs.state_file.c_str(), n.c_str());
+                    SP_LOG_WARN(
+                        "admin: %s names node %s, which is not configured; kept for when "
+                        "it is",
+                        hs.state_file.c_str(), n.c_str());
                 else
                     SP_LOG_INFO("admin: node %s is %s (from %s)", n.c_str(),
                                 admin_mode_name(o.mode), hs.state_file.c_str());
@@ -177,20 +178,26 @@ void HealthChecker::start() {
     rebuild(st);
     std::size_t checked = 0;
     for (const auto& t : targets_) checked += t->cfg.type != CheckConfig::Type::kNone;
-    switch (hs.warmup) {
-        case HealthSettings::Warmup::kWait:
-            SP_LOG_INFO("health: warm-up policy wait: every admin-up node counts as up until %zu "
-                        "checked address(es) have a first result or one timeout passes",
-                        checked);
-            break;
-        case HealthSettings::Warmup::kUp:
-        case HealthSettings::Warmup::kDown:
-            warm_ = true;
-            SP_LOG_INFO("health: warm-up policy %s: health is used at once, unchecked addresses "
-                        "count as %s",
-                        warmup_name(hs.warmup), warmup_name(hs.warmup));
-            break;
-    }
+    if (checked == 0) {
+        warm_ = true;
+        SP_LOG_INFO("health: no node has a health check: admin state alone decides");
+    } else
+        switch (hs.warmup) {
+            case HealthSettings::Warmup::kWait:
+                SP_LOG_INFO(
+                    "health: warm-up policy wait: every admin-up node counts as up until %zu "
+                    "checked address(es) have a first result or one timeout passes",
+                    checked);
+                break;
+            case HealthSettings::Warmup::kUp:
+            case HealthSettings::Warmup::kDown:
+                warm_ = true;
+                SP_LOG_INFO(
+                    "health: warm-up policy %s: health is used at once, unchecked addresses "
+                    "count as %s",
+                    warmup_name(hs.warmup), warmup_name(hs.warmup));
+                break;
+        }
     const auto now = ms_now();
     check_external(now);
     publish(now);
@@ -277,7 +284,8 @@ void HealthChecker::rebuild(const std::shared_ptr<const ServingState>& s) {
                 t->h.node = n.name;
                 t->h.address = a;
                 // First checks spread over a quarter interval, not all at once.
-                t->next_ms = now + (n.check.interval_ms ? rng() % (n.check.interval_ms / 4 + 1) : 0);
+                t->next_ms =
+                    now + (n.check.interval_ms ? rng() % (n.check.interval_ms / 4 + 1) : 0);
                 auto it = old.find(n.name + " " + a.to_string());
                 if (it != old.end()) {
                     t->h = it->second->h;
@@ -409,12 +417,12 @@ void HealthChecker::finish(Target& t, int code) {
     if (h.up != was_up || h.since == 0) {
         h.since = static_cast<std::int64_t>(std::time(nullptr));
         if (h.up != was_up)
-            SP_LOG_INFO("health: node %s %s is %s (%s)", h.node.c_str(),
-                        h.address.to_string().c_str(), h.up ? "up" : "down",
-                        h.up ? (std::to_string(h.successes) + " consecutive successes").c_str()
-                             : (h.reason + "; " + std::to_string(h.failures) +
-                                " consecutive failures")
-                                   .c_str());
+            SP_LOG_INFO(
+                "health: node %s %s is %s (%s)", h.node.c_str(), h.address.to_string().c_str(),
+                h.up ? "up" : "down",
+                h.up ? (std::to_string(h.successes) + " consecutive successes").c_str()
+                     : (h.reason + "; " + std::to_string(h.failures) + " consecutive failures")
+                           .c_str());
     }
     dirty_info_ = true;
     if (h.up != was_up || !was_checked) dirty_view_ = true;
@@ -532,8 +540,8 @@ void HealthChecker::check_external(std::int64_t now) {
                     continue;
                 }
                 const auto& node = edges_->nodes[it->second];
-                if (m.address && std::find(node.v4.begin(), node.v4.end(), *m.address) ==
-                                     node.v4.end() &&
+                if (m.address &&
+                    std::find(node.v4.begin(), node.v4.end(), *m.address) == node.v4.end() &&
                     std::find(node.v6.begin(), node.v6.end(), *m.address) == node.v6.end()) {
                     SP_LOG_WARN("external: %s:%d: %s is not an address of node %s; line ignored",
                                 path.c_str(), m.line, m.address->to_string().c_str(),
@@ -556,10 +564,10 @@ void HealthChecker::check_external(std::int64_t now) {
             external_stale_ = stale;
             dirty_view_ = true;
             if (stale)
-                SP_LOG_WARN("external: %s is %lld s old (external_max_age_s %u): its marks are "
-                            "ignored until it is rewritten",
-                            path.c_str(), static_cast<long long>(age_s),
-                            edges_->health.external_max_age_s);
+                SP_LOG_WARN(
+                    "external: %s is %lld s old (external_max_age_s %u): its marks are "
+                    "ignored until it is rewritten",
+                    path.c_str(), static_cast<long long>(age_s), edges_->health.external_max_age_s);
             else
                 SP_LOG_INFO("external: %s is fresh again: its marks apply", path.c_str());
         }

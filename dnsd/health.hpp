@@ -112,9 +112,9 @@ class HealthChecker {
     common::Snapshot<HealthState>& out_;
     std::shared_ptr<const EdgeSet> edges_;
     std::vector<std::unique_ptr<Target>> targets_;
-    void* multi_ = nullptr;  // CURLM*
-    int epoll_fd_ = -1;      // curl's sockets and wake_fd_
-    int wake_fd_ = -1;       // eventfd: notify() and stop()
+    void* multi_ = nullptr;            // CURLM*
+    int epoll_fd_ = -1;                // curl's sockets and wake_fd_
+    int wake_fd_ = -1;                 // eventfd: notify() and stop()
     std::int64_t curl_timer_ms_ = -1;  // when curl wants socket_action(TIMEOUT); -1: never
     // Targets waiting for their next check: (due time, index into targets_), earliest first.
     std::priority_queue<std::pair<std::int64_t, std::size_t>,

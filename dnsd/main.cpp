@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
-#include <boost/program_options.hpp>
 #include <iostream>
 #include <thread>
 

@@ -35,8 +35,9 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const 
     if (map().needs_geo() && ctx.env.geo) geo = ctx.env.geo->find(key.address);
     static const HealthView kAllUp;
     // Health applies only if it was computed for this very node set.
-    const HealthView& hv =
-        ctx.env.health && ctx.env.health->edges.get() == edges_.get() ? ctx.env.health->view : kAllUp;
+    const HealthView& hv = ctx.env.health && ctx.env.health->edges.get() == edges_.get()
+                               ? ctx.env.health->view
+                               : kAllUp;
     const Decision d =
         decide(*edges_, config(), map(), family, key, geo, hv, ctx.env.round_robin++);
     if (d.tier == Tier::kFallback) bump(ctx.stats.redirect_fallback);

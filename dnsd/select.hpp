@@ -55,9 +55,9 @@ class NodeList {
 
 struct Decision {
     Tier tier = Tier::kNone;
-    std::string entry;                 // "DE", "AS3320", "192.0.2.0/24", "default", ...
-    NodeList nodes;                    // chosen, best first
-    unsigned scope = 0;                // ECS scope prefix length
+    std::string entry;   // "DE", "AS3320", "192.0.2.0/24", "default", ...
+    NodeList nodes;      // chosen, best first
+    unsigned scope = 0;  // ECS scope prefix length
     std::uint32_t ttl = 0;
     bool hashed = false;  // a tie was spread by hashing on the stickiness subnet
     // For `dnsdctl explain`: each candidate of the winning entry, as text.

@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (data[0] & 1) {
         std::vector<std::string> warnings;
         const AdminOverrides o = parse_admin_state(text, "state", warnings);
-        for (const auto& w : warnings) check(w.rfind("state:", 0) == 0, "warning without file:line");
+        for (const auto& w : warnings)
+            check(w.rfind("state:", 0) == 0, "warning without file:line");
         // What we write, we read back identically (names are single words).
         AdminOverrides clean;
         for (const auto& [name, ov] : o)

@@ -81,9 +81,9 @@ TEST(AdminState, ExternalFileWithABadLineIsRefusedWhole) {
     std::vector<ExternalMark> m;
     m.push_back({"kept", std::nullopt, "from before", 1});
     std::string error;
-    for (const char* text : {"fra1 down\nams1 sideways\n", "fra1 down\nams1\n",
-                             "fra1 down\nams1 192.0.2.300 down\n", "ams1 192.0.2.1\n",
-                             "ams1 192.0.2.1 maybe\n"}) {
+    for (const char* text :
+         {"fra1 down\nams1 sideways\n", "fra1 down\nams1\n", "fra1 down\nams1 192.0.2.300 down\n",
+          "ams1 192.0.2.1\n", "ams1 192.0.2.1 maybe\n"}) {
         error.clear();
         EXPECT_FALSE(parse_external(text, "/run/ext", m, error)) << text;
         EXPECT_EQ(error.rfind("/run/ext:", 0), 0u) << error;
@@ -97,8 +97,8 @@ TEST(AdminState, ExternalFileWithABadLineIsRefusedWhole) {
 }
 
 TEST(AdminState, AtomicWriteReplacesWholeAndLeavesNoTemporary) {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("signpost-admin-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("signpost-admin-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const std::string path = (dir / "admin.state").string();
     std::string error, back;
