@@ -283,12 +283,7 @@ std::string ControlServer::node(std::string_view args) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (std::chrono::steady_clock::now() < deadline) {
         const auto hs = health_->load();
-        const auto st = state_.load();
-        auto it = st->edges->node_index.find(w[0]);
-        if (hs && it != st->edges->node_index.end() && hs->edges.get() == st->edges.get() &&
-            hs->admin[it->second].override.mode == r.applied.mode &&
-            hs->admin[it->second].override.since_ms == r.applied.since_ms)
-            break;
+        if (hs && hs->admin_generation >= r.generation) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     std::string out = show(w[0]);

@@ -246,6 +246,7 @@ AdminResult HealthChecker::set_admin(const std::string& node, AdminMode mode,
         r.persisted = true;
     }
     admin_ = std::move(next);
+    r.generation = ++admin_generation_;
     if (mode == AdminMode::kDrain)
         SP_LOG_INFO("admin: node %s drains over %u s%s", node.c_str(), o.drain_s,
                     r.persisted ? "" : " (not persisted: no [health] state_file)");
@@ -452,6 +453,7 @@ void HealthChecker::publish(std::int64_t now) {
     s->admin.resize(n);
     {
         std::lock_guard lock(admin_mu_);
+        s->admin_generation = admin_generation_;
         for (std::size_t i = 0; i < n; ++i) {
             auto it = admin_.find(e.nodes[i].name);
             if (it != admin_.end()) s->admin[i].override = it->second;

@@ -53,7 +53,8 @@ struct HealthState {
     std::vector<TargetHealth> targets;
     std::vector<NodeAdmin> admin;  // per node, same index as edges->nodes
     bool warm = false;
-    std::string external_status;  // the external file's state, for status
+    std::string external_status;     // the external file's state, for status
+    std::uint64_t admin_generation = 0;  // overrides up to this set_admin() are in the view
 };
 
 // The health view for the node set a batch is answered with. Right after a
@@ -78,6 +79,7 @@ struct AdminResult {
     std::string error;
     bool persisted = false;  // written to the state file
     AdminOverride applied;
+    std::uint64_t generation = 0;  // in the view once HealthState::admin_generation >= this
 };
 
 class HealthChecker {
@@ -133,6 +135,7 @@ class HealthChecker {
 
     std::mutex admin_mu_;  // control thread writes, checker thread reads
     AdminOverrides admin_;
+    std::uint64_t admin_generation_ = 0;  // bumped by each set_admin(), under admin_mu_
     std::atomic<bool> admin_changed_{false};
 
     std::string external_path_;
