@@ -44,41 +44,7 @@ ttl = 300
 """
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, proc, log, timeout=15):
-    deadline = time.time() + timeout
-    q = dns.message.make_query("www.example.test", "A")
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            with open(log) as f:
-                raise RuntimeError("resolver exited: " + f.read()[-2000:])
-        try:
-            dns.query.udp(q, "127.0.0.1", port=port, timeout=0.3)
-            return
-        except Exception:
-            time.sleep(0.1)
-    with open(log) as f:
-        raise RuntimeError("resolver did not answer: " + f.read()[-2000:])
-
-
-class Resolvers(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = Dnsd(tail=TAIL)
-        cls.dir = tempfile.mkdtemp(prefix="resolvers-")
-        cls.procs = []
-        # Unbound: the ECS module before the iterator; the stub zone is dnsd.
-        cls.unbound_port = free_port()
-        conf = os.path.join(cls.dir, "unbound.conf")
-        with open(conf, "w") as f:
-            f.write("""server:
+UNBOUND_CONF = """server:
   interface: 127.0.0.1
   port: %d
   do-daemonize: no
@@ -101,17 +67,9 @@ class Resolvers(unittest.TestCase):
 stub-zone:
   name: "example.test"
   stub-addr: 127.0.0.1@%d
-""" % (cls.unbound_port, cls.dir, cls.d.port))
-        log = os.path.join(cls.dir, "unbound.log")
-        cls.logs = [open(log, "w")]
-        cls.procs.append(subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=cls.logs[-1],
-                                          stderr=subprocess.STDOUT))
-        wait_port(cls.unbound_port, cls.procs[-1], log)
-        # BIND 9 (no ECS in its resolver): a forward zone to dnsd.
-        cls.named_port = free_port()
-        conf = os.path.join(cls.dir, "named.conf")
-        with open(conf, "w") as f:
-            f.write("""options {
+"""
+
+NAMED_CONF = """options {
   directory "%s";
   pid-file "%s/named.pid";
   listen-on port %d { 127.0.0.1; };
@@ -124,12 +82,100 @@ stub-zone:
   notify no;
 };
 zone "example.test" { type forward; forward only; forwarders { 127.0.0.1 port %d; }; };
-""" % (cls.dir, cls.dir, cls.named_port, cls.d.port))
-        log = os.path.join(cls.dir, "named.log")
-        cls.logs.append(open(log, "w"))
-        cls.procs.append(subprocess.Popen([NAMED, "-g", "-4", "-c", conf], stdout=cls.logs[-1],
-                                          stderr=subprocess.STDOUT))
-        wait_port(cls.named_port, cls.procs[-1], log)
+"""
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1 right now (the resolvers
+    bind both); another process may still take it before they do, so callers
+    retry on a bind failure."""
+    while True:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+
+
+def start_on_free_port(cls, name, write_conf, argv):
+    """Starts a resolver on a free port, again on another one if it loses the
+    port to a concurrent test between our check and its bind."""
+    for attempt in range(8):
+        port = free_port()
+        conf = write_conf(port)
+        log = os.path.join(cls.dir, "%s.log" % name)
+        f = open(log, "w")
+        proc = subprocess.Popen(argv + [conf], stdout=f, stderr=subprocess.STDOUT)
+        try:
+            wait_port(port, proc, log)
+        except RuntimeError as e:
+            proc.kill()
+            proc.wait()
+            f.close()
+            if "in use" in str(e) and attempt < 7:
+                continue
+            raise
+        cls.procs.append(proc)
+        cls.logs.append(f)
+        return port
+    raise RuntimeError("unreachable")
+
+
+def wait_port(port, proc, log, timeout=15):
+    deadline = time.time() + timeout
+    q = dns.message.make_query("www.example.test", "A")
+    while time.time() < deadline:
+        with open(log) as f:
+            text = f.read()
+        if proc.poll() is not None or "in use" in text:
+            raise RuntimeError("resolver failed: " + text[-2000:])
+        try:
+            dns.query.udp(q, "127.0.0.1", port=port, timeout=0.3)
+            return
+        except Exception:
+            time.sleep(0.1)
+    with open(log) as f:
+        raise RuntimeError("resolver did not answer: " + f.read()[-2000:])
+
+
+class Resolvers(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Dnsd(tail=TAIL)
+        cls.dir = tempfile.mkdtemp(prefix="resolvers-")
+        cls.procs = []
+        cls.logs = []
+        try:
+            cls.start_resolvers()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start_resolvers(cls):
+
+        # Unbound: the ECS module before the iterator; the stub zone is dnsd.
+        def unbound_conf(port):
+            conf = os.path.join(cls.dir, "unbound.conf")
+            with open(conf, "w") as f:
+                f.write(UNBOUND_CONF % (port, cls.dir, cls.d.port))
+            return conf
+        cls.unbound_port = start_on_free_port(cls, "unbound", unbound_conf, [UNBOUND, "-d", "-c"])
+
+        # BIND 9 (no ECS in its resolver): a forward zone to dnsd.
+        def named_conf(port):
+            conf = os.path.join(cls.dir, "named.conf")
+            with open(conf, "w") as f:
+                f.write(NAMED_CONF % (cls.dir, cls.dir, port, cls.d.port))
+            return conf
+        cls.named_port = start_on_free_port(cls, "named", named_conf, [NAMED, "-g", "-4", "-c"])
 
     @classmethod
     def tearDownClass(cls):
