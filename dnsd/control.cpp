@@ -161,15 +161,23 @@ std::string ControlServer::status() {
     std::snprintf(line, sizeof line, SP_STATUS_FMT, "node", "address", "admin", "health", "serving",
                   "latency", "since", "reason");
     text += line;
+    std::size_t next_target = 0;
     for (std::size_t i = 0; i < st->edges->nodes.size(); ++i) {
         const auto& n = st->edges->nodes[i];
         const NodeAdmin* a = same ? &hs->admin[i] : nullptr;
         for (const auto* addrs : {&n.v4, &n.v6}) {
             for (const auto& addr : *addrs) {
+                // Targets are in node and address order: the next one is
+                // this address's (a search only if that ever changes).
                 const TargetHealth* h = nullptr;
-                if (same)
+                if (same && next_target < hs->targets.size() &&
+                    hs->targets[next_target].node == n.name &&
+                    hs->targets[next_target].address == addr) {
+                    h = &hs->targets[next_target++];
+                } else if (same) {
                     for (const auto& t : hs->targets)
                         if (t.node == n.name && t.address == addr) h = &t;
+                }
                 const std::string health = n.check.type == CheckConfig::Type::kNone ? "none"
                                            : !h || !h->checked                      ? "pending"
                                            : h->up                                  ? "up"
