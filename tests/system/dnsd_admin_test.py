@@ -159,6 +159,47 @@ class Admin(unittest.TestCase):
         self.assertGreaterEqual(sum(seen.values()), 5000)
         self.assertEqual(seen["127.0.0.21"], 0, "%s over %d reloads" % (seen, reloads))
 
+    def test_control_socket_junk(self):
+        # Every request line gets one JSON line back; nothing upsets the daemon.
+        d = self.start('type = "none"\n')
+        lines = [b"node", b"node ", b"node a b c d", b"node \xff\xfe down", b"node a drain -1",
+                 b"node a drain 99999999999", b"explain", b"explain video.example.test",
+                 b"explain video.example.test not-an-address", b"explain video.example.test 10.0.0.0/99",
+                 b"explain \x00\x01 10.0.0.1", b"explain www.example.test 10.0.0.1", b"status extra",
+                 b"\x00" * 10, b"\xc3\x28 \xe2\x82", b"x" * 5000, b"", b"reload please"]
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(d.ctl)
+        s.sendall(b"\n".join(lines) + b"\n")
+        buf = b""
+        answers = []
+        while len(answers) < len(lines) - 1:  # the empty line may get no answer
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                answers.append(json.loads(line))
+            if len(answers) >= len(lines) - 1:
+                s.settimeout(0.5)
+                try:
+                    buf += s.recv(65536)
+                except socket.timeout:
+                    pass
+        s.close()
+        self.assertGreaterEqual(len(answers), len(lines) - 1)
+        for a in answers:
+            self.assertIn("ok", a)
+            self.assertFalse(a["ok"], a)
+        errors = " | ".join(a.get("error", "") for a in answers)
+        for expected in ("usage: node NAME", "only drain takes a ramp length", "request too long",
+                         "is not an address or prefix", "is not a redirect name", "unknown command"):
+            self.assertIn(expected, errors)
+        self.assertEqual(self.node("a")[1]["mode"], "auto")  # nothing changed
+        self.assertEqual(d.proc.poll(), None)
+        self.assertTrue(self.answers("10.0.0.0/24"))
+
     def test_bad_commands_and_unwritable_state(self):
         d = self.start('type = "none"\nstate_file = "no-such-dir/admin.state"\n')
         rc, out, _ = self.node("zz", "down")
