@@ -103,9 +103,11 @@ class Canonical {
         out.assign(v);
         return true;
     }
-    // A number token as the generic reader delimits it, then from_chars on all of it.
+    // A number token as the generic reader delimits it (it starts with '-'
+    // or a digit, never '.'), then from_chars on all of it.
     template <class T>
     bool number(T& out) {
+        if (s_.empty() || (s_[0] != '-' && (s_[0] < '0' || s_[0] > '9'))) return false;
         std::size_t i = 0;
         while (i < s_.size() && ((s_[i] >= '0' && s_[i] <= '9') || s_[i] == '-' || s_[i] == '+' ||
                                  s_[i] == '.' || s_[i] == 'e' || s_[i] == 'E'))

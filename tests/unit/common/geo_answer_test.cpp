@@ -71,6 +71,8 @@ TEST(GeoAnswer, FastPathAndGenericReaderAgree) {
         R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":null,"continent":null,"asn":1.5,"as_org":null,"latitude":null,"longitude":null,"generation":3})",
         R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":null,"continent":null,"asn":null,"as_org":null,"latitude":inf,"longitude":null,"generation":3})",
         R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":null,"continent":null,"asn":null,"as_org":null,"latitude":1,"longitude":null,"generation":3} )",
+        // found by the fuzzer: a number starting with '.' (from_chars takes it; JSON does not)
+        R"({"ip":"81.2.69.142","prefix":"81.2.69.0/25","found":true,"country":"GB","continent":"EU","asn":20712,"as_org":"x","latitude":.155,"longitude":-0.09,"generation":3})",
     };
     GeoAnswer first;
     ASSERT_EQ(parse_answer_json(lines[0], first), "");
