@@ -120,6 +120,13 @@ std::string ControlServer::handle(std::string_view line) {
 
 namespace {
 
+// {"ok":false,"error":"why"}
+std::string fail(const std::string& why) {
+    std::string out = "{\"ok\":false,\"error\":";
+    common::json::append_string(out, why);
+    return out + "}";
+}
+
 std::string admin_text(const EdgeNode& n, const NodeAdmin* a) {
     if (a) switch (a->override.mode) {
             case AdminMode::kUp:
@@ -233,11 +240,6 @@ std::string ControlServer::status() {
 }
 
 std::string ControlServer::node(std::string_view args) {
-    auto fail = [](const std::string& why) {
-        std::string out = "{\"ok\":false,\"error\":";
-        common::json::append_string(out, why);
-        return out + "}";
-    };
     std::vector<std::string> w;
     for (std::size_t i = 0; i < args.size();) {
         while (i < args.size() && args[i] == ' ') ++i;
@@ -340,11 +342,6 @@ std::string ControlServer::node_metrics() {
 }
 
 std::string ControlServer::explain(std::string_view args) {
-    auto fail = [](const std::string& why) {
-        std::string out = "{\"ok\":false,\"error\":";
-        common::json::append_string(out, why);
-        return out + "}";
-    };
     const auto sp = args.find(' ');
     if (sp == std::string_view::npos) return fail("usage: explain NAME ADDRESS[/PREFIX]");
     std::string name(args.substr(0, sp));

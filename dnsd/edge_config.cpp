@@ -45,11 +45,13 @@ class Reader {
         if (!n->as_string()) fail(*n, std::string(key) + ": expected a string");
         return n->as_string()->get();
     }
-    void known(const toml::table& t, std::initializer_list<const char*> keys,
-               const char* where) const {
+    void known(const toml::table& t, std::initializer_list<const char*> keys, const char* where,
+               std::initializer_list<const char*> more = {}) const {
         for (const auto& [k, v] : t) {
             const std::string_view key = k.str();  // (clang 14 cannot capture bindings)
-            if (std::none_of(keys.begin(), keys.end(), [&](const char* x) { return key == x; }))
+            auto is = [&](const char* x) { return key == x; };
+            if (std::none_of(keys.begin(), keys.end(), is) &&
+                std::none_of(more.begin(), more.end(), is))
                 fail(v, "unknown key '" + std::string(key) + "' in " + where);
         }
     }
@@ -139,18 +141,15 @@ class Reader {
 };
 
 // Reads check fields from `t` over `base` (the [health] defaults).
+// [health] also holds the settings of health checking as a whole.
 CheckConfig read_check(Reader& r, const toml::table& t, CheckConfig c, bool global = false) {
-    if (global)
-        r.known(t,
-                {"type", "port", "path", "host", "expect", "body", "tls_verify", "interval_ms",
-                 "connect_timeout_ms", "timeout_ms", "rise", "fall", "warmup", "drain_seconds",
-                 "state_file", "external_file", "external_max_age_s"},
-                "[health]");
-    else
-        r.known(t,
-                {"type", "port", "path", "host", "expect", "body", "tls_verify", "interval_ms",
-                 "connect_timeout_ms", "timeout_ms", "rise", "fall"},
-                "a health check");
+    r.known(t,
+            {"type", "port", "path", "host", "expect", "body", "tls_verify", "interval_ms",
+             "connect_timeout_ms", "timeout_ms", "rise", "fall"},
+            global ? "[health]" : "a health check",
+            global ? std::initializer_list<const char*>{"warmup", "drain_seconds", "state_file",
+                                                        "external_file", "external_max_age_s"}
+                   : std::initializer_list<const char*>{});
     if (const toml::node* n = t.get("type")) {
         const auto* s = n->as_string();
         const std::string v = s ? s->get() : "";

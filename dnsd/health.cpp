@@ -181,23 +181,18 @@ void HealthChecker::start() {
     if (checked == 0) {
         warm_ = true;
         SP_LOG_INFO("health: no node has a health check: admin state alone decides");
-    } else
-        switch (hs.warmup) {
-            case HealthSettings::Warmup::kWait:
-                SP_LOG_INFO(
-                    "health: warm-up policy wait: every admin-up node counts as up until %zu "
-                    "checked address(es) have a first result or one timeout passes",
-                    checked);
-                break;
-            case HealthSettings::Warmup::kUp:
-            case HealthSettings::Warmup::kDown:
-                warm_ = true;
-                SP_LOG_INFO(
-                    "health: warm-up policy %s: health is used at once, unchecked addresses "
-                    "count as %s",
-                    warmup_name(hs.warmup), warmup_name(hs.warmup));
-                break;
-        }
+    } else if (hs.warmup == HealthSettings::Warmup::kWait) {
+        SP_LOG_INFO(
+            "health: warm-up policy wait: every admin-up node counts as up until %zu "
+            "checked address(es) have a first result or one timeout passes",
+            checked);
+    } else {
+        warm_ = true;
+        SP_LOG_INFO(
+            "health: warm-up policy %s: health is used at once, unchecked addresses "
+            "count as %s",
+            warmup_name(hs.warmup), warmup_name(hs.warmup));
+    }
     const auto now = ms_now();
     check_external(now);
     publish(now);

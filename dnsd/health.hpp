@@ -53,7 +53,7 @@ struct HealthState {
     std::vector<TargetHealth> targets;
     std::vector<NodeAdmin> admin;  // per node, same index as edges->nodes
     bool warm = false;
-    std::string external_status;     // the external file's state, for status
+    std::string external_status;         // the external file's state, for status
     std::uint64_t admin_generation = 0;  // overrides up to this set_admin() are in the view
 };
 
