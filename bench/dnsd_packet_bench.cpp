@@ -2,13 +2,26 @@
 // prebuilt wire answer) against doing the same with ldns (wire2pkt, build the
 // answer packet, pkt2wire), on the same zone and queries, in the same run.
 // This is the measurement behind "no ldns per query".
+//
+// BM_Batch: the whole userspace path of a UDP worker (dnsd/batch.hpp: parse a
+// batch of 64, geo cache lookups, answers) on a query file, without the socket
+// calls; per query, this is what dnsd adds to the kernel's UDP cost. Given
+// SIGNPOST_BENCH_CONFIG (a dnsd config) and SIGNPOST_BENCH_QUERIES (a query
+// file, bench/query_file.hpp); the config's geoipd must be running: the
+// queries are answered once before timing, so the cache is warm (as in
+// scripts/bench-redirect's warm series). Skipped without them.
 
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "bench/query_file.hpp"
+#include "dnsd/batch.hpp"
+#include "dnsd/config.hpp"
 #include "dnsd/query.hpp"
 #include "dnsd/responder.hpp"
 #include "dnsd/zone_loader.hpp"
@@ -99,8 +112,56 @@ void BM_LdnsPath(benchmark::State& state) {
     ldns_rdf_deep_free(origin);
 }
 
+void BM_Batch(benchmark::State& state) {
+    const char* config_path = std::getenv("SIGNPOST_BENCH_CONFIG");
+    const char* query_path = std::getenv("SIGNPOST_BENCH_QUERIES");
+    if (!config_path || !query_path) {
+        state.SkipWithError("SIGNPOST_BENCH_CONFIG and SIGNPOST_BENCH_QUERIES are not set");
+        return;
+    }
+    std::string error;
+    std::vector<std::string> warnings;
+    const auto config = load_config(config_path, error);
+    const auto serving = config ? build_state(*config, 1, error, warnings) : nullptr;
+    const auto queries = signpost::bench::load_queries(query_path);
+    if (!serving || queries.empty()) {
+        state.SkipWithError(serving ? "no queries" : error.c_str());
+        return;
+    }
+    WorkerStats stats;
+    BatchAnswerer answerer(stats);
+    auto batch = std::make_unique<Batch>();
+    const auto source = *signpost::common::IpAddress::parse("127.0.0.1");
+    std::size_t next = 0;
+    auto fill = [&] {  // what recvmmsg does: copy the datagrams in
+        for (unsigned i = 0; i < Batch::kSize; ++i) {
+            const auto& q = queries[next];
+            next = next + 1 == queries.size() ? 0 : next + 1;
+            std::memcpy(batch->in[i], q.data(), q.size());
+            batch->in_len[i] = q.size();
+            batch->oversize[i] = false;
+            batch->source[i] = source;
+        }
+    };
+    const std::shared_ptr<const HealthState> health;  // no checks: the config's admin state
+    for (std::size_t done = 0; done < queries.size() + Batch::kSize; done += Batch::kSize) {
+        fill();  // warm the geo cache: every query once
+        answerer.answer(*batch, Batch::kSize, *serving, health);
+    }
+    std::uint64_t unanswered = 0;
+    for (auto _ : state) {
+        fill();
+        answerer.answer(*batch, Batch::kSize, *serving, health);
+        for (unsigned i = 0; i < Batch::kSize; ++i) unanswered += batch->out_len[i] == 0;
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * Batch::kSize);
+    state.counters["unanswered"] = static_cast<double>(unanswered);
+    state.counters["geo_misses"] = static_cast<double>(stats.geo_cache_misses.load());
+}
+
 }  // namespace
 
 BENCHMARK(BM_DnsdPath);
+BENCHMARK(BM_Batch);
 BENCHMARK(BM_LdnsPath);
 BENCHMARK_MAIN();

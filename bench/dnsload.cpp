@@ -19,69 +19,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "common/ip_address.hpp"
+#include "bench/query_file.hpp"
 
 using Clock = std::chrono::steady_clock;
 using signpost::common::IpAddress;
 using signpost::common::Prefix;
-
-namespace {
-
-std::vector<std::uint8_t> build_query(const std::string& name, std::uint16_t qtype,
-                                      const std::string& ecs) {
-    std::vector<std::uint8_t> p = {0, 0, 0, 0, 0, 1,
-                                   0, 0, 0, 0, 0, 1};  // RD=0, one question, one OPT
-    std::stringstream ss(name);
-    std::string label;
-    while (std::getline(ss, label, '.')) {
-        if (label.empty()) continue;
-        p.push_back(static_cast<std::uint8_t>(label.size()));
-        p.insert(p.end(), label.begin(), label.end());
-    }
-    p.push_back(0);
-    p.insert(p.end(),
-             {static_cast<std::uint8_t>(qtype >> 8), static_cast<std::uint8_t>(qtype), 0, 1});
-    std::vector<std::uint8_t> opt;
-    if (!ecs.empty()) {
-        auto pre = Prefix::parse(ecs);
-        if (!pre) {
-            std::fprintf(stderr, "dnsload: bad ECS subnet %s\n", ecs.c_str());
-            std::exit(2);
-        }
-        const unsigned octets = (pre->length() + 7) / 8;
-        opt = {0,
-               8,
-               0,
-               static_cast<std::uint8_t>(4 + octets),
-               0,
-               static_cast<std::uint8_t>(pre->family() == signpost::common::Family::kV4 ? 1 : 2),
-               static_cast<std::uint8_t>(pre->length()),
-               0};
-        opt.insert(opt.end(), pre->address().bytes(), pre->address().bytes() + octets);
-    }
-    p.insert(p.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, static_cast<std::uint8_t>(opt.size() >> 8),
-                       static_cast<std::uint8_t>(opt.size())});
-    p.insert(p.end(), opt.begin(), opt.end());
-    return p;
-}
-
-std::uint16_t type_code(const std::string& t) {
-    if (t == "A") return 1;
-    if (t == "NS") return 2;
-    if (t == "CNAME") return 5;
-    if (t == "SOA") return 6;
-    if (t == "MX") return 15;
-    if (t == "TXT") return 16;
-    if (t == "AAAA") return 28;
-    return static_cast<std::uint16_t>(std::atoi(t.c_str()));
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     std::string server = "127.0.0.1:53", file;
@@ -105,16 +50,7 @@ int main(int argc, char** argv) {
     // Bounded: at most 65536 in flight (one per query ID) and at most 10 minutes.
     inflight = std::clamp(inflight, 1u, 65536u);
     seconds = std::clamp(seconds, 0.1, 600.0);
-    std::vector<std::vector<std::uint8_t>> queries;
-    std::ifstream in(file);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::stringstream ls(line);
-        std::string name, t, ecs;
-        if (!(ls >> name >> t)) continue;
-        ls >> ecs;
-        queries.push_back(build_query(name, type_code(t), ecs));
-    }
+    const auto queries = signpost::bench::load_queries(file);
     if (queries.empty()) {
         std::fprintf(stderr, "dnsload: no queries in '%s'\n", file.c_str());
         return 2;
