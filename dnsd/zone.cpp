@@ -7,9 +7,11 @@
 
 namespace signpost::dnsd {
 
-std::size_t NameHash::operator()(std::string_view s) const noexcept {
-    // FNV-1a: names are short and already lower-case; this is a few ns.
-    return static_cast<std::size_t>(common::fnv1a(s));
+void Zone::seal() {
+    std::vector<std::pair<std::string_view, const Node*>> items;
+    items.reserve(nodes.size());
+    for (const auto& [name, n] : nodes) items.emplace_back(name, &n);
+    index.build(items);
 }
 
 bool NameBuf::set(const std::uint8_t* name) {
@@ -75,21 +77,22 @@ LookupResult lookup(const Zone& zone, const NameRef& name, bool ds_at_cut) {
     return r;
 }
 
-void ZoneSet::add(std::shared_ptr<const Zone> z) {
+void ZoneSet::add(std::shared_ptr<Zone> z) {
+    z->seal();
     min_labels_ = std::min(min_labels_, z->origin_labels);
     max_labels_ = std::max(max_labels_, z->origin_labels);
-    list_.push_back(z);
-    zones_.emplace(z->origin, std::move(z));
+    list_.push_back(std::move(z));
+    std::vector<std::pair<std::string_view, const Zone*>> items;
+    for (const auto& l : list_) items.emplace_back(l->origin, l.get());
+    index_.build(items);
 }
 
 const Zone* ZoneSet::find(const NameRef& name) const {
-    if (zones_.empty() || name.labels < min_labels_) return nullptr;
+    if (list_.empty() || name.labels < min_labels_) return nullptr;
     // Longest origin first: strip as few labels as the deepest zone allows.
     const unsigned first = name.labels > max_labels_ ? name.labels - max_labels_ : 0;
-    for (unsigned k = first; k + min_labels_ <= name.labels; ++k) {
-        auto it = zones_.find(name.suffix(k));
-        if (it != zones_.end()) return it->second.get();
-    }
+    for (unsigned k = first; k + min_labels_ <= name.labels; ++k)
+        if (const auto* z = index_.find(name.suffix(k))) return *z;
     return nullptr;
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dnsd/name_index.hpp"
 #include "dnsd/wire.hpp"
 
 namespace signpost::dnsd {
@@ -47,9 +48,10 @@ struct Node {
 
 struct NameHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept;
+    std::size_t operator()(std::string_view s) const noexcept { return name_hash(s); }
 };
 
+// Built (and edited, while loading) as a map; looked up through Zone::index.
 using NodeMap = std::unordered_map<std::string, Node, NameHash, std::equal_to<>>;
 
 // A name in lower-case wire form with its label offsets: the lookup key.
@@ -84,7 +86,17 @@ struct Zone {
     std::uint32_t negative_ttl = 0;  // RFC 2308 section 5: min(SOA TTL, SOA MINIMUM)
     std::uint32_t serial = 0;
 
+    // The lookup index over `nodes`, built by seal() once no more names are
+    // added (ZoneSet::add seals). Until then, or if names were added after,
+    // node() falls back to the map: slower, never wrong.
+    NameIndex<const Node*> index;
+    void seal();
+
     const Node* node(std::string_view name) const {
+        if (index.size() == nodes.size()) {
+            const auto* n = index.find(name);
+            return n ? *n : nullptr;
+        }
         auto it = nodes.find(name);
         return it == nodes.end() ? nullptr : &it->second;
     }
@@ -109,14 +121,15 @@ LookupResult lookup(const Zone& zone, const NameRef& name, bool ds_at_cut);
 // All served zones, found by longest suffix match.
 class ZoneSet {
   public:
-    void add(std::shared_ptr<const Zone> z);
+    // Seals the zone (builds its lookup index): add a zone once it is complete.
+    void add(std::shared_ptr<Zone> z);
     // The zone of the longest origin that `name` is at or below, or nullptr.
     const Zone* find(const NameRef& name) const;
-    std::size_t size() const { return zones_.size(); }
+    std::size_t size() const { return list_.size(); }
     const std::vector<std::shared_ptr<const Zone>>& all() const { return list_; }
 
   private:
-    std::unordered_map<std::string, std::shared_ptr<const Zone>, NameHash, std::equal_to<>> zones_;
+    NameIndex<const Zone*> index_;  // by origin
     std::vector<std::shared_ptr<const Zone>> list_;
     std::uint8_t min_labels_ = 255, max_labels_ = 0;
 };

@@ -112,3 +112,39 @@ TEST(ZoneLoader, DuplicatesMergedAndTtlMismatchWarned) {
     EXPECT_EQ(a->ttl, 30u);
     EXPECT_EQ(r.warnings.size(), 1u);
 }
+
+TEST(NameIndex, FindsEveryKeyAndNothingElse) {
+    // Keys of every length from 1 to 255 octets (the tail reads of the hash
+    // differ by length), and keys that differ only in their last octet.
+    std::vector<std::string> keys;
+    for (std::size_t len = 1; len <= 255; ++len) keys.push_back(std::string(len, 'a'));
+    for (int c = 0; c < 256; ++c) keys.push_back("\3www\7example" + std::string(1, char(c)));
+    std::vector<std::pair<std::string_view, int>> items;
+    for (std::size_t i = 0; i < keys.size(); ++i) items.emplace_back(keys[i], static_cast<int>(i));
+    NameIndex<int> index;
+    index.build(items);
+    ASSERT_EQ(index.size(), keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const int* v = index.find(keys[i]);
+        ASSERT_NE(v, nullptr) << i;
+        EXPECT_EQ(*v, static_cast<int>(i));
+    }
+    EXPECT_EQ(index.find(std::string(256, 'a')), nullptr);
+    EXPECT_EQ(index.find("\3www\7exampl"), nullptr);
+    EXPECT_EQ(index.find(std::string_view("", 0)), nullptr);
+    EXPECT_EQ(NameIndex<int>{}.find("a"), nullptr);  // never built
+}
+
+TEST(Zone, NamesAddedAfterSealingAreStillFound) {
+    auto r = load_zone_file("example.test", kZone);
+    ASSERT_TRUE(r.zone) << r.error;
+    ZoneSet set;
+    set.add(r.zone);  // seals
+    const std::string w = text_to_wire("late.example.test");
+    EXPECT_EQ(r.zone->node(w), nullptr);
+    r.zone->nodes[w];  // an empty node, added after the index was built
+    EXPECT_NE(r.zone->node(w), nullptr);
+    r.zone->seal();
+    EXPECT_NE(r.zone->node(w), nullptr);
+    EXPECT_NE(find(*r.zone, "www.example.test").node, nullptr);
+}
