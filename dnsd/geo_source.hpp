@@ -16,6 +16,7 @@
 
 #include "common/geo_answer.hpp"
 #include "common/geo_client.hpp"
+#include "common/hash.hpp"
 #include "dnsd/edge.hpp"
 #include "dnsd/stats.hpp"
 #include "dnsd/v4_prefix_index.hpp"
@@ -49,13 +50,14 @@ class GeoSource {
         bool operator==(const Key&) const = default;
     };
     struct Entry {
-        Key key;
-        common::GeoAnswer answer;
+        // What a hit checks and marks first, in the entry's first cache line.
         Clock::time_point stored;
-        std::uint32_t version = 0;  // bumped when the slot is reused
         std::uint64_t batch = 0;    // last batch that used it: pinned until that batch is answered
+        std::uint32_t version = 0;  // bumped when the slot is reused
         bool referenced = false;
         bool used = false;
+        Key key;
+        common::GeoAnswer answer;
     };
     // Fast path: the client's /24 (IPv4) or /48 (IPv6) bucket -> the entry
     // covering all of it. ECS subnets are /24 and /48, and geo prefixes are
@@ -95,6 +97,10 @@ class GeoSource {
       public:
         void reset(std::size_t capacity_pow2);
         const Bucket* find(std::uint64_t key) const;
+        // Starts loading the key's first probe slot (a hint; no effect on contents).
+        void prefetch(std::uint64_t key) const {
+            if (!cells_.empty()) __builtin_prefetch(&cells_[common::mix64(key) & mask_]);
+        }
         void put(std::uint64_t key, Bucket b);
         void erase(std::uint64_t key);
         void clear();
