@@ -62,11 +62,22 @@ void GeoSource::configure(const GeoipConfig& c) {
     index_.reset(cap);
 }
 
-void GeoSource::FlatIndex::reset(std::size_t capacity_pow2) {
-    if (cells_.size() == capacity_pow2) return;
-    cells_.assign(capacity_pow2, Cell{});
-    mask_ = capacity_pow2 - 1;
+void GeoSource::FlatIndex::reset(std::size_t max_cells_pow2) {
+    max_cells_ = std::max(max_cells_pow2, kMinCells);
+    if (cells_.empty() || cells_.size() > max_cells_) {
+        cells_.assign(std::min(kMinCells, max_cells_), Cell{});
+        mask_ = cells_.size() - 1;
+        size_ = 0;
+    }
+}
+
+void GeoSource::FlatIndex::resize(std::size_t cells) {
+    std::vector<Cell> old(cells, Cell{});
+    old.swap(cells_);
+    mask_ = cells - 1;
     size_ = 0;
+    for (const Cell& c : old)
+        if (c.key != kEmpty) put(c.key, c.b);
 }
 
 void GeoSource::FlatIndex::clear() {
@@ -86,7 +97,13 @@ const GeoSource::Bucket* GeoSource::FlatIndex::find(std::uint64_t key) const {
 
 void GeoSource::FlatIndex::put(std::uint64_t key, Bucket b) {
     if (cells_.empty()) return;
-    if (full()) clear();  // bounded: rebuilt from hits
+    if (full()) {
+        if (cells_.size() < max_cells_) {
+            resize(cells_.size() * 2);
+        } else {
+            clear();  // bounded: rebuilt from hits
+        }
+    }
     for (std::size_t i = common::mix64(key) & mask_;; i = (i + 1) & mask_) {
         Cell& c = cells_[i];
         if (c.key == key) {

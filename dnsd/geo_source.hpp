@@ -91,11 +91,14 @@ class GeoSource {
     // Open addressing, linear probing, inline entries: one cache line per
     // probe where std::unordered_map chased a node pointer (it was the
     // largest userspace cost of a warm redirect answer). Holds the buckets and
-    // the exact IPv4 addresses (tagged so they never collide); emptied when
-    // half full (rebuilt from hits, like any cache).
+    // the exact IPv4 addresses (tagged so they never collide).
     class FlatIndex {
       public:
-        void reset(std::size_t capacity_pow2);
+        // Sets the largest size (a power of two). The table starts small and
+        // doubles when half full, so a working set that fits the CPU's caches
+        // is indexed by a table that fits them too; at the largest size a
+        // full table is emptied instead (rebuilt from hits, like any cache).
+        void reset(std::size_t max_cells_pow2);
         const Bucket* find(std::uint64_t key) const;
         // Starts loading the key's first probe slot (a hint; no effect on contents).
         void prefetch(std::uint64_t key) const {
@@ -112,9 +115,12 @@ class GeoSource {
             Bucket b{};
         };
         static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+        static constexpr std::size_t kMinCells = 1024;
+        void resize(std::size_t cells);
         std::vector<Cell> cells_;
         std::size_t mask_ = 0;
         std::size_t size_ = 0;
+        std::size_t max_cells_ = 0;
     };
     FlatIndex index_;
     static constexpr std::uint64_t kExactV4Tag = std::uint64_t{1} << 62;
