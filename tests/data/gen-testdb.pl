@@ -5,7 +5,9 @@
 #   tests/data/gen-testdb.pl OUTDIR
 #
 # city.mmdb       GeoIP2-City layout (country.iso_code, continent.code, location.*),
-#                 IPv4 + IPv6, nested prefixes, records with missing fields
+#                 IPv4 + IPv6, nested prefixes, records with missing fields, and
+#                 2,048 separate /24s in 172.16.0.0/13 (more prefixes than a
+#                 cache of 1,024 holds) alternating DE/EU and US/NA
 # city-b.mmdb     the same networks with other answers (for reload tests)
 # asn.mmdb        GeoLite2-ASN layout (autonomous_system_number/_organization)
 # flat.mmdb       ip-location-db layout (country_code only, no continent)
@@ -81,6 +83,12 @@ for my $variant (0, 1) {
     my $t = tree(type => 'GeoIP2-City', epoch => 1700000000 + $variant);
     for my $row (@city) {
         $t->insert_network($row->[0], city_record(@{ $row->[ 1 + $variant ] }));
+    }
+    for my $i (0 .. 2047) {
+        my @eu = ('DE', 'EU', 51.3, 9.49);
+        my @na = ('US', 'NA', 37.75, -97.82);
+        $t->insert_network(sprintf('172.%d.%d.0/24', 16 + ($i >> 8), $i & 255),
+                           city_record(($i + $variant) % 2 ? @na : @eu));
     }
     write_tree($t, $variant ? 'city-b.mmdb' : 'city.mmdb');
 }

@@ -1,6 +1,7 @@
 """Redirect names end to end: geoipd and dnsd started for real on loopback,
 the generated test databases, a map in its own file. Decoded with dnspython."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -59,6 +60,7 @@ class Redirect(unittest.TestCase):
         extra = NODES + '\n[maps.world]\nfile = "%s"\n' % self.map_file
         extra += '\n[geoip]\nsocket = "%s"\ntimeout_ms = 5\nbreaker_failures = 2\nbreaker_open_ms = 300\n' % self.geo.sock
         extra += '\n[[redirects]]\nname = "video.example.test"\nmap = "world"\nttl = 30\nfallback = ["fra1:3", "nyc1:1"]\nfallback_ttl = 7\n'
+        self.extra = extra
         self.d = Dnsd(tail=extra)
 
     def tearDown(self):
@@ -114,6 +116,40 @@ class Redirect(unittest.TestCase):
         bad = dns.edns.GenericOption(8, b"\x00\x01\x18\x00\x0a\x01\x02\x03")  # a byte too many
         m = dns.message.make_query("video.example.test", "A", use_edns=0, options=[bad])
         self.assertEqual(dns.query.udp(m, "127.0.0.1", port=self.d.port, timeout=T).rcode(), dns.rcode.FORMERR)
+
+    def test_small_cache_evicts_and_stays_right(self):
+        # More client networks than cache: 2,048 separate /24 prefixes in
+        # 172.16.0.0/13 (the test database alternates them DE/EU and US/NA)
+        # through a cache of 1,024 entries, so entries are evicted and their
+        # slots reused all the time, and the prefix index grows (1,024 ->
+        # 4,096 cells) and is emptied when half full. Every answer must stay
+        # what the client's own prefix says, and the known clients, asked in
+        # between, keep theirs.
+        table = [("10.1.2.0/24", "A", ADDR["par1"], 24), ("81.2.69.0/24", "A", ADDR["fra1"], 24),
+                 ("10.9.1.0/24", "A", ADDR["nyc2"], 16), ("198.51.100.0/24", "A", ADDR["nyc1"], 24),
+                 ("2001:db8:1::/48", "AAAA", ADDR["fra1v6"], 48),
+                 ("2001:db8:ff::/48", "AAAA", ADDR["nyc1v6"], 48)]
+        self.d.tail = self.extra.replace("timeout_ms = 5\n", "timeout_ms = 5\ncache_size = 1024\n")
+        self.d.write_config()
+        self.d.restart()
+        for rnd in range(2):
+            for i in range(2048):
+                subnet = "172.%d.%d.0/24" % (16 + (i >> 8), i & 255)
+                r, addrs, scope, _ = self.ask(subnet)
+                # EU -> fra1; NA -> nyc1 or nyc2 (tied, hashed by subnet).
+                want = [ADDR["fra1"]] if i % 2 == 0 else [ADDR["nyc1"], ADDR["nyc2"]]
+                self.assertEqual(len(addrs), 1, subnet)
+                self.assertIn(addrs[0], want, "%s, round %d" % (subnet, rnd))
+                self.assertEqual(scope, 24, subnet)
+                if i % 200 == 0:
+                    for known, rdtype, addr, known_scope in table:
+                        _, got, got_scope, ttl = self.ask(known, rdtype)
+                        self.assertEqual((got, got_scope, ttl), ([addr], known_scope, 30),
+                                         "%s after %d other networks" % (known, i))
+        stats = self.d.ctl_cmd("stats").stdout
+        self.assertIn('"redirect_fallback":0', stats)  # every answer from geo facts
+        misses = int(re.search(r'"geo_cache_misses":(\d+)', stats).group(1))
+        self.assertGreater(misses, 2048)  # more than the first round's: some were evicted
 
     def test_cname_to_redirect_name(self):
         # tv.example.test IN CNAME video.example.test: the chain ends in a
