@@ -304,11 +304,20 @@ void GeoSource::prefetch(std::span<const common::IpAddress> addresses) {
     // than the CPU's caches, each a miss on its index slot and then on its
     // entry. Start all the index loads, then all the entry loads, before
     // using any, so the misses overlap instead of queueing one after another.
+    // A new client's address misses the bucket, then is looked up exactly and
+    // by covering prefix (find_slow): those loads start early too.
+    auto prefetch_entry = [&](std::size_t slot) {
+        if (slot >= entries_.size()) return;
+        const auto* e = reinterpret_cast<const char*>(&entries_[slot]);
+        for (std::size_t off = 0; off < sizeof(Entry); off += 64) __builtin_prefetch(e + off);
+    };
     for (const auto& a : addresses) index_.prefetch(bucket_of(a));
     for (const auto& a : addresses) {
-        if (const Bucket* b = index_.find(bucket_of(a)); b && b->slot < entries_.size()) {
-            const auto* e = reinterpret_cast<const char*>(&entries_[b->slot]);
-            for (std::size_t off = 0; off < sizeof(Entry); off += 64) __builtin_prefetch(e + off);
+        if (const Bucket* b = index_.find(bucket_of(a))) {
+            prefetch_entry(b->slot);
+        } else if (a.is_v4()) {
+            index_.prefetch(kExactV4Tag | v4_key(a));
+            starts_v4_.prefetch(v4_key(a));
         }
     }
     for (const auto& a : addresses) {

@@ -98,6 +98,8 @@ class V4PrefixIndex {
         if (v.empty()) drop_bucket(first);
     }
 
+    // Starts loading what find(addr) reads first (a hint; changes nothing).
+    void prefetch(std::uint32_t addr) const { __builtin_prefetch(&cells_[addr >> 16]); }
     void clear() {
         std::fill(cells_.begin(), cells_.end(), 0);
         buckets_.clear();
