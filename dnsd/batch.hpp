@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/ip_address.hpp"
+#include "dnsd/answer_cache.hpp"
 #include "dnsd/dynamic.hpp"
 #include "dnsd/geo_source.hpp"
 #include "dnsd/health.hpp"
@@ -46,6 +47,7 @@ struct Batch {
     // Working space.
     Query query[kSize];
     ParseStatus status[kSize];
+    bool dynamic[kSize];  // known to be a redirect answer (looked for when geoipd is used)
     std::vector<common::IpAddress> geo_keys;
 };
 
@@ -62,6 +64,7 @@ class BatchAnswerer {
     GeoSource geo_;
     QueryEnv env_;
     HealthFor health_;
+    AnswerCache cache_;  // static answers; emptied when the snapshot changes
     std::uint64_t generation_ = 0;
 };
 

@@ -33,6 +33,9 @@ struct QueryEnv {
     GeoSource* geo = nullptr;             // nullptr: no geoipd configured for this thread
     const HealthState* health = nullptr;  // this batch's health snapshot (nullptr: all up)
     std::uint64_t round_robin = 0;
+    // Set when a dynamic answer wrote into the response (it depends on more
+    // than the query's bytes: such responses are never cached).
+    bool dynamic_used = false;
 };
 
 struct DynamicContext {

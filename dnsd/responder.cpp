@@ -140,6 +140,7 @@ void Builder::answer() {
         }
         const Node* n = r.node;
         if (n->dynamic) {
+            env_.dynamic_used = true;
             DynamicContext ctx{q_, source_, env_, stats_};
             const unsigned added = n->dynamic->answer(ctx, q_.qtype, Owner{cur_owner}, w_);
             ecs_scope = ctx.ecs_scope;

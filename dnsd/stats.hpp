@@ -26,6 +26,7 @@ namespace signpost::dnsd {
     X(edns, "queries with EDNS")                                                             \
     X(ecs, "queries with EDNS Client Subnet")                                                \
     X(any, "ANY queries answered per RFC 8482")                                              \
+    X(answer_cache_hits, "static UDP answers copied from the answer cache")                  \
     X(tcp_connections, "TCP connections accepted")                                           \
     X(tcp_refused, "TCP connections refused over a limit")                                   \
     X(tcp_idle_closed, "TCP connections closed after the idle timeout")                      \
@@ -42,6 +43,13 @@ struct alignas(64) WorkerStats {
 #define SP_FIELD(name, help) std::atomic<std::uint64_t> name{0};
     SIGNPOST_DNSD_COUNTERS(SP_FIELD)
 #undef SP_FIELD
+};
+
+// The counters by index, in list order (for code that copies or compares them all).
+inline constexpr std::atomic<std::uint64_t> WorkerStats::*kWorkerCounters[] = {
+#define SP_MEMBER(name, help) &WorkerStats::name,
+    SIGNPOST_DNSD_COUNTERS(SP_MEMBER)
+#undef SP_MEMBER
 };
 
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
