@@ -30,13 +30,16 @@ int main(int argc, char** argv) {
         return 1;
     }
     constexpr unsigned kBatch = 64;
-    static char bufs[kBatch][4096];
+    // 4096 octets of room each, 4096+64 apart (as dnsd's): at a 4 KiB stride
+    // every buffer's first line maps to the same L1 set and the batch evicts
+    // itself, which made this ceiling lower than dnsd.
+    static char bufs[kBatch][4096 + 64];
     sockaddr_storage peers[kBatch];
     iovec iov[kBatch];
     mmsghdr msgs[kBatch];
     for (;;) {
         for (unsigned i = 0; i < kBatch; ++i) {
-            iov[i] = {bufs[i], sizeof bufs[i]};
+            iov[i] = {bufs[i], 4096};
             std::memset(&msgs[i], 0, sizeof msgs[i]);
             msgs[i].msg_hdr.msg_name = &peers[i];
             msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
