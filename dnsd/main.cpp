@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
     // One counter block per thread: UDP workers, then TCP, then control.
     Stats stats(static_cast<unsigned>(udp.size()) + 2);
     StateReloader reloader(config_path, state);
+    reloader.note_files();  // as read for the first state: a change from here on is reloaded
     reloader.set_on_publish([&checker] { checker.notify(); });
     ControlServer control({config->control_socket, config->metrics_listen}, state, stats, reloader);
     control.set_health(&health, &checker);

@@ -3,6 +3,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <set>
+
 #include "common/file_watch.hpp"
 #include "common/log.hpp"
 #include "dnsd/redirect.hpp"
@@ -85,9 +87,28 @@ std::vector<std::string> StateReloader::files() const {
     return out;
 }
 
+void StateReloader::note_files() {
+    noted_.clear();
+    for (const auto& f : files()) noted_.emplace_back(f, common::FileWatcher::identify(f));
+}
+
+std::vector<std::string> StateReloader::changed_since_noted() const {
+    std::vector<std::string> out;
+    for (const auto& [f, id] : noted_)
+        if (common::FileWatcher::identify(f) != id) out.push_back(f);
+    return out;
+}
+
 void FileReloader::start() {
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    thread_ = std::thread([this] { run(); });
+    // Watching starts here, not when the thread gets to run: once start()
+    // returns (and dnsd says it is serving), no rename goes unnoticed.
+    files_ = reloader_.files();
+    watcher_ = std::make_unique<common::FileWatcher>(files_, std::chrono::seconds(5),
+                                                     std::chrono::milliseconds(100));
+    // And what changed between reading the files and now is reloaded at once.
+    auto early = reloader_.changed_since_noted();
+    thread_ = std::thread([this, early = std::move(early)] { run(early); });
 }
 
 void FileReloader::stop() {
@@ -100,15 +121,16 @@ void FileReloader::stop() {
     ::close(wake_fd_);
 }
 
-void FileReloader::run() {
-    auto files = reloader_.files();
-    auto watcher = std::make_unique<common::FileWatcher>(files, std::chrono::seconds(5),
-                                                         std::chrono::milliseconds(100));
+void FileReloader::run(const std::vector<std::string>& early) {
+    auto files = std::move(files_);
+    auto watcher = std::move(watcher_);
+    std::set<std::string> changed(early.begin(), early.end());
     while (!stopping_) {
-        auto changed = watcher->wait(std::chrono::seconds(3600), wake_fd_);
+        if (changed.empty()) changed = watcher->wait(std::chrono::seconds(3600), wake_fd_);
         if (stopping_) return;
         if (changed.empty()) continue;
         SP_LOG_INFO("%s changed: reloading", changed.begin()->c_str());
+        changed.clear();
         // Watch afresh *before* reading, so a change during the reload is seen.
         watcher = std::make_unique<common::FileWatcher>(files, std::chrono::seconds(5),
                                                         std::chrono::milliseconds(100));

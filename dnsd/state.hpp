@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/file_watch.hpp"
 #include "common/snapshot.hpp"
 #include "dnsd/config.hpp"
 #include "dnsd/responder.hpp"
@@ -43,12 +44,18 @@ class StateReloader {
     // files): what a file watcher should watch.
     std::vector<std::string> files() const;
     std::uint64_t failures() const { return failures_; }
+    // Records the identity of every file now (call once the first state is
+    // built); changed_since_noted() then lists those that changed since, such
+    // as a map renamed into place while dnsd was starting, before any watcher.
+    void note_files();
+    std::vector<std::string> changed_since_noted() const;
     // Called after each publish (the health checker re-indexes at once).
     void set_on_publish(std::function<void()> f) { on_publish_ = std::move(f); }
 
   private:
     std::function<void()> on_publish_;
     std::string path_;
+    std::vector<std::pair<std::string, common::FileWatcher::Identity>> noted_;
     common::Snapshot<ServingState>& state_;
     std::mutex mu_;  // one reload at a time; queries never take it
     std::atomic<std::uint64_t> reloads_{0};
@@ -66,8 +73,10 @@ class FileReloader {
     void stop();
 
   private:
-    void run();
+    void run(const std::vector<std::string>& early);  // early: changed before start()
     StateReloader& reloader_;
+    std::vector<std::string> files_;
+    std::unique_ptr<common::FileWatcher> watcher_;
     int wake_fd_ = -1;
     std::atomic<bool> stopping_{false};
     std::thread thread_;
