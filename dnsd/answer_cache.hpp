@@ -29,8 +29,8 @@ class AnswerCache {
     static constexpr std::size_t kMaxAnswer = 512;
 
     static constexpr std::size_t kCounters = std::size(kWorkerCounters);
-    using Snapshot = std::uint64_t[kCounters];
-    static void read(const WorkerStats& s, Snapshot out) {
+    using Counts = std::uint64_t[kCounters];  // every counter's value
+    static void read(const WorkerStats& s, Counts out) {
         for (std::size_t i = 0; i < kCounters; ++i)
             out[i] = (s.*kWorkerCounters[i]).load(std::memory_order_relaxed);
     }
@@ -61,7 +61,7 @@ class AnswerCache {
     // Stores the answer to `q` (sized `alen`) if it fits, given what the
     // counters were before it was answered (`before`) and are now.
     void store(const std::uint8_t* q, std::size_t len, const std::uint8_t* answer, std::size_t alen,
-               const Snapshot before, const WorkerStats& stats) {
+               const Counts before, const WorkerStats& stats) {
         if (len < 2 || len - 2 > kMaxQuery || alen == 0 || alen > kMaxAnswer) return;
         Slot next;
         for (std::size_t i = 0; i < kCounters; ++i) {

@@ -34,7 +34,7 @@ void BatchAnswerer::answer(Batch& b, unsigned n, const ServingState& state,
     if (!b.geo_keys.empty()) geo_.prefetch(b.geo_keys);
     // Pass 2: answer; static answers from the cache when the same query bytes
     // were answered before (only well-formed queries are looked up or kept).
-    AnswerCache::Snapshot before;
+    AnswerCache::Counts before;
     for (unsigned i = 0; i < n; ++i) {
         const bool cacheable = b.status[i] == ParseStatus::kOk && !b.dynamic[i];
         if (cacheable) {
