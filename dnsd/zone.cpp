@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
-#include "common/hash.hpp"
 
 namespace signpost::dnsd {
 
