@@ -10,6 +10,14 @@
 namespace signpost::dnsd {
 
 namespace {
+bool is_wildcard_address(const sockaddr_storage& ss) {
+    if (ss.ss_family == AF_INET)
+        return reinterpret_cast<const sockaddr_in&>(ss).sin_addr.s_addr == htonl(INADDR_ANY);
+    if (ss.ss_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr);
+    return false;
+}
+
 int bind_socket(const ListenAddress& a, int kind, std::string& error) {
     sockaddr_storage ss;
     const unsigned len = a.address.to_sockaddr(&ss);
@@ -37,6 +45,20 @@ int bind_socket(const ListenAddress& a, int kind, std::string& error) {
         } else {
             omit = IPV6_PMTUDISC_OMIT;
             ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &omit, sizeof omit);
+        }
+        // On a wildcard address the kernel would pick an answer's source by
+        // route, which on a host with several addresses is often not the one
+        // the query went to, and resolvers drop such answers. Ask for each
+        // query's destination, to answer from it (udp_worker.cpp).
+        if (is_wildcard_address(ss)) {
+            const int rc = family == AF_INET
+                               ? ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one)
+                               : ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+            if (rc != 0) {
+                error = a.text() + ": destination address option: " + std::strerror(errno);
+                ::close(fd);
+                return -1;
+            }
         }
     }
     if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
@@ -87,6 +109,13 @@ bool bind_listener(const ListenAddress& la, unsigned threads, std::vector<int>& 
         for (int fd : fds) ::close(fd);
     }
     return false;
+}
+
+bool is_wildcard(int fd) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    return ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+           is_wildcard_address(ss);
 }
 
 int bound_port(int fd) {

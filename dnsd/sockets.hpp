@@ -14,6 +14,11 @@ namespace signpost::dnsd {
 int bind_udp(const ListenAddress& a, std::string& error);
 int bind_tcp(const ListenAddress& a, std::string& error);
 
+// Whether a socket is bound to 0.0.0.0 or [::]; such UDP sockets deliver each
+// query's destination address (IP_PKTINFO, IPV6_RECVPKTINFO) so that the
+// answer leaves from the address the client asked.
+bool is_wildcard(int fd);
+
 // The port a socket was bound to (to resolve port 0 once for all workers).
 int bound_port(int fd);
 

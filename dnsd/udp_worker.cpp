@@ -1,18 +1,25 @@
 #include "dnsd/udp_worker.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 
 #include "common/log.hpp"
 #include "dnsd/batch.hpp"
+#include "dnsd/sockets.hpp"
 
 namespace signpost::dnsd {
 
 namespace {
+
+// Room for one IP_PKTINFO or IPV6_PKTINFO control message.
+constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(in6_pktinfo));
+static_assert(sizeof(in6_pktinfo) >= sizeof(in_pktinfo));
 
 struct Slots {
     Batch batch;
@@ -21,7 +28,51 @@ struct Slots {
     iovec out_iov[Batch::kSize];
     mmsghdr in_msg[Batch::kSize];
     mmsghdr out_msg[Batch::kSize];
+    // Wildcard sockets only: each query's destination, and the answer's source.
+    bool pktinfo = false;
+    alignas(cmsghdr) unsigned char in_control[Batch::kSize][kControlSize];
+    alignas(cmsghdr) unsigned char out_control[Batch::kSize][kControlSize];
 };
+
+// Sets the answer's source to the query's destination (the control message
+// the kernel gave with the query), or no source when there is none.
+void answer_from_destination(msghdr& in, msghdr& out, unsigned char* control) {
+    out.msg_control = nullptr;
+    out.msg_controllen = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&in); c; c = CMSG_NXTHDR(&in, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
+            in_pktinfo got;
+            std::memcpy(&got, CMSG_DATA(c), sizeof got);
+            in_pktinfo send{};
+            send.ipi_spec_dst = got.ipi_spec_dst;  // the local address the query reached
+            // ipi_ifindex 0: the route chooses the interface, as for any answer.
+            out.msg_control = control;
+            out.msg_controllen = CMSG_SPACE(sizeof send);
+            cmsghdr* o = CMSG_FIRSTHDR(&out);
+            o->cmsg_level = IPPROTO_IP;
+            o->cmsg_type = IP_PKTINFO;
+            o->cmsg_len = CMSG_LEN(sizeof send);
+            std::memcpy(CMSG_DATA(o), &send, sizeof send);
+            return;
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
+            in6_pktinfo send;
+            std::memcpy(&send, CMSG_DATA(c), sizeof send);
+            // A link-local address means something only on its interface.
+            if (!IN6_IS_ADDR_LINKLOCAL(&send.ipi6_addr)) send.ipi6_ifindex = 0;
+            out.msg_control = control;
+            out.msg_controllen = CMSG_SPACE(sizeof send);
+            cmsghdr* o = CMSG_FIRSTHDR(&out);
+            o->cmsg_level = IPPROTO_IPV6;
+            o->cmsg_type = IPV6_PKTINFO;
+            o->cmsg_len = CMSG_LEN(sizeof send);
+            std::memcpy(CMSG_DATA(o), &send, sizeof send);
+            return;
+        }
+    }
+}
 
 void init_slots(Slots& s) {
     for (unsigned i = 0; i < Batch::kSize; ++i) {
@@ -42,6 +93,10 @@ bool serve_batch(int fd, Slots& s, BatchAnswerer& answerer, common::Snapshot<Ser
     for (unsigned i = 0; i < Batch::kSize; ++i) {
         s.in_msg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         s.in_msg[i].msg_hdr.msg_flags = 0;
+        if (s.pktinfo) {
+            s.in_msg[i].msg_hdr.msg_control = s.in_control[i];
+            s.in_msg[i].msg_hdr.msg_controllen = kControlSize;
+        }
     }
     const int n = ::recvmmsg(fd, s.in_msg, Batch::kSize, MSG_WAITFORONE, nullptr);
     if (n <= 0) return n == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
@@ -60,6 +115,9 @@ bool serve_batch(int fd, Slots& s, BatchAnswerer& answerer, common::Snapshot<Ser
         s.out_iov[out] = {b.out[i], b.out_len[i]};
         s.out_msg[out].msg_hdr.msg_name = &s.peer[i];
         s.out_msg[out].msg_hdr.msg_namelen = s.in_msg[i].msg_hdr.msg_namelen;
+        if (s.pktinfo)
+            answer_from_destination(s.in_msg[i].msg_hdr, s.out_msg[out].msg_hdr,
+                                    s.out_control[out]);
         ++out;
     }
     bump(stats.udp_queries, static_cast<std::uint64_t>(n));
@@ -83,6 +141,7 @@ void run_udp_worker(int fd, common::Snapshot<ServingState>& state,
                     const std::atomic<bool>& stop) {
     auto slots = std::make_unique<Slots>();
     init_slots(*slots);
+    slots->pktinfo = is_wildcard(fd);
     BatchAnswerer answerer(stats);
     // Blocking socket with a receive timeout: recvmmsg sleeps in the kernel
     // until a datagram arrives, and wakes now and then to check `stop`.

@@ -13,13 +13,15 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
 class Dnsd:
-    def __init__(self, zones=None, server_extra="", threads=2, tail=""):
+    def __init__(self, zones=None, server_extra="", threads=2, tail="",
+                 listen=("127.0.0.1:0", "[::1]:0")):
         self.dir = tempfile.mkdtemp(prefix="dnsd-test-")
         self.zones = zones or {"example.test": os.path.join(DATA, "test.zone")}
         self.ctl = os.path.join(self.dir, "ctl.sock")
         self.server_extra = server_extra
         self.threads = threads
         self.tail = tail
+        self.listen = listen
         self.write_config()
         self.start()
 
@@ -29,7 +31,7 @@ class Dnsd:
         self.proc = subprocess.Popen([DNSD, "--config", self.config], stdout=self.log, stderr=self.log)
         deadline = time.time() + 10
         while time.time() < deadline:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.logtext())
+            m = re.search(r"listening on (?:127\.0\.0\.1|0\.0\.0\.0):(\d+)", self.logtext())
             if m and "serving with" in self.logtext():
                 self.port = int(m.group(1))
                 return
@@ -42,7 +44,8 @@ class Dnsd:
         zones = zones or self.zones
         self.config = os.path.join(self.dir, "dnsd.toml")
         with open(self.config, "w") as f:
-            f.write('[server]\nlisten = ["127.0.0.1:0", "[::1]:0"]\nthreads = %d\n' % self.threads)
+            f.write('[server]\nlisten = [%s]\nthreads = %d\n'
+                    % (", ".join('"%s"' % a for a in self.listen), self.threads))
             f.write('control_socket = "%s"\n%s\n' % (self.ctl, self.server_extra))
             for name, path in zones.items():
                 f.write('[[zones]]\nname = "%s"\nfile = "%s"\n' % (name, path))

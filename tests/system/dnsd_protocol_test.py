@@ -322,5 +322,55 @@ class Protocol(unittest.TestCase):
         self.assertEqual(answer.count("IN\tTXT"), 6, out)
 
 
+class WildcardListener(unittest.TestCase):
+    """Listening on 0.0.0.0 and [::], each answer leaves from the address its
+    query was sent to (127.0.0.0/8 is all local, so 127.0.0.2 is a second
+    address of this host): a resolver drops an answer from any other."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Dnsd(listen=("0.0.0.0:0", "[::]:0"))
+        import re
+        cls.v6port = int(re.findall(r"listening on \[::\]:(\d+)", cls.d.logtext())[0])
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.d.stop() == 0
+        cls.d.cleanup()
+
+    def ask_from(self, family, source, dest, port):
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        s.settimeout(T)
+        s.bind((source, 0))
+        q = dns.message.make_query("www.example.test", "A")
+        s.sendto(q.to_wire(), (dest, port))
+        data, peer = s.recvfrom(65535)
+        s.close()
+        r = dns.message.from_wire(data)
+        self.assertEqual(r.id, q.id)
+        self.assertEqual([rr.to_text() for rrset in r.answer for rr in rrset], ["192.0.2.80"])
+        return peer[:2]
+
+    def test_answer_leaves_from_the_queried_address(self):
+        for dest in ("127.0.0.1", "127.0.0.2", "127.0.0.53"):
+            with self.subTest(dest=dest):
+                self.assertEqual(self.ask_from(socket.AF_INET, "127.0.0.1", dest, self.d.port),
+                                 (dest, self.d.port))
+
+    def test_ipv6_wildcard(self):
+        self.assertEqual(self.ask_from(socket.AF_INET6, "::1", "::1", self.v6port), ("::1", self.v6port))
+
+    def test_dig_and_tcp_to_a_second_address(self):
+        # dig ignores an answer from an unexpected source ("reply from unexpected source").
+        out = subprocess.run(["dig", "+norec", "+time=2", "+tries=1", "-b", "127.0.0.1", "-p",
+                              str(self.d.port), "@127.0.0.2", "www.example.test", "A"],
+                             capture_output=True, text=True).stdout
+        self.assertIn("status: NOERROR", out)
+        self.assertRegex(out, r"www\.example\.test\.\s+3600\s+IN\s+A\s+192\.0\.2\.80")
+        m = dns.message.make_query("www.example.test", "A")
+        r = dns.query.tcp(m, "127.0.0.2", port=self.d.port, timeout=T)
+        self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
