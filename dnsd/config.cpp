@@ -101,7 +101,7 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         check_keys(
             s,
             {"listen", "threads", "edns_payload", "tcp_idle_timeout_ms", "tcp_max_connections",
-             "tcp_max_per_client", "control_socket", "metrics_listen"},
+             "tcp_max_per_client", "udp_rcvbuf", "control_socket", "metrics_listen"},
             "[server]");
         if (const toml::node* l = s.get("listen")) {
             const auto* arr = l->as_array();
@@ -127,6 +127,11 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         c.tcp_idle_timeout_ms = get_int<unsigned>(s, "tcp_idle_timeout_ms", 10000, 100, 3600000);
         c.tcp_max_connections = get_int<unsigned>(s, "tcp_max_connections", 1024, 1, 1000000);
         c.tcp_max_per_client = get_int<unsigned>(s, "tcp_max_per_client", 32, 1, 1000000);
+        c.udp_rcvbuf = get_int<unsigned>(s, "udp_rcvbuf", 4u << 20, 0, 1u << 30);
+        if (c.udp_rcvbuf != 0 && c.udp_rcvbuf < 4096)
+            throw Problem{"udp_rcvbuf: " + std::to_string(c.udp_rcvbuf) +
+                              " is below 4096 (0 keeps the kernel's default)",
+                          line_of(*s.get("udp_rcvbuf"))};
         c.control_socket = get_string(s, "control_socket", "");
         c.metrics_listen = get_string(s, "metrics_listen", "");
         if (!c.metrics_listen.empty() && !parse_listen(c.metrics_listen))

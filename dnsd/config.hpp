@@ -32,6 +32,9 @@ struct Config {
     unsigned tcp_idle_timeout_ms = 10000;
     unsigned tcp_max_connections = 1024;
     unsigned tcp_max_per_client = 32;
+    // SO_RCVBUF of each UDP socket: what a burst can queue while the worker
+    // is busy. 0 leaves the kernel's default (net.core.rmem_default).
+    unsigned udp_rcvbuf = 4u << 20;
     std::string control_socket;
     std::string metrics_listen;  // "127.0.0.1:9153", empty: none
     std::vector<ZoneConfig> zones;

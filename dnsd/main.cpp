@@ -117,6 +117,20 @@ int main(int argc, char** argv) {
         }
         SP_LOG_INFO("listening on %s (UDP x%u, TCP)", where.c_str(), threads);
     }
+    // Receive buffers: room for bursts while a worker is busy. The kernel may
+    // grant less (net.core.rmem_max, without CAP_NET_ADMIN): say so once.
+    bool buffer_warned = false;
+    for (int fd : udp) {
+        const int got = set_receive_buffer(fd, config->udp_rcvbuf);
+        if (config->udp_rcvbuf != 0 && got >= 0 &&
+            static_cast<unsigned>(got) < 2ull * config->udp_rcvbuf && !buffer_warned) {
+            SP_LOG_WARN(
+                "udp_rcvbuf = %u: the kernel allowed %d (its accounting doubles the "
+                "value; raise net.core.rmem_max or give dnsd CAP_NET_ADMIN)",
+                config->udp_rcvbuf, got / 2);
+            buffer_warned = true;
+        }
+    }
 
     common::Snapshot<ServingState> state(initial);
     // Until the health checker's warm-up completes every admin-up node counts as up.
@@ -126,6 +140,7 @@ int main(int argc, char** argv) {
     initial.reset();
     // One counter block per thread: UDP workers, then TCP, then control.
     Stats stats(static_cast<unsigned>(udp.size()) + 2);
+    stats.set_udp_sockets(udp);
     StateReloader reloader(config_path, state);
     reloader.note_files();  // as read for the first state: a change from here on is reloaded
     reloader.set_on_publish([&checker] { checker.notify(); });

@@ -1,10 +1,12 @@
 #include "dnsd/sockets.hpp"
 
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace signpost::dnsd {
@@ -109,6 +111,26 @@ bool bind_listener(const ListenAddress& la, unsigned threads, std::vector<int>& 
         for (int fd : fds) ::close(fd);
     }
     return false;
+}
+
+int set_receive_buffer(int fd, unsigned bytes) {
+    if (bytes != 0) {
+        const int v = static_cast<int>(bytes);
+        if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0)
+            ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    }
+    int got = 0;
+    socklen_t len = sizeof got;
+    return ::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 ? got : -1;
+}
+
+long long receive_drops(int fd) {
+    std::uint32_t info[SK_MEMINFO_VARS] = {};
+    socklen_t len = sizeof info;
+    if (::getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &len) != 0 ||
+        len <= SK_MEMINFO_DROPS * sizeof(std::uint32_t))
+        return -1;
+    return info[SK_MEMINFO_DROPS];
 }
 
 bool is_wildcard(int fd) {

@@ -19,6 +19,15 @@ int bind_tcp(const ListenAddress& a, std::string& error);
 // answer leaves from the address the client asked.
 bool is_wildcard(int fd);
 
+// Sets a UDP socket's receive buffer to `bytes` (SO_RCVBUFFORCE when we may,
+// else SO_RCVBUF, which net.core.rmem_max caps); 0 keeps the default. Returns
+// the limit the kernel applies, in its accounting (twice what was set).
+int set_receive_buffer(int fd, unsigned bytes);
+
+// Datagrams the kernel dropped because the socket's receive buffer was full
+// (SO_MEMINFO); -1 if the kernel does not say.
+long long receive_drops(int fd);
+
 // The port a socket was bound to (to resolve port 0 once for all workers).
 int bound_port(int fd);
 

@@ -1,5 +1,7 @@
 #include "dnsd/stats.hpp"
 
+#include "dnsd/sockets.hpp"
+
 namespace signpost::dnsd {
 
 Stats::Stats(unsigned workers) {
@@ -23,6 +25,10 @@ std::string Stats::prometheus(std::uint64_t generation, std::uint64_t reloads,
     }
     SIGNPOST_DNSD_COUNTERS(SP_SUM)
 #undef SP_SUM
+    metric("udp_receive_drops_total",
+           "UDP queries the kernel dropped because a socket's receive buffer was full "
+           "(raise udp_rcvbuf or threads)",
+           "counter", udp_receive_drops());
     metric("config_generation", "generation of the configuration and zones being served", "gauge",
            generation);
     metric("reloads_total", "successful reloads", "counter", reloads);
@@ -41,8 +47,18 @@ std::string Stats::json(std::uint64_t generation) const {
     }
     SIGNPOST_DNSD_COUNTERS(SP_JSON)
 #undef SP_JSON
+    out += "\"udp_receive_drops\":" + std::to_string(udp_receive_drops()) + ",";
     out += "\"generation\":" + std::to_string(generation) + "}";
     return out;
+}
+
+std::uint64_t Stats::udp_receive_drops() const {
+    std::uint64_t sum = 0;
+    for (int fd : udp_fds_) {
+        const long long d = receive_drops(fd);
+        if (d > 0) sum += static_cast<std::uint64_t>(d);
+    }
+    return sum;
 }
 
 }  // namespace signpost::dnsd

@@ -65,9 +65,13 @@ class Stats {
     std::string prometheus(std::uint64_t generation, std::uint64_t reloads,
                            std::uint64_t reload_failures) const;
     std::string json(std::uint64_t generation) const;
+    // The UDP sockets whose kernel drop counts are reported (udp_receive_drops).
+    void set_udp_sockets(std::vector<int> fds) { udp_fds_ = std::move(fds); }
+    std::uint64_t udp_receive_drops() const;
 
   private:
     std::vector<std::unique_ptr<WorkerStats>> workers_;
+    std::vector<int> udp_fds_;
 };
 
 }  // namespace signpost::dnsd

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstring>
 
-
 namespace signpost::dnsd {
 
 void Zone::seal() {

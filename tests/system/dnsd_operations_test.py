@@ -159,6 +159,51 @@ class Limits(unittest.TestCase):
             d.stop()
             d.cleanup()
 
+    def burst(self, d, n):
+        """n queries sent while dnsd is stopped (SIGSTOP): only its receive
+        buffers hold them. Returns (udp_queries, udp_receive_drops) after."""
+        import json
+        d.proc.send_signal(signal.SIGSTOP)
+        try:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            q = dns.message.make_query("www.example.test", "A").to_wire()
+            for _ in range(n):
+                s.sendto(q, ("127.0.0.1", d.port))
+            s.close()
+        finally:
+            d.proc.send_signal(signal.SIGCONT)
+        deadline = time.time() + 10
+        while True:
+            stats = json.loads(d.ctl_cmd("stats").stdout)
+            got = (stats["udp_queries"], stats["udp_receive_drops"])
+            if sum(got) >= n or time.time() > deadline:
+                return got
+            time.sleep(0.05)
+
+    def test_receive_buffer_holds_a_burst_and_drops_are_counted(self):
+        # The default udp_rcvbuf (4 MiB) holds 3,000 queries that arrive while no
+        # worker reads; the kernel's default (208 KiB) holds a few hundred.
+        d = Dnsd(threads=1)
+        try:
+            self.assertEqual(self.burst(d, 3000), (3000, 0))
+        finally:
+            d.stop()
+            d.cleanup()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        d = Dnsd(threads=1, server_extra='udp_rcvbuf = 4096\nmetrics_listen = "127.0.0.1:%d"' % port)
+        try:
+            answered, dropped = self.burst(d, 500)
+            self.assertEqual(answered + dropped, 500)
+            self.assertGreater(dropped, 400)  # a 4 KiB buffer holds a handful
+            text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=T).read().decode()
+            self.assertIn("signpost_dnsd_udp_receive_drops_total %d\n" % dropped, text)
+        finally:
+            d.stop()
+            d.cleanup()
+
 
 class ConfigErrors(unittest.TestCase):
     def run_config(self, text, name="bad.toml"):
@@ -177,6 +222,8 @@ class ConfigErrors(unittest.TestCase):
             ('[server]\nthreads = "many"\n', ":2:", "threads"),
             ('[server]\nlisten = ["127.0.0.1"]\n', ":2:", "127.0.0.1"),
             ('[server]\nbogus = 1\n', ":2:", "bogus"),
+            ('[server]\nudp_rcvbuf = 100\n', ":2:", "udp_rcvbuf: 100 is below 4096"),
+            ('[server]\nudp_rcvbuf = -1\n', ":2:", "udp_rcvbuf"),
             ('[server]\nlisten = [\n', ":", ""),
             ('[server]\n', "", "no zones"),
             ('[[zones]]\nname = "example.test"\nfile = "/nonexistent.zone"\n', "/nonexistent.zone", "cannot open"),
