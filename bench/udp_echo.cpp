@@ -1,7 +1,7 @@
 // The ceiling for a UDP DNS server on this machine: receives with recvmmsg,
 // sets QR, sends back with sendmmsg, nothing else. Benchmarks report every
 // server as a fraction of it.
-//   udp_echo 127.0.0.1:5300
+//   udp_echo 127.0.0.1:5300 [RCVBUF]     (RCVBUF: SO_RCVBUF in bytes)
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,8 +14,8 @@
 #include <string>
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: udp_echo ADDRESS:PORT\n");
+    if (argc != 2 && argc != 3) {
+        std::fprintf(stderr, "usage: udp_echo ADDRESS:PORT [RCVBUF]\n");
         return 2;
     }
     std::string a = argv[1];
@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
     sa.sin_port = htons(static_cast<std::uint16_t>(std::atoi(a.substr(colon + 1).c_str())));
     inet_pton(AF_INET, a.substr(0, colon).c_str(), &sa.sin_addr);
     int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    if (argc == 3) {
+        const int rcvbuf = std::atoi(argv[2]);
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
     if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
         std::perror("udp_echo: bind");
         return 1;
