@@ -77,6 +77,24 @@ void check_keys(const toml::table& t, std::initializer_list<const char*> known, 
 
 }  // namespace
 
+std::vector<std::string> restart_only_changes(const Config& a, const Config& b) {
+    std::vector<std::string> out;
+    auto texts = [](const Config& c) {
+        std::vector<std::string> t;
+        for (const auto& l : c.listen) t.push_back(l.text());
+        return t;
+    };
+    if (texts(a) != texts(b)) out.push_back("listen");
+    if (a.threads != b.threads) out.push_back("threads");
+    if (a.udp_rcvbuf != b.udp_rcvbuf) out.push_back("udp_rcvbuf");
+    if (a.tcp_idle_timeout_ms != b.tcp_idle_timeout_ms) out.push_back("tcp_idle_timeout_ms");
+    if (a.tcp_max_connections != b.tcp_max_connections) out.push_back("tcp_max_connections");
+    if (a.tcp_max_per_client != b.tcp_max_per_client) out.push_back("tcp_max_per_client");
+    if (a.control_socket != b.control_socket) out.push_back("control_socket");
+    if (a.metrics_listen != b.metrics_listen) out.push_back("metrics_listen");
+    return out;
+}
+
 std::optional<Config> load_config(const std::string& path, std::string& error) {
     Config c;
     c.path = path;

@@ -44,6 +44,11 @@ struct Config {
 // Parses `path`; nullopt with `error` ("file:line: ...") on any problem.
 std::optional<Config> load_config(const std::string& path, std::string& error);
 
+// The [server] settings that differ between two configs and that apply only
+// when dnsd starts (sockets, threads, TCP limits): "listen", "threads", ...
+// A reload applies everything else; these it names in a warning.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
+
 // "127.0.0.1:53", "[::1]:5353"; nullopt if malformed.
 std::optional<ListenAddress> parse_listen(const std::string& text);
 

@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
     Stats stats(static_cast<unsigned>(udp.size()) + 2);
     stats.set_udp_sockets(udp);
     StateReloader reloader(config_path, state);
+    reloader.set_running_config(*config);
     reloader.note_files();  // as read for the first state: a change from here on is reloaded
     reloader.set_on_publish([&checker] { checker.notify(); });
     ControlServer control({config->control_socket, config->metrics_listen}, state, stats, reloader);

@@ -164,6 +164,12 @@ std::string StateReloader::reload() {
     state_.publish(next);
     if (on_publish_) on_publish_();
     ++reloads_;
+    if (running_)
+        for (const auto& key : restart_only_changes(*running_, *config))
+            SP_LOG_WARN(
+                "%s: [server] %s changed: it takes effect when dnsd restarts (the rest of "
+                "this reload is live)",
+                path_.c_str(), key.c_str());
     for (const auto& z : next->zones.all())
         SP_LOG_INFO("zone %s serial %u from %s",
                     name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())).c_str(),

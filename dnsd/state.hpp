@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,11 +50,15 @@ class StateReloader {
     // as a map renamed into place while dnsd was starting, before any watcher.
     void note_files();
     std::vector<std::string> changed_since_noted() const;
+    // The config dnsd started with: a reload that changes one of its
+    // start-only [server] settings says that the change waits for a restart.
+    void set_running_config(Config c) { running_ = std::move(c); }
     // Called after each publish (the health checker re-indexes at once).
     void set_on_publish(std::function<void()> f) { on_publish_ = std::move(f); }
 
   private:
     std::function<void()> on_publish_;
+    std::optional<Config> running_;
     std::string path_;
     std::vector<std::pair<std::string, common::FileWatcher::Identity>> noted_;
     common::Snapshot<ServingState>& state_;

@@ -81,6 +81,21 @@ class Reload(unittest.TestCase):
         z = self.d.ctl_cmd("zones")
         self.assertIn("example.test.", z.stdout)
 
+    def test_reload_names_settings_that_wait_for_a_restart(self):
+        self.start()
+        with open(self.d.config) as f:
+            text = f.read().replace("threads = 2", "threads = 3\nudp_rcvbuf = 65536")
+        with open(self.d.config + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(self.d.config + ".tmp", self.d.config)
+        self.replace_zone("192.0.2.80", "192.0.2.81")
+        self.assertEqual(self.d.ctl_cmd("reload").returncode, 0)
+        self.assertEqual(a_records(self.d.port, "www.example.test"), (dns.rcode.NOERROR, ["192.0.2.81"]))
+        log = self.d.logtext()
+        self.assertIn("[server] threads changed: it takes effect when dnsd restarts", log)
+        self.assertIn("[server] udp_rcvbuf changed", log)
+        self.assertNotIn("[server] listen changed", log)
+
     def test_reload_under_query_load_loses_nothing(self):
         self.start()
         import threading
