@@ -180,6 +180,20 @@ class Limits(unittest.TestCase):
         import json
         d.proc.send_signal(signal.SIGSTOP)
         try:
+            # Stopping is asynchronous: wait until every thread is stopped.
+            task = "/proc/%d/task" % d.proc.pid
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                states = []
+                for t in os.listdir(task):
+                    try:
+                        with open(os.path.join(task, t, "stat")) as f:
+                            states.append(f.read().rsplit(")", 1)[1].split()[0])
+                    except FileNotFoundError:
+                        pass
+                if states and all(st == "T" for st in states):
+                    break
+                time.sleep(0.01)
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             q = dns.message.make_query("www.example.test", "A").to_wire()
             for _ in range(n):
