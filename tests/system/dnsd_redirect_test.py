@@ -129,17 +129,20 @@ class Redirect(unittest.TestCase):
                  ("10.9.1.0/24", "A", ADDR["nyc2"], 16), ("198.51.100.0/24", "A", ADDR["nyc1"], 24),
                  ("2001:db8:1::/48", "AAAA", ADDR["fra1v6"], 48),
                  ("2001:db8:ff::/48", "AAAA", ADDR["nyc1v6"], 48)]
-        self.d.tail = self.extra.replace("timeout_ms = 5\n", "timeout_ms = 5\ncache_size = 1024\n")
+        # A deadline that a loaded machine (parallel tests, sanitizers) meets:
+        # this is about eviction, and a missed deadline answers from the fallback.
+        self.d.tail = self.extra.replace("timeout_ms = 5\n", "timeout_ms = 1000\ncache_size = 1024\n")
         self.d.write_config()
         self.d.restart()
         for rnd in range(2):
             for i in range(2048):
                 subnet = "172.%d.%d.0/24" % (16 + (i >> 8), i & 255)
-                r, addrs, scope, _ = self.ask(subnet)
+                r, addrs, scope, ttl = self.ask(subnet)
                 # EU -> fra1; NA -> nyc1 or nyc2 (tied, hashed by subnet).
                 want = [ADDR["fra1"]] if i % 2 == 0 else [ADDR["nyc1"], ADDR["nyc2"]]
                 self.assertEqual(len(addrs), 1, subnet)
-                self.assertIn(addrs[0], want, "%s, round %d" % (subnet, rnd))
+                # (TTL 7 and scope 0 would be the fallback pool: geoipd missed the deadline.)
+                self.assertIn(addrs[0], want, "%s, round %d, ttl %s, scope %s" % (subnet, rnd, ttl, scope))
                 self.assertEqual(scope, 24, subnet)
                 if i % 200 == 0:
                     for known, rdtype, addr, known_scope in table:
