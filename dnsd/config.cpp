@@ -116,11 +116,11 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         if (root.get("server") && !server)
             throw Problem{"[server] must be a table", line_of(*root.get("server"))};
         const toml::table& s = server ? *server : empty;
-        check_keys(
-            s,
-            {"listen", "threads", "edns_payload", "tcp_idle_timeout_ms", "tcp_max_connections",
-             "tcp_max_per_client", "udp_rcvbuf", "control_socket", "metrics_listen"},
-            "[server]");
+        check_keys(s,
+                   {"listen", "threads", "edns_payload", "nsid", "tcp_idle_timeout_ms",
+                    "tcp_max_connections", "tcp_max_per_client", "udp_rcvbuf", "control_socket",
+                    "metrics_listen"},
+                   "[server]");
         if (const toml::node* l = s.get("listen")) {
             const auto* arr = l->as_array();
             if (!arr || arr->empty())
@@ -142,6 +142,11 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         // RFC 6891 6.2.5: values below 512 are treated as 512; above 4096 is
         // pointless (fragmentation) and our buffers stop there.
         c.edns_payload = get_int<std::uint16_t>(s, "edns_payload", 1232, 512, 4096);
+        c.nsid = get_string(s, "nsid", "");
+        if (c.nsid.size() > 128)
+            throw Problem{"nsid: " + std::to_string(c.nsid.size()) +
+                              " octets; at most 128 (it rides in every answer that asks)",
+                          line_of(*s.get("nsid"))};
         c.tcp_idle_timeout_ms = get_int<unsigned>(s, "tcp_idle_timeout_ms", 10000, 100, 3600000);
         c.tcp_max_connections = get_int<unsigned>(s, "tcp_max_connections", 1024, 1, 1000000);
         c.tcp_max_per_client = get_int<unsigned>(s, "tcp_max_per_client", 32, 1, 1000000);

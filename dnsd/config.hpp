@@ -29,6 +29,7 @@ struct Config {
     std::vector<ListenAddress> listen;
     unsigned threads = 0;  // 0: one per core
     std::uint16_t edns_payload = 1232;
+    std::string nsid;  // EDNS NSID (RFC 5001) sent to clients that ask; empty: none
     unsigned tcp_idle_timeout_ms = 10000;
     unsigned tcp_max_connections = 1024;
     unsigned tcp_max_per_client = 32;

@@ -74,6 +74,8 @@ bool parse_additional(WireReader& r, Query& q, bool& saw_opt) {
         i += 4;
         if (rdlen - i < olen) return false;
         if (code == kOptionEcs && !parse_ecs(rdata + i, olen, q.ecs)) return false;
+        // RFC 5001 2.1: a request carries no data; any is ignored.
+        if (code == kOptionNsid) q.nsid = true;
         i += olen;  // unknown options are ignored (RFC 6891 6.1.2)
     }
     return true;
@@ -114,6 +116,7 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
     const std::uint16_t arcount = r.u16();
     q.has_question = false;
     q.edns = false;
+    q.nsid = false;
     q.ecs = ClientSubnet{};
     if (qdcount != 1) return q.opcode != 0 ? ParseStatus::kNotImp : ParseStatus::kFormErr;
 

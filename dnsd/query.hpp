@@ -42,6 +42,7 @@ struct Query {
     std::uint16_t udp_payload = 0;  // as the client sent it
     std::uint8_t edns_version = 0;
     bool do_bit = false;
+    bool nsid = false;  // the client asked for our name server identifier (RFC 5001)
     ClientSubnet ecs;
 };
 

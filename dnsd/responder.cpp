@@ -248,7 +248,10 @@ std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
     // A malformed OPT is not echoed; otherwise the OPT comes back (RFC 6891 7).
     const bool with_opt = q.edns && status != ParseStatus::kFormErr;
     const std::size_t ecs_octets = (q.ecs.source_len + 7u) / 8u;
-    const std::size_t opt_size = with_opt ? 11 + (q.ecs.present ? 8 + ecs_octets : 0) : 0;
+    const bool with_nsid = q.nsid && !opts.nsid.empty();
+    const std::size_t opt_rdlen =
+        (q.ecs.present ? 8 + ecs_octets : 0) + (with_nsid ? 4 + opts.nsid.size() : 0);
+    const std::size_t opt_size = with_opt ? 11 + opt_rdlen : 0;
 
     Writer w(out, limit - std::min(limit, opt_size));
     w.u16(q.id);
@@ -303,20 +306,23 @@ std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
         w.u8(static_cast<std::uint8_t>(rc >> 4));  // extended rcode, upper 8 bits
         w.u8(0);                                   // version 0
         w.u16(q.do_bit ? 0x8000 : 0);
+        w.u16(static_cast<std::uint16_t>(opt_rdlen));
         if (q.ecs.present) {
             // RFC 7871 7.2.1: family, source prefix and address echoed; the scope
             // says how far the answer depends on the address (0 for static data;
             // never more specific than the source prefix).
             const std::uint8_t scope = std::min(b.ecs_scope, q.ecs.source_len);
-            w.u16(static_cast<std::uint16_t>(8 + ecs_octets));
             w.u16(kOptionEcs);
             w.u16(static_cast<std::uint16_t>(4 + ecs_octets));
             w.u16(q.ecs.family);
             w.u8(q.ecs.source_len);
             w.u8(scope);
             w.bytes(q.ecs.address.bytes(), ecs_octets);
-        } else {
-            w.u16(0);
+        }
+        if (with_nsid) {
+            w.u16(kOptionNsid);
+            w.u16(static_cast<std::uint16_t>(opts.nsid.size()));
+            w.bytes(reinterpret_cast<const std::uint8_t*>(opts.nsid.data()), opts.nsid.size());
         }
         ++ar;
     }

@@ -16,6 +16,9 @@ namespace signpost::dnsd {
 
 struct ResponderOptions {
     std::uint16_t edns_payload = kDefaultEdnsPayload;  // what we advertise and honour at most
+    // Sent to clients that ask (EDNS NSID, RFC 5001): which server answered,
+    // behind anycast or a load balancer. Empty: not sent.
+    std::string nsid;
 };
 
 // Writes the response for `q` (parsed with `status`) into out[0..capacity).

@@ -18,6 +18,7 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
     auto st = std::make_shared<ServingState>();
     st->generation = generation;
     st->options.edns_payload = config.edns_payload;
+    st->options.nsid = config.nsid;
     auto edges = std::make_shared<const EdgeSet>(config.edges);
     st->edges = edges;
     std::vector<std::shared_ptr<Zone>> zones;

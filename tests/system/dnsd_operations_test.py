@@ -253,6 +253,7 @@ class ConfigErrors(unittest.TestCase):
             ('[server]\nbogus = 1\n', ":2:", "bogus"),
             ('[server]\nudp_rcvbuf = 100\n', ":2:", "udp_rcvbuf: 100 is below 4096"),
             ('[server]\nudp_rcvbuf = -1\n', ":2:", "udp_rcvbuf"),
+            ('[server]\nnsid = "%s"\n' % ("x" * 129), ":2:", "nsid: 129 octets; at most 128"),
             ('[server]\nlisten = [\n', ":", ""),
             ('[server]\n', "", "no zones"),
             ('[[zones]]\nname = "example.test"\nfile = "/nonexistent.zone"\n', "/nonexistent.zone", "cannot open"),

@@ -322,6 +322,37 @@ class Protocol(unittest.TestCase):
         self.assertEqual(answer.count("IN\tTXT"), 6, out)
 
 
+class Nsid(unittest.TestCase):
+    """EDNS NSID (RFC 5001): the configured identifier, to clients that ask,
+    as dig and kdig show it; changed by a reload."""
+
+    def test_nsid_with_dig_and_kdig_and_reload(self):
+        d = Dnsd(server_extra='nsid = "dns1.fra"')
+        try:
+            def dig(*extra):
+                return subprocess.run(["dig", "+norec", "+time=2", "+tries=1", "-p", str(d.port), "@127.0.0.1",
+                                       "www.example.test", "A"] + list(extra),
+                                      capture_output=True, text=True).stdout
+            out = dig("+nsid")
+            self.assertIn("status: NOERROR", out)
+            self.assertIn('NSID: 64 6e 73 31 2e 66 72 61 ("dns1.fra")', out)
+            self.assertNotIn("NSID", dig())  # not asked: not sent
+            out = subprocess.run(["kdig", "+norec", "+nsid", "+time=2", "-p", str(d.port), "@127.0.0.1",
+                                  "www.example.test", "A"], capture_output=True, text=True).stdout
+            self.assertRegex(out, r"NSID: 646E73312E667261 \"dns1\.fra\"")
+            # Over TCP too, and a reload changes it at once.
+            with open(d.config) as f:
+                text = f.read().replace('nsid = "dns1.fra"', 'nsid = "dns2.ams"')
+            with open(d.config + ".tmp", "w") as f:
+                f.write(text)
+            os.replace(d.config + ".tmp", d.config)
+            self.assertEqual(d.ctl_cmd("reload").returncode, 0)
+            self.assertIn('("dns2.ams")', dig("+nsid", "+tcp"))
+        finally:
+            d.stop()
+            d.cleanup()
+
+
 class WildcardListener(unittest.TestCase):
     """Listening on 0.0.0.0 and [::], each answer leaves from the address its
     query was sent to (127.0.0.0/8 is all local, so 127.0.0.2 is a second

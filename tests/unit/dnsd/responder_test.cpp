@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <ldns/ldns.h>
 
+#include <cstring>
 #include <memory>
+#include <vector>
 
 #include "dnsd/dynamic.hpp"
 #include "dnsd/zone_loader.hpp"
@@ -141,4 +143,63 @@ TEST_F(Fixture, DynamicNamesComputeTheirAnswerPerQuery) {
     EXPECT_EQ(ldns_pkt_ancount(p), 1);
     EXPECT_EQ(ldns_pkt_nscount(p), 1);
     ldns_pkt_free(p);
+}
+
+namespace {
+// www.example.test A with an OPT record whose options are `options` (raw).
+std::vector<std::uint8_t> query_with_options(const std::vector<std::uint8_t>& options) {
+    std::vector<std::uint8_t> q = {0x10, 0x92, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 1};
+    for (const char* label : {"www", "example", "test"}) {
+        q.push_back(static_cast<std::uint8_t>(std::strlen(label)));
+        q.insert(q.end(), label, label + std::strlen(label));
+    }
+    q.insert(q.end(), {0, 0, 1, 0, 1});                     // root, type A, class IN
+    q.insert(q.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0});  // OPT, 1232, version 0
+    q.push_back(static_cast<std::uint8_t>(options.size() >> 8));
+    q.push_back(static_cast<std::uint8_t>(options.size()));
+    q.insert(q.end(), options.begin(), options.end());
+    return q;
+}
+
+// The response's OPT rdata, read by ldns.
+std::vector<std::uint8_t> opt_rdata(const std::uint8_t* wire, std::size_t n) {
+    ldns_pkt* p = nullptr;
+    EXPECT_EQ(ldns_wire2pkt(&p, wire, n), LDNS_STATUS_OK);
+    std::vector<std::uint8_t> out;
+    if (p && ldns_pkt_edns(p) && ldns_pkt_edns_data(p)) {
+        const ldns_rdf* d = ldns_pkt_edns_data(p);
+        out.assign(ldns_rdf_data(d), ldns_rdf_data(d) + ldns_rdf_size(d));
+    }
+    EXPECT_TRUE(p && ldns_pkt_edns(p));
+    if (p) ldns_pkt_free(p);
+    return out;
+}
+}  // namespace
+
+TEST_F(Fixture, NsidSentOnlyWhenAskedAndConfigured) {
+    Query q;  // reused, as a worker reuses its batch's: nothing may carry over
+    auto ask_raw = [&](const std::vector<std::uint8_t>& query) {
+        auto st = parse_query(std::span(query.data(), query.size()), q);
+        std::uint8_t out[4096];
+        auto src = *signpost::common::IpAddress::parse("192.0.2.1");
+        const std::size_t n = respond(q, st, zones, src, false, opts, out, sizeof out, stats);
+        return opt_rdata(out, n);
+    };
+    const std::vector<std::uint8_t> nsid_request = {0, 3, 0, 0};
+    const std::vector<std::uint8_t> nsid_answer = {0,   3,   0,   8,   'd', 'n',
+                                                   's', '1', '.', 'f', 'r', 'a'};
+    // Not configured: nothing, asked or not.
+    EXPECT_TRUE(ask_raw(query_with_options(nsid_request)).empty());
+    opts.nsid = "dns1.fra";
+    EXPECT_EQ(ask_raw(query_with_options(nsid_request)), nsid_answer);
+    // Not asked: not sent.
+    EXPECT_TRUE(ask_raw(query_with_options({})).empty());
+    // Data in the request is ignored (RFC 5001 2.1); an unknown option beside it too.
+    EXPECT_EQ(ask_raw(query_with_options({0, 3, 0, 2, 'x', 'y', 0xfd, 0xe9, 0, 1, 7})),
+              nsid_answer);
+    // With ECS: both come back, ECS first (scope 0: static data).
+    auto both = ask_raw(query_with_options({0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100, 0, 3, 0, 0}));
+    std::vector<std::uint8_t> want = {0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100};
+    want.insert(want.end(), nsid_answer.begin(), nsid_answer.end());
+    EXPECT_EQ(both, want);
 }
