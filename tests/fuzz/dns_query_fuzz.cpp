@@ -36,11 +36,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static WorkerStats stats;
     static std::uint8_t out[65535];
     static const auto src = *signpost::common::IpAddress::parse("192.0.2.1");
+    // The longest NSID we accept, so its room in every answer is checked too.
+    static const ResponderOptions opts = [] {
+        ResponderOptions o;
+        o.nsid.assign(128, 'n');
+        return o;
+    }();
+    static Query q;  // reused, as each worker reuses its batch's
     for (bool tcp : {false, true}) {
-        Query q;
         const ParseStatus st = parse_query(std::span(data, size), q);
-        const std::size_t n =
-            respond(q, st, zones(), src, tcp, ResponderOptions{}, out, sizeof out, stats);
+        const std::size_t n = respond(q, st, zones(), src, tcp, opts, out, sizeof out, stats);
         if (n == 0) {
             if (st != ParseStatus::kDrop) std::abort();  // only drops go unanswered
             continue;
