@@ -36,7 +36,9 @@ void BatchAnswerer::answer(Batch& b, unsigned n, const ServingState& state,
     // were answered before (only well-formed queries are looked up or kept).
     AnswerCache::Counts before;
     for (unsigned i = 0; i < n; ++i) {
-        const bool cacheable = b.status[i] == ParseStatus::kOk && !b.dynamic[i];
+        // A cookie answer carries a server cookie made for this client and second.
+        const bool cacheable =
+            b.status[i] == ParseStatus::kOk && !b.dynamic[i] && !b.query[i].cookie.present;
         if (cacheable) {
             b.out_len[i] = cache_.find(b.in[i], b.in_len[i], b.out[i], stats_);
             if (b.out_len[i] != 0) continue;

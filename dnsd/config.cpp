@@ -117,9 +117,9 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
             throw Problem{"[server] must be a table", line_of(*root.get("server"))};
         const toml::table& s = server ? *server : empty;
         check_keys(s,
-                   {"listen", "threads", "edns_payload", "nsid", "tcp_idle_timeout_ms",
-                    "tcp_max_connections", "tcp_max_per_client", "udp_rcvbuf", "control_socket",
-                    "metrics_listen"},
+                   {"listen", "threads", "edns_payload", "nsid", "cookies", "cookie_secret",
+                    "tcp_idle_timeout_ms", "tcp_max_connections", "tcp_max_per_client",
+                    "udp_rcvbuf", "control_socket", "metrics_listen"},
                    "[server]");
         if (const toml::node* l = s.get("listen")) {
             const auto* arr = l->as_array();
@@ -147,6 +147,31 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
             throw Problem{"nsid: " + std::to_string(c.nsid.size()) +
                               " octets; at most 128 (it rides in every answer that asks)",
                           line_of(*s.get("nsid"))};
+        if (const toml::node* n = s.get("cookies")) {
+            if (!n->as_boolean()) throw Problem{"cookies: expected true or false", line_of(*n)};
+            c.cookies = n->as_boolean()->get();
+        }
+        if (s.get("cookie_secret")) {
+            const std::string hex = get_string(s, "cookie_secret", "");
+            CookieSecret secret{};
+            bool ok = hex.size() == 32;
+            for (std::size_t i = 0; ok && i < 32; ++i) {
+                const char ch = hex[i];
+                const int v = ch >= '0' && ch <= '9'   ? ch - '0'
+                              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                                       : -1;
+                ok = v >= 0;
+                if (ok) secret[i / 2] = static_cast<std::uint8_t>(secret[i / 2] << 4 | v);
+            }
+            if (!ok)
+                throw Problem{
+                    "cookie_secret: expected 32 hexadecimal digits (128 bits, RFC 9018), "
+                    "got '" +
+                        hex + "'",
+                    line_of(*s.get("cookie_secret"))};
+            c.cookie_secret = secret;
+        }
         c.tcp_idle_timeout_ms = get_int<unsigned>(s, "tcp_idle_timeout_ms", 10000, 100, 3600000);
         c.tcp_max_connections = get_int<unsigned>(s, "tcp_max_connections", 1024, 1, 1000000);
         c.tcp_max_per_client = get_int<unsigned>(s, "tcp_max_per_client", 32, 1, 1000000);

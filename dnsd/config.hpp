@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/ip_address.hpp"
+#include "dnsd/cookie.hpp"
 #include "dnsd/edge.hpp"
 
 namespace signpost::dnsd {
@@ -29,7 +30,11 @@ struct Config {
     std::vector<ListenAddress> listen;
     unsigned threads = 0;  // 0: one per core
     std::uint16_t edns_payload = 1232;
-    std::string nsid;  // EDNS NSID (RFC 5001) sent to clients that ask; empty: none
+    std::string nsid;
+    bool cookies = true;  // answer DNS Cookies (RFC 7873)
+    std::optional<CookieSecret>
+        cookie_secret;  // RFC 9018 secret; none: random per process  // EDNS NSID (RFC 5001) sent
+                        // to clients that ask; empty: none
     unsigned tcp_idle_timeout_ms = 10000;
     unsigned tcp_max_connections = 1024;
     unsigned tcp_max_per_client = 32;

@@ -74,6 +74,15 @@ bool parse_additional(WireReader& r, Query& q, bool& saw_opt) {
         i += 4;
         if (rdlen - i < olen) return false;
         if (code == kOptionEcs && !parse_ecs(rdata + i, olen, q.ecs)) return false;
+        if (code == kOptionCookie) {
+            // RFC 7873 5.2.2: a client cookie of 8 octets, then nothing or a
+            // server cookie of 8 to 32; anything else (or a second one) is FORMERR.
+            if (q.cookie.present || olen < 8 || (olen > 8 && olen < 16) || olen > 40) return false;
+            q.cookie.present = true;
+            std::memcpy(q.cookie.client, rdata + i, 8);
+            q.cookie.server_len = static_cast<std::uint8_t>(olen - 8);
+            std::memcpy(q.cookie.server, rdata + i + 8, olen - 8u);
+        }
         // RFC 5001 2.1: a request carries no data; any is ignored.
         if (code == kOptionNsid) q.nsid = true;
         i += olen;  // unknown options are ignored (RFC 6891 6.1.2)
@@ -117,6 +126,7 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
     q.has_question = false;
     q.edns = false;
     q.nsid = false;
+    q.cookie.present = false;
     q.ecs = ClientSubnet{};
     if (qdcount != 1) return q.opcode != 0 ? ParseStatus::kNotImp : ParseStatus::kFormErr;
 

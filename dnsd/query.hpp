@@ -8,6 +8,7 @@
 #include <span>
 
 #include "common/ip_address.hpp"
+#include "dnsd/cookie.hpp"
 #include "dnsd/wire.hpp"
 
 namespace signpost::dnsd {
@@ -42,7 +43,8 @@ struct Query {
     std::uint16_t udp_payload = 0;  // as the client sent it
     std::uint8_t edns_version = 0;
     bool do_bit = false;
-    bool nsid = false;  // the client asked for our name server identifier (RFC 5001)
+    bool nsid = false;   // the client asked for our name server identifier (RFC 5001)
+    QueryCookie cookie;  // DNS Cookies (RFC 7873)
     ClientSubnet ecs;
 };
 

@@ -1,6 +1,7 @@
 #include "dnsd/responder.hpp"
 
 #include <algorithm>
+#include <ctime>
 
 #include "dnsd/dynamic.hpp"
 #include "dnsd/writer.hpp"
@@ -249,8 +250,10 @@ std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
     const bool with_opt = q.edns && status != ParseStatus::kFormErr;
     const std::size_t ecs_octets = (q.ecs.source_len + 7u) / 8u;
     const bool with_nsid = q.nsid && !opts.nsid.empty();
-    const std::size_t opt_rdlen =
-        (q.ecs.present ? 8 + ecs_octets : 0) + (with_nsid ? 4 + opts.nsid.size() : 0);
+    const bool with_cookie = q.cookie.present && opts.cookies;
+    const std::size_t opt_rdlen = (q.ecs.present ? 8 + ecs_octets : 0) +
+                                  (with_nsid ? 4 + opts.nsid.size() : 0) +
+                                  (with_cookie ? 4 + 8 + 16 : 0);
     const std::size_t opt_size = with_opt ? 11 + opt_rdlen : 0;
 
     Writer w(out, limit - std::min(limit, opt_size));
@@ -323,6 +326,15 @@ std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
             w.u16(kOptionNsid);
             w.u16(static_cast<std::uint16_t>(opts.nsid.size()));
             w.bytes(reinterpret_cast<const std::uint8_t*>(opts.nsid.data()), opts.nsid.size());
+        }
+        if (with_cookie) {
+            std::uint8_t server[16];
+            answer_cookie(q.cookie, source, opts.cookie_secret,
+                          static_cast<std::uint32_t>(std::time(nullptr)), server);
+            w.u16(kOptionCookie);
+            w.u16(8 + 16);
+            w.bytes(q.cookie.client, 8);
+            w.bytes(server, 16);
         }
         ++ar;
     }

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "common/ip_address.hpp"
 #include "dnsd/dynamic.hpp"
@@ -19,6 +20,9 @@ struct ResponderOptions {
     // Sent to clients that ask (EDNS NSID, RFC 5001): which server answered,
     // behind anycast or a load balancer. Empty: not sent.
     std::string nsid;
+    // DNS Cookies (RFC 7873, RFC 9018 server cookies): answered when sent.
+    bool cookies = true;
+    CookieSecret cookie_secret{};
 };
 
 // Writes the response for `q` (parsed with `status`) into out[0..capacity).

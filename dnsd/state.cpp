@@ -19,6 +19,8 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
     st->generation = generation;
     st->options.edns_payload = config.edns_payload;
     st->options.nsid = config.nsid;
+    st->options.cookies = config.cookies;
+    st->options.cookie_secret = config.cookie_secret.value_or(process_cookie_secret());
     auto edges = std::make_shared<const EdgeSet>(config.edges);
     st->edges = edges;
     std::vector<std::shared_ptr<Zone>> zones;

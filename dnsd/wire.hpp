@@ -41,8 +41,9 @@ inline constexpr std::uint16_t QR = 0x8000, AA = 0x0400, TC = 0x0200, RD = 0x010
                                AD = 0x0020, CD = 0x0010;
 }  // namespace flag
 // EDNS option codes.
-inline constexpr std::uint16_t kOptionEcs = 8;   // RFC 7871
-inline constexpr std::uint16_t kOptionNsid = 3;  // RFC 5001
+inline constexpr std::uint16_t kOptionEcs = 8;      // RFC 7871
+inline constexpr std::uint16_t kOptionNsid = 3;     // RFC 5001
+inline constexpr std::uint16_t kOptionCookie = 10;  // RFC 7873
 
 inline std::uint16_t load16(const std::uint8_t* p) {
     return static_cast<std::uint16_t>((p[0] << 8) | p[1]);

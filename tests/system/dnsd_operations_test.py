@@ -254,6 +254,8 @@ class ConfigErrors(unittest.TestCase):
             ('[server]\nudp_rcvbuf = 100\n', ":2:", "udp_rcvbuf: 100 is below 4096"),
             ('[server]\nudp_rcvbuf = -1\n', ":2:", "udp_rcvbuf"),
             ('[server]\nnsid = "%s"\n' % ("x" * 129), ":2:", "nsid: 129 octets; at most 128"),
+            ('[server]\ncookie_secret = "e5e973e5"\n', ":2:", "cookie_secret: expected 32 hexadecimal"),
+            ('[server]\ncookies = "yes"\n', ":2:", "cookies: expected true or false"),
             ('[server]\nlisten = [\n', ":", ""),
             ('[server]\n', "", "no zones"),
             ('[[zones]]\nname = "example.test"\nfile = "/nonexistent.zone"\n', "/nonexistent.zone", "cannot open"),

@@ -1,6 +1,7 @@
 """dnsd answers correctly: every protocol bullet of the DNS core, checked with
 dnspython (an independent decoder) and with dig and kdig."""
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -351,6 +352,54 @@ class Nsid(unittest.TestCase):
         finally:
             d.stop()
             d.cleanup()
+
+
+class Cookies(unittest.TestCase):
+    """DNS Cookies (RFC 7873) with RFC 9018 server cookies, as dig and kdig
+    see them; a fleet sharing cookie_secret accepts each other's cookies."""
+
+    SECRET = "e5e973e5a6b2a43f48e7dc849e37bfcf"
+
+    def dig(self, port, *extra):
+        out = subprocess.run(["dig", "+norec", "+time=2", "+tries=1", "-p", str(port), "@127.0.0.1",
+                              "www.example.test", "A"] + list(extra), capture_output=True, text=True).stdout
+        self.assertIn("status: NOERROR", out)
+        m = re.search(r"; COOKIE: ([0-9a-f]+)( \(good\))?", out)
+        return (m.group(1), m.group(2) is not None) if m else (None, False)
+
+    def test_cookies_answered_reused_and_shared_by_a_fleet(self):
+        a = Dnsd(server_extra='cookie_secret = "%s"' % self.SECRET)
+        b = Dnsd(server_extra='cookie_secret = "%s"' % self.SECRET)
+        c = Dnsd(server_extra='cookie_secret = "dd3bdf9344b678b185a6f5cb60fca715"')
+        off = Dnsd(server_extra="cookies = false")
+        try:
+            cookie, good = self.dig(a.port)  # dig sends a client cookie by default
+            self.assertTrue(good)
+            self.assertEqual(len(cookie), 48)  # client 8 + server 16 octets
+            self.assertEqual(cookie[16:24], "01000000")  # RFC 9018: version 1, reserved
+            cookie, good = self.dig(a.port, "+cookie=2464c4abcf10c957")
+            self.assertTrue(cookie.startswith("2464c4abcf10c957") and good)
+            # Sent back within half an hour: the same cookie, from this server
+            # and from another with the same secret, over UDP and TCP.
+            self.assertEqual(self.dig(a.port, "+cookie=" + cookie), (cookie, True))
+            self.assertEqual(self.dig(b.port, "+cookie=" + cookie, "+tcp"), (cookie, True))
+            # Another secret does not recognise it and gives a new one.
+            other, good = self.dig(c.port, "+cookie=" + cookie)
+            self.assertTrue(good and other.startswith("2464c4abcf10c957") and other != cookie)
+            out = subprocess.run(["kdig", "+norec", "+cookie", "+time=2", "-p", str(a.port), "@127.0.0.1",
+                                  "www.example.test", "A"], capture_output=True, text=True).stdout
+            self.assertRegex(out, r"COOKIE: [0-9A-F]{16}01000000[0-9A-F]{24}")
+            # cookies = false: no cookie comes back.
+            self.assertEqual(self.dig(off.port), (None, False))
+            # A malformed cookie (9 octets) is FORMERR (RFC 7873 5.2.2).
+            bad = dns.edns.GenericOption(10, b"123456789")
+            m = dns.message.make_query("www.example.test", "A", use_edns=0, options=[bad])
+            r = dns.query.udp(m, "127.0.0.1", port=a.port, timeout=T)
+            self.assertEqual(r.rcode(), dns.rcode.FORMERR)
+        finally:
+            for d in (a, b, c, off):
+                d.stop()
+                d.cleanup()
 
 
 class WildcardListener(unittest.TestCase):
