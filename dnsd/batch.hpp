@@ -60,6 +60,8 @@ class BatchAnswerer {
                 const std::shared_ptr<const HealthState>& health);
 
   private:
+    // Response rate limiting (UDP only): drops or slips answers over the rate.
+    void limit(Batch& b, unsigned n, const ServingState& state);
     WorkerStats& stats_;
     GeoSource geo_;
     QueryEnv env_;

@@ -108,7 +108,8 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
     }
     const auto base = std::filesystem::absolute(path).parent_path();
     try {
-        check_keys(root, {"server", "zones", "nodes", "maps", "redirects", "geoip", "health"},
+        check_keys(root,
+                   {"server", "zones", "nodes", "maps", "redirects", "geoip", "health", "rrl"},
                    "the top level (expected [server], [[zones]], [[nodes]], [maps.NAME], "
                    "[[redirects]], [geoip])");
         const toml::table empty;
@@ -185,6 +186,20 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         if (!c.metrics_listen.empty() && !parse_listen(c.metrics_listen))
             throw Problem{"metrics_listen: '" + c.metrics_listen + "' is not \"address:port\"",
                           line_of(*s.get("metrics_listen"))};
+
+        if (const toml::node* rn = root.get("rrl")) {
+            const toml::table* r = rn->as_table();
+            if (!r) throw Problem{"[rrl] must be a table", line_of(*rn)};
+            check_keys(*r,
+                       {"responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix", "table_size"},
+                       "[rrl]");
+            c.rrl.responses_per_second =
+                get_int<unsigned>(*r, "responses_per_second", 0, 0, 1000000);
+            c.rrl.slip = get_int<unsigned>(*r, "slip", 2, 0, 10);
+            c.rrl.ipv4_prefix = get_int<unsigned>(*r, "ipv4_prefix", 24, 8, 32);
+            c.rrl.ipv6_prefix = get_int<unsigned>(*r, "ipv6_prefix", 56, 16, 128);
+            c.rrl.table_size = get_int<unsigned>(*r, "table_size", 65536, 1024, 1u << 24);
+        }
 
         const toml::node* zn = root.get("zones");
         const toml::array* zones = zn ? zn->as_array() : nullptr;

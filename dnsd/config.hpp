@@ -10,6 +10,7 @@
 #include "common/ip_address.hpp"
 #include "dnsd/cookie.hpp"
 #include "dnsd/edge.hpp"
+#include "dnsd/rrl.hpp"
 
 namespace signpost::dnsd {
 
@@ -43,6 +44,7 @@ struct Config {
     unsigned udp_rcvbuf = 4u << 20;
     std::string control_socket;
     std::string metrics_listen;  // "127.0.0.1:9153", empty: none
+    RrlConfig rrl;               // [rrl]
     std::vector<ZoneConfig> zones;
     EdgeSet edges;  // [[nodes]], [maps.*], [[redirects]], [geoip]
 };

@@ -3,6 +3,8 @@
 #include <sys/random.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <random>
 
@@ -31,21 +33,35 @@ void make_server_cookie(const std::uint8_t client[8], std::uint32_t timestamp,
     for (int i = 0; i < 8; ++i) out[8 + i] = static_cast<std::uint8_t>(h >> (8 * i));
 }
 
+namespace {
+// The cookie's age in seconds if it is ours for this client, else INT32_MIN.
+// Serial-number arithmetic (RFC 1982): the age may be negative (clock skew
+// between a fleet's servers) by up to 5 minutes.
+std::int32_t verified_age(const QueryCookie& q, const common::IpAddress& client_ip,
+                          const CookieSecret& secret, std::uint32_t now) {
+    if (!q.present || q.server_len != 16 || q.server[0] != 1) return INT32_MIN;
+    const std::uint32_t ts = (std::uint32_t{q.server[4]} << 24) |
+                             (std::uint32_t{q.server[5]} << 16) |
+                             (std::uint32_t{q.server[6]} << 8) | q.server[7];
+    const auto age = static_cast<std::int32_t>(now - ts);
+    if (age < -300 || age > 3600) return INT32_MIN;
+    std::uint64_t got = 0;
+    for (int i = 7; i >= 0; --i) got = (got << 8) | q.server[8 + i];
+    return got == tag(q.client, q.server, client_ip, secret) ? age : INT32_MIN;
+}
+}  // namespace
+
+bool cookie_valid(const QueryCookie& q, const common::IpAddress& client_ip,
+                  const CookieSecret& secret, std::uint32_t now) {
+    return verified_age(q, client_ip, secret, now) != INT32_MIN;
+}
+
 void answer_cookie(const QueryCookie& q, const common::IpAddress& client_ip,
                    const CookieSecret& secret, std::uint32_t now, std::uint8_t out[16]) {
-    if (q.server_len == 16 && q.server[0] == 1) {
-        const std::uint32_t ts = (std::uint32_t{q.server[4]} << 24) |
-                                 (std::uint32_t{q.server[5]} << 16) |
-                                 (std::uint32_t{q.server[6]} << 8) | q.server[7];
-        // Serial-number arithmetic (RFC 1982): the age may be negative (clock skew
-        // between the fleet's servers) by up to 5 minutes.
-        const auto age = static_cast<std::int32_t>(now - ts);
-        std::uint64_t got = 0;
-        for (int i = 7; i >= 0; --i) got = (got << 8) | q.server[8 + i];
-        if (age >= -300 && age <= 1800 && got == tag(q.client, q.server, client_ip, secret)) {
-            std::memcpy(out, q.server, 16);
-            return;
-        }
+    const std::int32_t age = verified_age(q, client_ip, secret, now);
+    if (age != INT32_MIN && age <= 1800) {  // under half an hour old: kept
+        std::memcpy(out, q.server, 16);
+        return;
     }
     make_server_cookie(q.client, now, client_ip, secret, out);
 }

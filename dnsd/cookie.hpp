@@ -34,6 +34,12 @@ void make_server_cookie(const std::uint8_t client[8], std::uint32_t timestamp,
 void answer_cookie(const QueryCookie& q, const common::IpAddress& client_ip,
                    const CookieSecret& secret, std::uint32_t now, std::uint8_t out[16]);
 
+// Whether the query's server cookie is one we made for this client (RFC 9018
+// 4.3: version 1, the tag verifies, issued within the last hour and not over
+// 5 minutes ahead): then the client's address is not forged.
+bool cookie_valid(const QueryCookie& q, const common::IpAddress& client_ip,
+                  const CookieSecret& secret, std::uint32_t now);
+
 // A secret for a server not given one: random, the same for the process's life.
 const CookieSecret& process_cookie_secret();
 

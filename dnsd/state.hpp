@@ -24,6 +24,7 @@ struct ServingState {
     ZoneSet zones;
     std::shared_ptr<const EdgeSet> edges;
     ResponderOptions options;
+    std::shared_ptr<const RateLimiter> rrl;  // nullptr: no rate limiting
     std::uint64_t generation = 0;
 };
 

@@ -27,6 +27,8 @@ namespace signpost::dnsd {
     X(ecs, "queries with EDNS Client Subnet")                                                \
     X(any, "ANY queries answered per RFC 8482")                                              \
     X(answer_cache_hits, "static UDP answers copied from the answer cache")                  \
+    X(rrl_dropped, "UDP responses dropped by response rate limiting")                        \
+    X(rrl_slipped, "UDP responses sent empty with TC=1 by response rate limiting")           \
     X(tcp_connections, "TCP connections accepted")                                           \
     X(tcp_refused, "TCP connections refused over a limit")                                   \
     X(tcp_idle_closed, "TCP connections closed after the idle timeout")                      \

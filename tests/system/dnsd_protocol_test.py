@@ -1,5 +1,6 @@
 """dnsd answers correctly: every protocol bullet of the DNS core, checked with
 dnspython (an independent decoder) and with dig and kdig."""
+import json
 import os
 import re
 import socket
@@ -400,6 +401,65 @@ class Cookies(unittest.TestCase):
             for d in (a, b, c, off):
                 d.stop()
                 d.cleanup()
+
+
+class RateLimiting(unittest.TestCase):
+    """[rrl]: identical answers to one netblock over the rate are dropped, or
+    every second one sent empty with TC=1; other netblocks, TCP and clients
+    with a valid server cookie are not limited."""
+
+    def burst(self, port, source, n, options=None):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((source, 0))
+        s.settimeout(0.5)
+        q = dns.message.make_query("www.example.test", "A", use_edns=0 if options else None,
+                                   options=options or [])
+        for i in range(n):
+            q.id = i
+            s.sendto(q.to_wire(), ("127.0.0.1", port))
+        full = slipped = 0
+        last = None
+        try:
+            while True:
+                r = dns.message.from_wire(s.recv(4096))
+                last = r
+                if r.flags & dns.flags.TC:
+                    self.assertEqual((len(r.answer), len(r.authority), len(r.question)), (0, 0, 1))
+                    slipped += 1
+                else:
+                    self.assertEqual(len(r.answer), 1)
+                    full += 1
+        except socket.timeout:
+            pass
+        s.close()
+        return full, slipped, n - full - slipped, last
+
+    def test_rate_slip_and_exemptions(self):
+        d = Dnsd(threads=1, tail="\n[rrl]\nresponses_per_second = 5\nslip = 2\n")
+        try:
+            full, slipped, dropped, _ = self.burst(d.port, "127.0.0.1", 60)
+            # 5 a second (10 if the burst spans a second's end), then half slipped, half dropped.
+            self.assertGreaterEqual(full, 5)
+            self.assertLessEqual(full, 10)
+            self.assertGreaterEqual(slipped, 20)
+            self.assertGreaterEqual(dropped, 20)
+            stats = json.loads(d.ctl_cmd("stats").stdout)
+            self.assertEqual((stats["rrl_slipped"], stats["rrl_dropped"]), (slipped, dropped))
+            # Another /24 has its own count; TCP is never limited.
+            self.assertEqual(self.burst(d.port, "127.1.0.1", 3)[:3], (3, 0, 0))
+            r = dns.query.tcp(dns.message.make_query("www.example.test", "A"), "127.0.0.1",
+                              port=d.port, timeout=T)
+            self.assertEqual(len(r.answer), 1)
+            # A client that returns our server cookie has a proven address: not limited.
+            first = self.burst(d.port, "127.2.0.1", 1,
+                               [dns.edns.GenericOption(10, bytes.fromhex("2464c4abcf10c957"))])[3]
+            cookie = [o for o in first.options if o.otype == 10][0].data
+            self.assertEqual(len(cookie), 24)
+            self.assertEqual(self.burst(d.port, "127.2.0.1", 40, [dns.edns.GenericOption(10, cookie)])[:3],
+                             (40, 0, 0))
+        finally:
+            d.stop()
+            d.cleanup()
 
 
 class WildcardListener(unittest.TestCase):
