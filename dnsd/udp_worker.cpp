@@ -34,6 +34,18 @@ struct Slots {
     alignas(cmsghdr) unsigned char out_control[Batch::kSize][kControlSize];
 };
 
+// Makes `data` the one control message of `out`, in `control`.
+template <class T>
+void put_control(msghdr& out, unsigned char* control, int level, int type, const T& data) {
+    out.msg_control = control;
+    out.msg_controllen = CMSG_SPACE(sizeof data);
+    cmsghdr* o = CMSG_FIRSTHDR(&out);
+    o->cmsg_level = level;
+    o->cmsg_type = type;
+    o->cmsg_len = CMSG_LEN(sizeof data);
+    std::memcpy(CMSG_DATA(o), &data, sizeof data);
+}
+
 // Sets the answer's source to the query's destination (the control message
 // the kernel gave with the query), or no source when there is none.
 void answer_from_destination(msghdr& in, msghdr& out, unsigned char* control) {
@@ -47,14 +59,7 @@ void answer_from_destination(msghdr& in, msghdr& out, unsigned char* control) {
             in_pktinfo send{};
             send.ipi_spec_dst = got.ipi_spec_dst;  // the local address the query reached
             // ipi_ifindex 0: the route chooses the interface, as for any answer.
-            out.msg_control = control;
-            out.msg_controllen = CMSG_SPACE(sizeof send);
-            cmsghdr* o = CMSG_FIRSTHDR(&out);
-            o->cmsg_level = IPPROTO_IP;
-            o->cmsg_type = IP_PKTINFO;
-            o->cmsg_len = CMSG_LEN(sizeof send);
-            std::memcpy(CMSG_DATA(o), &send, sizeof send);
-            return;
+            return put_control(out, control, IPPROTO_IP, IP_PKTINFO, send);
         }
         if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
             c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
@@ -62,14 +67,7 @@ void answer_from_destination(msghdr& in, msghdr& out, unsigned char* control) {
             std::memcpy(&send, CMSG_DATA(c), sizeof send);
             // A link-local address means something only on its interface.
             if (!IN6_IS_ADDR_LINKLOCAL(&send.ipi6_addr)) send.ipi6_ifindex = 0;
-            out.msg_control = control;
-            out.msg_controllen = CMSG_SPACE(sizeof send);
-            cmsghdr* o = CMSG_FIRSTHDR(&out);
-            o->cmsg_level = IPPROTO_IPV6;
-            o->cmsg_type = IPV6_PKTINFO;
-            o->cmsg_len = CMSG_LEN(sizeof send);
-            std::memcpy(CMSG_DATA(o), &send, sizeof send);
-            return;
+            return put_control(out, control, IPPROTO_IPV6, IPV6_PKTINFO, send);
         }
     }
 }
