@@ -1,9 +1,9 @@
 #include "dnsd/rrl.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "common/hash.hpp"
+#include "dnsd/select.hpp"
 
 namespace signpost::dnsd {
 
@@ -17,15 +17,10 @@ RateLimiter::RateLimiter(const RrlConfig& c) : config_(c) {
 
 RateLimiter::Verdict RateLimiter::check(const common::IpAddress& client, std::uint64_t what,
                                         std::uint32_t now) const {
-    // The client's netblock, as 128 bits (an IPv4 block cannot equal an IPv6 one:
-    // the family is mixed in).
+    // The client's netblock (the family is mixed in: an IPv4 block never
+    // equals an IPv6 one), with the kind of response.
     const auto block = client.masked(client.is_v4() ? config_.ipv4_prefix : config_.ipv6_prefix);
-    std::uint64_t hi = 0, lo = 0;
-    const std::uint8_t* b = block.bytes();
-    const std::size_t n = block.byte_len();
-    for (std::size_t i = 0; i < n; ++i) (i < 8 ? hi : lo) = ((i < 8 ? hi : lo) << 8) | b[i];
-    const std::uint64_t key =
-        common::mix64(common::mix64(hi ^ (client.is_v4() ? 4 : 6)) ^ lo ^ common::mix64(what));
+    const std::uint64_t key = common::mix64(subnet_hash(block) ^ common::mix64(what));
     std::atomic<std::uint64_t>& cell = cells_[key & mask_];
     const std::uint64_t tag = key >> 40, second = now & 0xffff;
     constexpr std::uint64_t kCountMask = (1u << 24) - 1;
