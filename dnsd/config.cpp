@@ -154,24 +154,13 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         }
         if (s.get("cookie_secret")) {
             const std::string hex = get_string(s, "cookie_secret", "");
-            CookieSecret secret{};
-            bool ok = hex.size() == 32;
-            for (std::size_t i = 0; ok && i < 32; ++i) {
-                const char ch = hex[i];
-                const int v = ch >= '0' && ch <= '9'   ? ch - '0'
-                              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                                       : -1;
-                ok = v >= 0;
-                if (ok) secret[i / 2] = static_cast<std::uint8_t>(secret[i / 2] << 4 | v);
-            }
-            if (!ok)
+            c.cookie_secret = parse_cookie_secret(hex);
+            if (!c.cookie_secret)
                 throw Problem{
                     "cookie_secret: expected 32 hexadecimal digits (128 bits, RFC 9018), "
                     "got '" +
                         hex + "'",
                     line_of(*s.get("cookie_secret"))};
-            c.cookie_secret = secret;
         }
         c.tcp_idle_timeout_ms = get_int<unsigned>(s, "tcp_idle_timeout_ms", 10000, 100, 3600000);
         c.tcp_max_connections = get_int<unsigned>(s, "tcp_max_connections", 1024, 1, 1000000);

@@ -66,6 +66,26 @@ void answer_cookie(const QueryCookie& q, const common::IpAddress& client_ip,
     make_server_cookie(q.client, now, client_ip, secret, out);
 }
 
+std::optional<CookieSecret> parse_cookie_secret(std::string_view hex) {
+    if (hex.size() != 32) return std::nullopt;
+    CookieSecret s{};
+    for (std::size_t i = 0; i < 32; ++i) {
+        const char c = hex[i];
+        int v;
+        if (c >= '0' && c <= '9') {
+            v = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            v = c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            v = c - 'A' + 10;
+        } else {
+            return std::nullopt;
+        }
+        s[i / 2] = static_cast<std::uint8_t>(s[i / 2] << 4 | v);
+    }
+    return s;
+}
+
 const CookieSecret& process_cookie_secret() {
     static const CookieSecret secret = [] {
         CookieSecret s{};

@@ -7,6 +7,8 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "common/ip_address.hpp"
 
@@ -39,6 +41,9 @@ void answer_cookie(const QueryCookie& q, const common::IpAddress& client_ip,
 // 5 minutes ahead): then the client's address is not forged.
 bool cookie_valid(const QueryCookie& q, const common::IpAddress& client_ip,
                   const CookieSecret& secret, std::uint32_t now);
+
+// 32 hexadecimal digits (either case) as a secret; nullopt if not exactly that.
+std::optional<CookieSecret> parse_cookie_secret(std::string_view hex);
 
 // A secret for a server not given one: random, the same for the process's life.
 const CookieSecret& process_cookie_secret();

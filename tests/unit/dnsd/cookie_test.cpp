@@ -29,10 +29,7 @@ std::string hex(const std::uint8_t* p, std::size_t n) {
     return s;
 }
 CookieSecret secret_of(const std::string& h) {
-    CookieSecret s{};
-    const auto b = unhex(h);
-    std::copy(b.begin(), b.end(), s.begin());
-    return s;
+    return *parse_cookie_secret(h);
 }
 }  // namespace
 
@@ -131,4 +128,13 @@ TEST(Cookie, QueryOptionLengthsPerRfc7873) {
     Query q;
     const auto twice = query(8, 2);
     EXPECT_EQ(parse_query(std::span(twice.data(), twice.size()), q), ParseStatus::kFormErr);
+}
+
+TEST(Cookie, SecretIs32HexDigits) {
+    const auto s = parse_cookie_secret("E5e973e5a6b2a43f48e7dc849e37bfcf");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(hex(s->data(), 16), "e5e973e5a6b2a43f48e7dc849e37bfcf");
+    EXPECT_FALSE(parse_cookie_secret("e5e973e5a6b2a43f48e7dc849e37bfc"));    // 31
+    EXPECT_FALSE(parse_cookie_secret("e5e973e5a6b2a43f48e7dc849e37bfcf0"));  // 33
+    EXPECT_FALSE(parse_cookie_secret("g5e973e5a6b2a43f48e7dc849e37bfcf"));
 }
