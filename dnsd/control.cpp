@@ -412,7 +412,7 @@ std::string ControlServer::explain(std::string_view args) {
         add("  chosen: " + (chosen.empty() ? std::string("none (NODATA)") : chosen) +
             (d.hashed ? " (tie spread by hashing the stickiness subnet)" : ""));
         add("  ttl " + std::to_string(d.ttl) + ", ECS scope /" +
-            std::to_string(key.from_ecs ? std::min(d.scope, key.source_len) : 0));
+            std::to_string(key.from_ecs ? d.scope : 0));
     }
     std::string out = "{\"ok\":true,\"text\":";
     common::json::append_string(out, text);

@@ -312,9 +312,9 @@ std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
         w.u16(static_cast<std::uint16_t>(opt_rdlen));
         if (q.ecs.present) {
             // RFC 7871 7.2.1: family, source prefix and address echoed; the scope
-            // says how far the answer depends on the address (0 for static data;
-            // never more specific than the source prefix).
-            const std::uint8_t scope = std::min(b.ecs_scope, q.ecs.source_len);
+            // says how far the answer depends on the address (0 for static data),
+            // longer than the source prefix when the answer changes inside it.
+            const std::uint8_t scope = b.ecs_scope;
             w.u16(kOptionEcs);
             w.u16(static_cast<std::uint16_t>(4 + ecs_octets));
             w.u16(q.ecs.family);

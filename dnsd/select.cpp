@@ -304,7 +304,10 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
         // A hashed tie, or a drain that kept or moved this subnet (here or in
         // a tier above), makes the answer specific to the stickiness subnet.
         if (d.hashed || ok.hashed) d.scope = std::max(d.scope, stick);
-        d.scope = std::min(d.scope, client.source_len);
+        // Not capped at the source prefix: when the answer changes inside the
+        // client's subnet, a scope longer than SOURCE tells the resolver so
+        // (RFC 7871 7.2.1); a scope of SOURCE would let it cache this answer
+        // for addresses of the subnet that get another one.
         return d;
     }
     // Nothing up anywhere: fail open, as if every node were up, from the most

@@ -88,9 +88,9 @@ class Redirect(unittest.TestCase):
             ("10.1.2.0/24", "A", ADDR["par1"], 24),       # ASN 64501 beats country FR
             ("10.1.0.0/24", "A", ADDR["par1"], 23),       # geo prefix /23: wider than the source
             ("10.9.1.0/24", "A", ADDR["nyc2"], 16),       # CIDR override, its own /16
-            ("81.2.69.0/24", "A", ADDR["fra1"], 24),      # GB -> EU; geo /25 capped at /24
+            ("81.2.69.0/24", "A", ADDR["fra1"], 25),      # GB -> EU; the ASN database splits the /24 at /25
             ("198.51.100.0/24", "A", ADDR["nyc1"], 24),   # BR -> SA (derived): default, highest weight
-            ("2001:db8:1::/48", "AAAA", ADDR["fra1v6"], 48),   # DE -> EU
+            ("2001:db8:1::/48", "AAAA", ADDR["fra1v6"], 63),   # DE -> EU; the database splits the /48 around the FR /64
             ("2001:db8:ff::/48", "AAAA", ADDR["nyc1v6"], 48),  # AU -> OC: default
             ("2001:db8:1:2::/64", "A", ADDR["par1"], None),    # FR, IPv4 answer for an IPv6 client
         ]
@@ -125,9 +125,9 @@ class Redirect(unittest.TestCase):
         # 4,096 cells) and is emptied when half full. Every answer must stay
         # what the client's own prefix says, and the known clients, asked in
         # between, keep theirs.
-        table = [("10.1.2.0/24", "A", ADDR["par1"], 24), ("81.2.69.0/24", "A", ADDR["fra1"], 24),
+        table = [("10.1.2.0/24", "A", ADDR["par1"], 24), ("81.2.69.0/24", "A", ADDR["fra1"], 25),
                  ("10.9.1.0/24", "A", ADDR["nyc2"], 16), ("198.51.100.0/24", "A", ADDR["nyc1"], 24),
-                 ("2001:db8:1::/48", "AAAA", ADDR["fra1v6"], 48),
+                 ("2001:db8:1::/48", "AAAA", ADDR["fra1v6"], 63),
                  ("2001:db8:ff::/48", "AAAA", ADDR["nyc1v6"], 48)]
         # A deadline that a loaded machine (parallel tests, sanitizers) meets:
         # this is about eviction, and a missed deadline answers from the fallback.

@@ -23,7 +23,8 @@ from dnsd_harness import Dnsd
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 NAMED = shutil.which("named") or "/usr/sbin/named"
 
-# CIDR-only map: no geoipd needed. 10.1.0.0/16 -> a; 10.1.9.0/24 -> c; else b.
+# CIDR-only map: no geoipd needed. 10.1.0.0/16 -> a; 10.1.9.0/24 -> c;
+# 10.3.0.0/16 -> a but its 10.3.7.32/27 -> c (a /24 split inside); else b.
 TAIL = """
 [[nodes]]
 name = "a"
@@ -36,7 +37,7 @@ name = "c"
 ipv4 = ["192.0.2.13"]
 [maps.m]
 default = ["b"]
-cidr = { "10.1.0.0/16" = ["a"], "10.1.9.0/24" = ["c"] }
+cidr = { "10.1.0.0/16" = ["a"], "10.1.9.0/24" = ["c"], "10.3.0.0/16" = ["a"], "10.3.7.32/27" = ["c"] }
 [[redirects]]
 name = "video.example.test"
 map = "m"
@@ -60,7 +61,7 @@ UNBOUND_CONF = """server:
   do-not-query-localhost: no
   module-config: "subnetcache iterator"
   send-client-subnet: 127.0.0.1
-  max-client-subnet-ipv4: 24
+  max-client-subnet-ipv4: 32
   qname-minimisation: no
   minimal-responses: no
   local-zone: "test." nodefault   # a special-use name Unbound answers itself by default
@@ -255,6 +256,36 @@ class Resolvers(unittest.TestCase):
         # And through a CNAME the same subnet logic holds.
         r = self.ask(self.unbound_port, "tv.example.test", subnet="10.1.9.0/24")
         self.assertIn("192.0.2.13", self.rdatas(r))
+
+    def test_unbound_split_slash24_scope_longer_than_source(self):
+        # 10.3.7.0/24 holds two differently routed /27s. dnsd answers the /24's
+        # network address with scope /27 (RFC 7871 7.2.1: the source was not
+        # specific enough), so Unbound keeps that answer for 10.3.7.0/27 only
+        # and asks again for a client of 10.3.7.32/27. With scope /24 it would
+        # hand the first answer to every client of the /24.
+        r = self.ask(self.unbound_port, "video.example.test", subnet="10.3.7.0/24")
+        self.assertEqual(self.rdatas(r), ["192.0.2.11"])
+        ecs = [o for o in r.options if isinstance(o, dns.edns.ECSOption)]
+        self.assertEqual([(o.srclen, o.scopelen) for o in ecs], [(24, 27)])
+        before = self.upstream_queries()
+        r = self.ask(self.unbound_port, "video.example.test", subnet="10.3.7.40/32")
+        self.assertEqual(self.rdatas(r), ["192.0.2.13"])
+        # A client of the first /27 at full length: Unbound kept the /24's
+        # answer for /24 queries only (scope /27 > its depth), so it asks once
+        # and then holds each /27's answer for that /27.
+        r = self.ask(self.unbound_port, "video.example.test", subnet="10.3.7.9/32")
+        self.assertEqual(self.rdatas(r), ["192.0.2.11"])
+        self.assertEqual(self.upstream_queries() - before, 2)
+        for subnet, want in (("10.3.7.20/32", "192.0.2.11"), ("10.3.7.50/32", "192.0.2.13")):
+            r = self.ask(self.unbound_port, "video.example.test", subnet=subnet)
+            self.assertEqual(self.rdatas(r), [want], subnet)
+        self.assertEqual(self.upstream_queries() - before, 2, "Unbound's /27 entries were used")
+        # dnsd itself: the split /24 asked directly says /27 too.
+        q = dns.message.make_query("video.example.test", "A", use_edns=0,
+                                   options=[dns.edns.ECSOption("10.3.7.0", 24)])
+        r = dns.query.udp(q, "127.0.0.1", port=self.d.port, timeout=3)
+        ecs = [o for o in r.options if isinstance(o, dns.edns.ECSOption)]
+        self.assertEqual([(o.srclen, o.scopelen) for o in ecs], [(24, 27)])
 
 
 if __name__ == "__main__":

@@ -208,13 +208,14 @@ TEST(Select, ScopeTable) {
         {"10.1.2.0/24", "10.1.2.0/24", "DE", "EU", 24, "geo prefix"},
         {"10.1.0.0/24", "10.1.0.0/23", "DE", "EU", 23,
          "geo prefix wider than the source: wider is fine"},
-        {"81.2.69.0/24", "81.2.69.0/25", "GB", "EU", 24, "never more specific than the source"},
+        {"81.2.69.0/24", "81.2.69.0/25", "GB", "EU", 25,
+         "the answer changes inside the source: longer than SOURCE (RFC 7871 7.2.1)"},
         {"10.0.0.0/24", "10.0.0.0/16", "US", "NA", 24, "a tie was hashed: the stickiness prefix"},
         {"10.9.1.0/24", "10.9.0.0/16", "US", "NA", 16, "CIDR override: its own prefix"},
         {"10.8.0.0/16", "10.0.0.0/12", "DE", "EU", 16,
          "geo prefix contains an override: narrowed to exclude it"},
         {"2001:db8:1::/48", "2001:db8::/32", "DE", "EU", 32, "IPv6 geo prefix"},
-        {"2001:db8:1::/56", "2001:db8:1::/64", "DE", "EU", 56, "IPv6: capped at the source"},
+        {"2001:db8:1::/56", "2001:db8:1::/64", "DE", "EU", 64, "IPv6: longer than the source"},
         {"2001:db8:2::/48", "2001:db8::/32", "US", "NA", 48, "IPv6 tie: stickiness /48"},
     };
     for (const auto& c : cases) {
