@@ -4,14 +4,15 @@
 // This is the measurement behind "no ldns per query".
 //
 // BM_Batch: the whole userspace path of a UDP worker (dnsd/batch.hpp: parse a
-// batch of 64, geo cache lookups, answers) on a query file, without the socket
-// calls; per query, this is what dnsd adds to the kernel's UDP cost. Given
-// SIGNPOST_BENCH_CONFIG (a dnsd config) and SIGNPOST_BENCH_QUERIES (a query
-// file, bench/query_file.hpp); the config's geoipd must be running: the
-// queries are answered once before timing, so the cache is warm (as in
-// scripts/bench-redirect's warm series). Skipped without them.
+// batch of 64, decision-range lookups, answers) on a query file, without the
+// socket calls; per query, this is what dnsd adds to the kernel's UDP cost.
+// Given SIGNPOST_BENCH_CONFIG (a dnsd config), SIGNPOST_BENCH_QUERIES (a query
+// file, bench/query_file.hpp) and, for geo maps, SIGNPOST_BENCH_TABLE (a geo
+// table written by `geoipd --export-table`). Skipped without the first two.
 
 #include <benchmark/benchmark.h>
+
+#include <fcntl.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -121,8 +122,17 @@ void BM_Batch(benchmark::State& state) {
     }
     std::string error;
     std::vector<std::string> warnings;
+    std::shared_ptr<const signpost::common::GeoTable> table;
+    if (const char* table_path = std::getenv("SIGNPOST_BENCH_TABLE")) {
+        table = signpost::common::GeoTable::map_fd(::open(table_path, O_RDONLY | O_CLOEXEC), false,
+                                                   error);
+        if (!table) {
+            state.SkipWithError((std::string(table_path) + ": " + error).c_str());
+            return;
+        }
+    }
     const auto config = load_config(config_path, error);
-    const auto serving = config ? build_state(*config, 1, error, warnings) : nullptr;
+    const auto serving = config ? build_state(*config, 1, error, warnings, table) : nullptr;
     const auto queries = signpost::bench::load_queries(query_path);
     if (!serving || queries.empty()) {
         state.SkipWithError(serving ? "no queries" : error.c_str());
@@ -145,7 +155,7 @@ void BM_Batch(benchmark::State& state) {
     };
     const std::shared_ptr<const HealthState> health;  // no checks: the config's admin state
     for (std::size_t done = 0; done < queries.size() + Batch::kSize; done += Batch::kSize) {
-        fill();  // warm the geo cache: every query once
+        fill();  // every query once before timing (page in the ranges, warm the answer cache)
         answerer.answer(*batch, Batch::kSize, *serving, health);
     }
     std::uint64_t unanswered = 0;
@@ -156,7 +166,7 @@ void BM_Batch(benchmark::State& state) {
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * Batch::kSize);
     state.counters["unanswered"] = static_cast<double>(unanswered);
-    state.counters["geo_misses"] = static_cast<double>(stats.geo_cache_misses.load());
+    state.counters["fallback"] = static_cast<double>(stats.redirect_fallback.load());
 }
 
 }  // namespace

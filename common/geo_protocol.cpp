@@ -42,10 +42,18 @@ Request parse_request(std::string_view line) {
         r.kind = RequestKind::kStats;
         return r;
     }
+    if (line == "table") {
+        r.kind = RequestKind::kTable;
+        return r;
+    }
+    if (line == "subscribe") {
+        r.kind = RequestKind::kSubscribe;
+        return r;
+    }
     if (line.starts_with("lookup ")) line = trim(line.substr(7));
     const auto addr = IpAddress::parse(line);
     if (!addr) {
-        r.error = "bad address or unknown command (expected an IPv4/IPv6 address, info or stats)";
+        r.error = "bad address or unknown command (expected an IPv4/IPv6 address, info, stats, table or subscribe)";
         return r;
     }
     r.kind = RequestKind::kLookup;

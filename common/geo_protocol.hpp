@@ -6,6 +6,17 @@
 //   lookup 2001:db8::1   the same, spelled out
 //   info                 loaded databases: type, file, build epoch, load time, generation
 //   stats                counters
+//   table                {"table":{generation,size,v4_ranges,...}} with the compiled
+//                        geo table's sealed memfd attached (SCM_RIGHTS) to the
+//                        first byte of that line (docs/geo-table.md)
+//   subscribe            the same answer, and then the same line and fd again
+//                        for every newly published generation, unasked, on the
+//                        same connection (lookups on it keep working; a push is
+//                        never inserted inside another answer's line). A
+//                        subscriber too far behind in reading when a push is
+//                        due (4 pushed tables unread, or its answers over the
+//                        server's pending-output cap) is closed, with a log
+//                        line: a table fd in flight pins the whole image
 //
 // Lines end in "\n" ("\r\n" is accepted). Anything else gets an error line
 // and the connection carries on.
@@ -22,7 +33,7 @@ namespace signpost::common {
 // shorter, and the bound keeps one client from making the server buffer without end.
 inline constexpr std::size_t kMaxRequestLine = 256;
 
-enum class RequestKind { kLookup, kInfo, kStats, kError };
+enum class RequestKind { kLookup, kInfo, kStats, kTable, kSubscribe, kError };
 
 struct Request {
     RequestKind kind = RequestKind::kError;

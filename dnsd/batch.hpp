@@ -1,7 +1,7 @@
 #pragma once
 // Answering a batch of UDP datagrams, apart from the socket calls: parse
-// every query, ask geoipd for all of the batch's geo cache misses together
-// (one round trip, one deadline), answer every query. The UDP worker wraps it
+// every query, answer every query (redirects from the maps compiled against
+// the geo table, static names from the answer cache when they repeat). The UDP worker wraps it
 // in recvmmsg/sendmmsg; bench/dnsd_packet_bench runs it alone to measure the
 // userspace cost per query, which the kernel's UDP path hides in qps figures.
 
@@ -13,7 +13,6 @@
 #include "common/ip_address.hpp"
 #include "dnsd/answer_cache.hpp"
 #include "dnsd/dynamic.hpp"
-#include "dnsd/geo_source.hpp"
 #include "dnsd/health.hpp"
 #include "dnsd/query.hpp"
 #include "dnsd/state.hpp"
@@ -47,15 +46,13 @@ struct Batch {
     // Working space.
     Query query[kSize];
     ParseStatus status[kSize];
-    bool dynamic[kSize];  // known to be a redirect answer (looked for when geoipd is used)
-    std::vector<common::IpAddress> geo_keys;
 };
 
-// One per worker thread: keeps the worker's geoipd connection and cache, and
-// its health view, across batches.
+// One per worker thread: keeps the worker's answer cache and health view
+// across batches.
 class BatchAnswerer {
   public:
-    explicit BatchAnswerer(WorkerStats& stats) : stats_(stats), geo_(stats) {}
+    explicit BatchAnswerer(WorkerStats& stats) : stats_(stats) {}
     void answer(Batch& b, unsigned n, const ServingState& state,
                 const std::shared_ptr<const HealthState>& health);
 
@@ -63,7 +60,6 @@ class BatchAnswerer {
     // Response rate limiting (UDP only): drops or slips answers over the rate.
     void limit(Batch& b, unsigned n, const ServingState& state);
     WorkerStats& stats_;
-    GeoSource geo_;
     QueryEnv env_;
     HealthFor health_;
     AnswerCache cache_;  // static answers; emptied when the snapshot changes

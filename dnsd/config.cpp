@@ -111,7 +111,7 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         check_keys(root,
                    {"server", "zones", "nodes", "maps", "redirects", "geoip", "health", "rrl"},
                    "the top level (expected [server], [[zones]], [[nodes]], [maps.NAME], "
-                   "[[redirects]], [geoip])");
+                   "[[redirects]], [geoip], [health], [rrl])");
         const toml::table empty;
         const toml::table* server = root["server"].as_table();
         if (root.get("server") && !server)

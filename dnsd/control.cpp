@@ -362,20 +362,13 @@ std::string ControlServer::explain(std::string_view args) {
                                ? dynamic_cast<const RedirectAnswer*>(lr.node->dynamic.get())
                                : nullptr;
     if (!redirect) return fail(name + " is not a redirect name in any served zone");
-    if (!geo_) geo_ = std::make_unique<GeoSource>(*own_stats_);
-    if (geo_generation_ != st->generation) {
-        geo_->configure(st->edges->geoip);
-        geo_generation_ = st->generation;
-    }
     ClientKey key;
     key.address = prefix->address();
     key.source_len = slash == std::string::npos ? prefix->address().bits() : prefix->length();
     key.from_ecs = slash != std::string::npos;
-    const common::GeoAnswer* geo = nullptr;
-    if (redirect->map().needs_geo() && geo_->enabled()) {
-        geo_->prefetch(std::span(&key.address, 1));
-        geo = geo_->find(key.address);
-    }
+    const Decisions* decisions = st->decisions.get();
+    const CompiledMap* compiled = decisions ? &decisions->maps[redirect->map_index()] : nullptr;
+    const common::GeoTable* table = decisions ? decisions->table.get() : nullptr;
     std::string text;
     auto add = [&](const std::string& s) { text += s + "\n"; };
     const auto& rc = redirect->config();
@@ -385,25 +378,25 @@ std::string ControlServer::explain(std::string_view args) {
         prefix->to_string());
     if (!redirect->map().needs_geo()) {
         add("geo: not needed (the map has only CIDR and default entries)");
-    } else if (!geo) {
-        add(std::string("geo: unavailable (") +
-            (geo_->enabled()
-                 ? (geo_->circuit_open() ? "circuit open" : "geoipd did not answer in time")
-                 : "no [geoip] socket configured") +
+    } else if (!table) {
+        add(std::string("geo: no table (") +
+            (st->edges->geoip.socket.empty() ? "no [geoip] socket configured"
+                                             : "none received from geoipd yet") +
             "): fallback pool");
     } else {
-        add("geo: prefix " + geo->prefix.to_string() + ", country " +
-            (geo->country.empty() ? "-" : geo->country) + ", continent " +
-            (geo->continent.empty() ? "-" : geo->continent) + ", AS" + std::to_string(geo->asn) +
-            (geo->as_org.empty() ? "" : " " + geo->as_org) + " (geoipd generation " +
-            std::to_string(geo->generation) + ")");
+        const common::GeoFactsView geo = table->lookup(key.address);
+        add("geo: range " + geo.prefix.to_string() + ", country " +
+            (geo.country.empty() ? "-" : std::string(geo.country)) + ", continent " +
+            (geo.continent.empty() ? "-" : std::string(geo.continent)) + ", AS" +
+            std::to_string(geo.asn) + (geo.as_org.empty() ? "" : " " + std::string(geo.as_org)) +
+            " (table generation " + std::to_string(geo.generation) + ")");
     }
     const auto hs = health_ ? health_->load() : nullptr;
     static const HealthView kAllUp;
     const HealthState* h = health_for_.get(hs, st->edges);
     const HealthView& hv = h ? h->view : kAllUp;
     for (auto family : {common::Family::kV4, common::Family::kV6}) {
-        const Decision d = decide(*st->edges, rc, redirect->map(), family, key, geo, hv, 0, true);
+        const Decision d = decide(*st->edges, rc, compiled, family, key, hv, 0, true);
         add(std::string(family == common::Family::kV4 ? "A" : "AAAA") + ": tier " +
             tier_name(d.tier) + ", entry " + (d.entry.empty() ? "-" : d.entry));
         for (const auto& t : d.trail) add("  candidate " + t);

@@ -18,7 +18,6 @@
 #include <thread>
 
 #include "common/snapshot.hpp"
-#include "dnsd/geo_source.hpp"
 #include "dnsd/health.hpp"
 #include "dnsd/state.hpp"
 #include "dnsd/stats.hpp"
@@ -62,8 +61,6 @@ class ControlServer {
     std::string status();
     std::string node(std::string_view args);
     std::string node_metrics();
-    std::unique_ptr<GeoSource> geo_;  // the control thread's own geoipd connection
-    std::uint64_t geo_generation_ = 0;
     std::string explain(std::string_view args);
 };
 

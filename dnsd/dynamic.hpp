@@ -24,14 +24,14 @@ struct Owner {
     }
 };
 
-class GeoSource;
+struct Decisions;
 struct WorkerStats;
 struct HealthState;
 
 // Per-thread state a dynamic answer may use (never shared between threads).
 struct QueryEnv {
-    GeoSource* geo = nullptr;             // nullptr: no geoipd configured for this thread
-    const HealthState* health = nullptr;  // this batch's health snapshot (nullptr: all up)
+    const Decisions* decisions = nullptr;  // the serving state's compiled maps (nullptr: none)
+    const HealthState* health = nullptr;   // this batch's health snapshot (nullptr: all up)
     std::uint64_t round_robin = 0;
     // Set when a dynamic answer wrote into the response (it depends on more
     // than the query's bytes: such responses are never cached).
@@ -55,11 +55,6 @@ class DynamicAnswer {
     // written (0: NODATA for this type).
     virtual unsigned answer(DynamicContext& ctx, std::uint16_t qtype, const Owner& owner,
                             Writer& w) const = 0;
-    // The address whose geo facts the answer will need, if any (so a worker
-    // can look up a whole batch's misses at once before answering).
-    virtual bool geo_key(const Query&, const common::IpAddress&, common::IpAddress&) const {
-        return false;
-    }
 };
 
 }  // namespace signpost::dnsd

@@ -86,12 +86,7 @@ struct RedirectConfig {
 };
 
 struct GeoipConfig {
-    std::string socket;            // empty: no geoipd (maps use CIDR and default only)
-    std::uint32_t timeout_ms = 5;  // hard deadline per batch of lookups
-    std::uint32_t cache_size = 65536;
-    std::uint32_t cache_max_age_s = 300;
-    std::uint32_t breaker_failures = 3;    // consecutive failures that open the circuit
-    std::uint32_t breaker_open_ms = 1000;  // how long it stays open before a probe
+    std::string socket;  // empty: no geoipd (maps use CIDR and default only)
 };
 
 // [health] settings beyond the check defaults.

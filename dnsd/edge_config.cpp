@@ -371,17 +371,17 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
         if (const toml::node* g = root.get("geoip")) {
             const auto* t = g->as_table();
             if (!t) r.fail(*g, "[geoip] must be a table");
-            r.known(*t,
-                    {"socket", "timeout_ms", "cache_size", "cache_max_age_s", "breaker_failures",
-                     "breaker_open_ms"},
-                    "[geoip]");
+            // The keys of the per-worker geo cache and its circuit breaker,
+            // which the shared geo table replaced: refused with what to do.
+            for (const char* gone : {"timeout_ms", "cache_size", "cache_max_age_s",
+                                     "breaker_failures", "breaker_open_ms"})
+                if (const toml::node* v = t->get(gone))
+                    r.fail(*v, std::string("[geoip] ") + gone +
+                                   " is no longer used: dnsd maps geoipd's compiled geo table "
+                                   "(one lookup per query, no cache, no per-query deadline); "
+                                   "remove the key");
+            r.known(*t, {"socket"}, "[geoip]");
             e.geoip.socket = r.string(*t, "socket", false);
-            e.geoip.timeout_ms = r.integer(*t, "timeout_ms", 5, 1, 1000);
-            // At least a few batches' worth (a batch's entries are pinned until answered).
-            e.geoip.cache_size = r.integer(*t, "cache_size", 65536, 1024, 10000000);
-            e.geoip.cache_max_age_s = r.integer(*t, "cache_max_age_s", 300, 1, 86400);
-            e.geoip.breaker_failures = r.integer(*t, "breaker_failures", 3, 1, 1000);
-            e.geoip.breaker_open_ms = r.integer(*t, "breaker_open_ms", 1000, 10, 600000);
         }
         if (const toml::node* rd = root.get("redirects")) {
             const auto* arr = rd->as_array();

@@ -10,6 +10,7 @@
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "common/snapshot.hpp"
 #include "dnsd/config.hpp"
 #include "dnsd/control.hpp"
+#include "dnsd/geo_feed.hpp"
 #include "dnsd/health.hpp"
 #include "dnsd/sockets.hpp"
 #include "dnsd/state.hpp"
@@ -144,7 +146,39 @@ int main(int argc, char** argv) {
     StateReloader reloader(config_path, state);
     reloader.set_running_config(*config);
     reloader.note_files();  // as read for the first state: a change from here on is reloaded
-    reloader.set_on_publish([&checker] { checker.notify(); });
+    // The geo table: subscribed from geoipd on its own thread; each table is
+    // compiled against every map aside and published with the state.
+    GeoFeed feed([&state] { return state.load()->edges->geoip.socket; },
+                 [&reloader](std::shared_ptr<const common::GeoTable> t) {
+                     reloader.set_table(std::move(t));
+                 });
+    reloader.set_on_publish([&checker, &feed] {
+        checker.notify();
+        feed.wake();
+    });
+    stats.set_geo_status([&state, &feed] {
+        GeoStatus g;
+        const auto st = state.load();
+        g.configured = !st->edges->geoip.socket.empty();
+        g.connected = feed.connected();
+        g.tables_received = feed.tables_received();
+        g.tables_refused = feed.tables_refused();
+        g.disconnects = feed.disconnects();
+        if (const auto& d = st->decisions) {
+            g.compile_ms = d->compile_ms;
+            for (const auto& m : d->maps)
+                g.decision_ranges += m.ranges(common::Family::kV4) + m.ranges(common::Family::kV6);
+            if (const auto& t = d->table) {
+                g.have_table = true;
+                g.table_generation = t->generation();
+                const auto now = static_cast<std::uint64_t>(std::time(nullptr));
+                g.table_age_s = now > t->header().built_unix ? now - t->header().built_unix : 0;
+                g.table_ranges_v4 = t->header().v4_count;
+                g.table_ranges_v6 = t->header().v6_count;
+            }
+        }
+        return g;
+    });
     ControlServer control({config->control_socket, config->metrics_listen}, state, stats, reloader);
     control.set_health(&health, &checker);
     control.set_own_stats(&stats.worker(static_cast<unsigned>(udp.size()) + 1));
@@ -152,6 +186,10 @@ int main(int argc, char** argv) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
     }
+    // Geo answers from the first query when geoipd is up (the queries that
+    // arrive meanwhile wait in the socket buffers); no wait when it is not.
+    feed.start();
+    feed.wait_first(std::chrono::seconds(3));
     const int stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     std::atomic<bool> stop{false};
     std::vector<std::thread> workers;
@@ -165,6 +203,7 @@ int main(int argc, char** argv) {
         [&] { run_tcp_server(tcp, limits, state, health, stats.worker(tcp_index), stop_fd); });
     FileReloader file_reloader(reloader);
     file_reloader.start();
+
     SP_LOG_INFO("serving with %u UDP worker(s)", threads);
 
     for (;;) {
@@ -183,6 +222,7 @@ int main(int argc, char** argv) {
     ssize_t w = ::write(stop_fd, &one, sizeof one);
     (void)w;
     file_reloader.stop();
+    feed.stop();
     checker.stop();
     for (auto& t : workers) t.join();
     control.stop();

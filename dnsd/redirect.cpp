@@ -1,6 +1,6 @@
 #include "dnsd/redirect.hpp"
 
-#include "dnsd/geo_source.hpp"
+#include "dnsd/decisions.hpp"
 #include "dnsd/health.hpp"
 #include "dnsd/stats.hpp"
 
@@ -19,32 +19,24 @@ ClientKey client_key(const Query& q, const common::IpAddress& source) {
     return k;
 }
 
-bool RedirectAnswer::geo_key(const Query& q, const common::IpAddress& source,
-                             common::IpAddress& out) const {
-    if (!map().needs_geo()) return false;
-    out = client_key(q, source).address;
-    return true;
-}
-
 unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const Owner& owner,
                                 Writer& w) const {
     if (qtype != type::A && qtype != type::AAAA) return 0;  // NODATA for other types
     const auto family = qtype == type::A ? common::Family::kV4 : common::Family::kV6;
     const ClientKey key = client_key(ctx.query, ctx.source);
-    const common::GeoAnswer* geo = nullptr;
-    if (map().needs_geo() && ctx.env.geo) geo = ctx.env.geo->find(key.address);
+    const CompiledMap* compiled =
+        ctx.env.decisions ? &ctx.env.decisions->maps[map_index_] : nullptr;
     static const HealthView kAllUp;
     // Health applies only if it was computed for this very node set.
     const HealthView& hv = ctx.env.health && ctx.env.health->edges.get() == edges_.get()
                                ? ctx.env.health->view
                                : kAllUp;
-    const Decision d =
-        decide(*edges_, config(), map(), family, key, geo, hv, ctx.env.round_robin++);
+    const Decision d = decide(*edges_, config(), compiled, family, key, hv, ctx.env.round_robin++);
     if (d.tier == Tier::kFallback) bump(ctx.stats.redirect_fallback);
     if (d.tier == Tier::kFailOpen) bump(ctx.stats.redirect_fail_open);
     bump(ctx.stats.redirect_answers);
     // Scope 0 unless the client's subnet came from ECS (and then the scope the
-    // decision depended on; the responder also caps it at the source length).
+    // decision depended on, which may be longer than the source prefix).
     ctx.ecs_scope = key.from_ecs ? static_cast<std::uint8_t>(d.scope) : 0;
     unsigned written = 0;
     for (std::uint32_t n : d.nodes) {

@@ -10,42 +10,7 @@
 
 namespace signpost::dnsd {
 
-const char* tier_name(Tier t) {
-    switch (t) {
-        case Tier::kCidr:
-            return "cidr";
-        case Tier::kAsn:
-            return "asn";
-        case Tier::kCountry:
-            return "country";
-        case Tier::kContinent:
-            return "continent";
-        case Tier::kDefault:
-            return "default";
-        case Tier::kFallback:
-            return "fallback";
-        case Tier::kFailOpen:
-            return "fail-open";
-        case Tier::kNone:
-            return "none";
-    }
-    return "?";
-}
-
 namespace {
-
-unsigned common_prefix_len(const common::IpAddress& a, const common::IpAddress& b) {
-    unsigned n = 0;
-    for (std::size_t i = 0; i < a.byte_len(); ++i) {
-        const unsigned x = a.bytes()[i] ^ b.bytes()[i];
-        if (x == 0) {
-            n += 8;
-            continue;
-        }
-        return n + static_cast<unsigned>(__builtin_clz(x) - 24);
-    }
-    return n;
-}
 
 bool has_family(const EdgeNode& n, common::Family f) {
     return f == common::Family::kV4 ? !n.v4.empty() : !n.v6.empty();
@@ -151,8 +116,22 @@ double drain_point(std::uint64_t subnet, std::uint64_t node_hash) {
     return static_cast<double>(h >> 11) / 9007199254740992.0;
 }
 
-Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, common::Family family,
-                const ClientKey& client, const common::GeoAnswer* geo, const HealthView& health,
+std::string step_name(const Chain::Step& s) {
+    switch (s.tier) {
+        case Tier::kCidr:
+            return s.cidr->to_string();
+        case Tier::kAsn:
+            return "AS" + std::to_string(s.asn);
+        case Tier::kCountry:
+        case Tier::kContinent:
+            return *s.code;
+        default:
+            return "default";
+    }
+}
+
+Decision decide(const EdgeSet& e, const RedirectConfig& r, const CompiledMap* map,
+                common::Family family, const ClientKey& client, const HealthView& health,
                 std::uint64_t rr_counter, bool want_trail) {
     Decision d;
     const unsigned stick = client.address.is_v4() ? r.stick_v4 : r.stick_v6;
@@ -180,11 +159,11 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
         }
     };
 
-    if (!geo && map.needs_geo()) {
-        // geoipd unreachable: weighted round robin over the fallback pool; a
-        // draining node's weight shrinks with its ramp.
+    if (!map || !map->ready()) {
+        // No geo table yet (geoipd never reached): weighted round robin over
+        // the fallback pool; a draining node's weight shrinks with its ramp.
         d.tier = Tier::kFallback;
-        d.entry = "fallback";
+        if (want_trail) d.entry = "fallback";
         d.ttl = r.fallback_ttl;
         d.scope = 0;
         trail_entry(r.fallback);
@@ -222,85 +201,20 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
         return d;
     }
 
-    // The tiers, most specific first, with the prefix length each depends on.
-    struct Candidate {
-        Tier tier;
-        const MapEntry* entry;
-        unsigned scope;
-        const common::Prefix* cidr;
-    };
-    Candidate tiers[5];
-    std::size_t nt = 0;
-    const unsigned geo_len = geo ? geo->prefix.length() : 0;
-    // CIDR: the most specific override containing the client. A decision made
-    // by an override depends on that override's prefix, unless a longer one
-    // nests inside it (then other addresses in it answer differently).
-    for (const auto& [p, entry] : map.cidr) {
-        if (p.family() != client.address.family() || !p.contains(client.address)) continue;
-        // Longer overrides nested in it do not contain the client (this is the
-        // most specific match); the answer differs from where they begin.
-        unsigned scope = p.length();
-        for (const auto& [q, other] : map.cidr)
-            if (q.length() > p.length() && p.contains(q))
-                scope = std::max(scope, common_prefix_len(client.address, q.address()) + 1);
-        tiers[nt++] = {Tier::kCidr, &entry, scope, &p};
-        break;
-    }
-    // Not matching an override depends on the client's bits only up to where
-    // it first differs from that override: the scope that keeps every other
-    // address of the scope prefix equally unmatched is one bit past it.
-    auto unmatched_scope = [&](unsigned base) {
-        unsigned s = base;
-        for (const auto& [q, other] : map.cidr) {
-            if (q.family() != client.address.family() || q.contains(client.address)) continue;
-            const unsigned cpl = common_prefix_len(client.address, q.address());
-            if (cpl < q.length()) s = std::max(s, cpl + 1);
-        }
-        return s;
-    };
-    const unsigned geo_scope = geo ? unmatched_scope(geo_len) : 0;
-    if (geo && geo->asn != 0) {
-        auto it = map.asn.find(geo->asn);
-        if (it != map.asn.end()) tiers[nt++] = {Tier::kAsn, &it->second, geo_scope, nullptr};
-    }
-    if (geo && !geo->country.empty()) {
-        auto it = map.country.find(geo->country);
-        if (it != map.country.end())
-            tiers[nt++] = {Tier::kCountry, &it->second, geo_scope, nullptr};
-    }
-    if (geo && !geo->continent.empty()) {
-        auto it = map.continent.find(geo->continent);
-        if (it != map.continent.end())
-            tiers[nt++] = {Tier::kContinent, &it->second, geo_scope, nullptr};
-    }
-    // The default depends on no tier above matching: the geo prefix when the
-    // map has geo tiers, and the overrides' bits either way.
-    const unsigned default_scope = map.needs_geo() ? geo_scope : unmatched_scope(0);
-    tiers[nt++] = {Tier::kDefault, &map.default_entry, default_scope, nullptr};
-
-    auto entry_name = [&](const Candidate& t) -> std::string {
-        switch (t.tier) {
-            case Tier::kCidr:
-                return t.cidr->to_string();
-            case Tier::kAsn:
-                return "AS" + std::to_string(geo->asn);
-            case Tier::kCountry:
-                return geo->country;
-            case Tier::kContinent:
-                return geo->continent;
-            default:
-                return "default";
-        }
-    };
-    for (std::size_t i = 0; i < nt; ++i) {
-        const auto& t = tiers[i];
+    // One lookup: the chain of entries this client's range walks, and how
+    // far around the client the range (and so the chain) extends.
+    const CompiledMap::Hit hit = map->find(client.address);
+    const Chain& chain = *hit.chain;
+    for (std::size_t i = 0; i < chain.size; ++i) {
+        const auto& t = chain.steps[i];
         pick(e, *t.entry, ok, false, r.answers, d);
         if (d.nodes.empty()) continue;
         d.tier = t.tier;
-        d.entry = entry_name(t);
+        d.step = &t;
         d.ttl = r.ttl;
+        if (want_trail) d.entry = step_name(t);
         trail_entry(*t.entry);
-        d.scope = t.scope;
+        d.scope = hit.scope;
         // A hashed tie, or a drain that kept or moved this subnet (here or in
         // a tier above), makes the answer specific to the stickiness subnet.
         if (d.hashed || ok.hashed) d.scope = std::max(d.scope, stick);
@@ -312,13 +226,14 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const GeoMap& map, co
     }
     // Nothing up anywhere: fail open, as if every node were up, from the most
     // specific entry that has candidates of this family at all.
-    for (std::size_t i = 0; i < nt; ++i) {
-        const auto& t = tiers[i];
+    for (std::size_t i = 0; i < chain.size; ++i) {
+        const auto& t = chain.steps[i];
         pick(e, *t.entry, ok, true, r.answers, d);
         if (d.nodes.empty()) continue;
         d.tier = Tier::kFailOpen;
-        d.entry = entry_name(t);
+        d.step = &t;
         d.ttl = r.fallback_ttl;
+        if (want_trail) d.entry = step_name(t);
         trail_entry(*t.entry);
         d.scope = 0;
         return d;

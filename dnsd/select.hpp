@@ -7,14 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "common/geo_answer.hpp"
 #include "common/ip_address.hpp"
+#include "dnsd/decisions.hpp"
 #include "dnsd/edge.hpp"
 
 namespace signpost::dnsd {
-
-enum class Tier { kCidr, kAsn, kCountry, kContinent, kDefault, kFallback, kFailOpen, kNone };
-const char* tier_name(Tier t);
 
 struct ClientKey {
     common::IpAddress address;  // ECS address, or the query's source
@@ -55,21 +52,27 @@ class NodeList {
 
 struct Decision {
     Tier tier = Tier::kNone;
-    std::string entry;   // "DE", "AS3320", "192.0.2.0/24", "default", ...
-    NodeList nodes;      // chosen, best first
-    unsigned scope = 0;  // ECS scope prefix length
+    const Chain::Step* step = nullptr;  // the winning entry (nullptr: fallback or none)
+    NodeList nodes;                     // chosen, best first
+    unsigned scope = 0;                 // ECS scope prefix length
     std::uint32_t ttl = 0;
     bool hashed = false;  // a tie was spread by hashing on the stickiness subnet
-    // For `dnsdctl explain`: each candidate of the winning entry, as text.
+    // For `dnsdctl explain` (want_trail): the winning entry's name and each
+    // of its candidates, as text. Left empty on the query path.
+    std::string entry;  // "DE", "AS3320", "192.0.2.0/24", "default", "fallback"
     std::vector<std::string> trail;
 };
 
-// geo: nullptr when geoipd could not be asked (down, slow, circuit open):
-// the answer then comes from the redirect's fallback pool, scope 0.
+// map: the redirect's map compiled against the geo table; nullptr or not
+// ready when it needs geo facts and no table has arrived (geoipd never
+// reached): the answer then comes from the redirect's fallback pool, scope 0.
 // rr_counter: per-worker counter for the fallback's weighted round robin.
-Decision decide(const EdgeSet& edges, const RedirectConfig& redirect, const GeoMap& map,
-                common::Family family, const ClientKey& client, const common::GeoAnswer* geo,
-                const HealthView& health, std::uint64_t rr_counter, bool want_trail = false);
+Decision decide(const EdgeSet& edges, const RedirectConfig& redirect, const CompiledMap* map,
+                common::Family family, const ClientKey& client, const HealthView& health,
+                std::uint64_t rr_counter, bool want_trail = false);
+
+// "DE", "AS3320", "192.0.2.0/24", "default".
+std::string step_name(const Chain::Step& s);
 
 // Weighted rendezvous hashing (Schindelhauer & Schomaker): the score of a node
 // (by its name hash) for a subnet; the highest score wins, and a node of

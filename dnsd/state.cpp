@@ -14,7 +14,8 @@ namespace signpost::dnsd {
 
 std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
                                                 std::string& error,
-                                                std::vector<std::string>& warnings) {
+                                                std::vector<std::string>& warnings,
+                                                std::shared_ptr<const common::GeoTable> table) {
     auto st = std::make_shared<ServingState>();
     st->generation = generation;
     st->options.edns_payload = config.edns_payload;
@@ -77,7 +78,32 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
         }
     }
     for (auto& z : zones) st->zones.add(std::move(z));
+    st->decisions = compile_decisions(*edges, std::move(table));
     return st;
+}
+
+void StateReloader::set_table(std::shared_ptr<const common::GeoTable> table) {
+    std::lock_guard lock(mu_);
+    table_ = table;
+    const auto current = state_.load();
+    auto next = std::make_shared<ServingState>(*current);
+    next->decisions = compile_decisions(*next->edges, std::move(table));
+    std::size_t v4 = 0, v6 = 0;
+    for (const auto& m : next->decisions->maps) {
+        v4 += m.ranges(common::Family::kV4);
+        v6 += m.ranges(common::Family::kV6);
+    }
+    SP_LOG_INFO(
+        "geo table generation %llu: %zu map(s) compiled in %.1f ms (%zu IPv4, %zu IPv6 "
+        "decision ranges)",
+        static_cast<unsigned long long>(next->decisions->table->generation()),
+        next->decisions->maps.size(), next->decisions->compile_ms, v4, v6);
+    state_.publish(std::move(next));
+}
+
+std::shared_ptr<const common::GeoTable> StateReloader::table() const {
+    std::lock_guard lock(mu_);
+    return table_;
 }
 
 std::vector<std::string> StateReloader::files() const {
@@ -157,7 +183,7 @@ std::string StateReloader::reload() {
     std::vector<std::string> warnings;
     std::shared_ptr<const ServingState> next;
     const auto current = state_.load();
-    if (config) next = build_state(*config, current->generation + 1, error, warnings);
+    if (config) next = build_state(*config, current->generation + 1, error, warnings, table_);
     for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());
     if (!next) {
         ++failures_;

@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "common/file_watch.hpp"
+#include "common/geo_table.hpp"
 #include "common/snapshot.hpp"
 #include "dnsd/config.hpp"
+#include "dnsd/decisions.hpp"
 #include "dnsd/responder.hpp"
 #include "dnsd/zone.hpp"
 
@@ -25,13 +27,18 @@ struct ServingState {
     std::shared_ptr<const EdgeSet> edges;
     ResponderOptions options;
     std::shared_ptr<const RateLimiter> rrl;  // nullptr: no rate limiting
+    // Every map compiled against the geo table: replaced (in a copy of this
+    // state) when a new table arrives, rebuilt when the config changes.
+    std::shared_ptr<const Decisions> decisions;
     std::uint64_t generation = 0;
 };
 
-// Loads every zone of `config`; nullptr with `error` (file:line) if any fails.
+// Loads every zone of `config` and compiles its maps against `table` (may be
+// null); nullptr with `error` (file:line) if any fails.
 std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
                                                 std::string& error,
-                                                std::vector<std::string>& warnings);
+                                                std::vector<std::string>& warnings,
+                                                std::shared_ptr<const common::GeoTable> table = {});
 
 // Re-reads the config file and its zones and publishes the result, or keeps
 // the old state and says why. Callable from any thread (signal, control).
@@ -56,6 +63,11 @@ class StateReloader {
     void set_running_config(Config c) { running_ = std::move(c); }
     // Called after each publish (the health checker re-indexes at once).
     void set_on_publish(std::function<void()> f) { on_publish_ = std::move(f); }
+    // A new geo table: every map of the current state is compiled against it
+    // aside, then the state is published again with the new decisions (same
+    // zones, same generation). Later reloads compile against it too.
+    void set_table(std::shared_ptr<const common::GeoTable> table);
+    std::shared_ptr<const common::GeoTable> table() const;
 
   private:
     std::function<void()> on_publish_;
@@ -63,7 +75,8 @@ class StateReloader {
     std::string path_;
     std::vector<std::pair<std::string, common::FileWatcher::Identity>> noted_;
     common::Snapshot<ServingState>& state_;
-    std::mutex mu_;  // one reload at a time; queries never take it
+    std::shared_ptr<const common::GeoTable> table_;  // under mu_
+    mutable std::mutex mu_;  // one reload or table change at a time; queries never take it
     std::atomic<std::uint64_t> reloads_{0};
     std::atomic<std::uint64_t> failures_{0};
 };

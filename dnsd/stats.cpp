@@ -34,6 +34,33 @@ std::string Stats::prometheus(std::uint64_t generation, std::uint64_t reloads,
     metric("reloads_total", "successful reloads", "counter", reloads);
     metric("reload_failures_total", "reloads refused (the previous state kept serving)", "counter",
            reload_failures);
+    if (geo_status_) {
+        const GeoStatus g = geo_status_();
+        metric("geoipd_connected", "1 while subscribed to geoipd's geo table, else 0", "gauge",
+               g.connected);
+        metric("geo_table_loaded",
+               "1 once a geo table is in use (0: geo maps answer from fallback)", "gauge",
+               g.have_table);
+        metric("geo_table_generation", "geoipd's database generation of the table in use", "gauge",
+               g.table_generation);
+        metric("geo_table_age_seconds", "seconds since geoipd compiled the table in use", "gauge",
+               g.table_age_s);
+        metric("geo_table_ranges_v4", "IPv4 ranges of the table in use", "gauge",
+               g.table_ranges_v4);
+        metric("geo_table_ranges_v6", "IPv6 ranges of the table in use", "gauge",
+               g.table_ranges_v6);
+        metric("decision_ranges", "decision ranges of every compiled map, both families", "gauge",
+               g.decision_ranges);
+        metric("decision_compile_microseconds",
+               "time to compile every map against the table in use", "gauge",
+               static_cast<std::uint64_t>(g.compile_ms * 1000.0));
+        metric("geo_tables_received_total", "new geo tables taken from geoipd", "counter",
+               g.tables_received);
+        metric("geo_tables_refused_total", "geo tables refused (failed validation)", "counter",
+               g.tables_refused);
+        metric("geoipd_disconnects_total", "geoipd connections lost after a table", "counter",
+               g.disconnects);
+    }
     return out;
 }
 
@@ -48,6 +75,14 @@ std::string Stats::json(std::uint64_t generation) const {
     SIGNPOST_DNSD_COUNTERS(SP_JSON)
 #undef SP_JSON
     out += "\"udp_receive_drops\":" + std::to_string(udp_receive_drops()) + ",";
+    if (geo_status_) {
+        const GeoStatus g = geo_status_();
+        out += "\"geoipd_connected\":" + std::string(g.connected ? "true" : "false") + ",";
+        out += "\"geo_table_generation\":" + std::to_string(g.table_generation) + ",";
+        out += "\"geo_table_age_s\":" + std::to_string(g.table_age_s) + ",";
+        out += "\"decision_ranges\":" + std::to_string(g.decision_ranges) + ",";
+        out += "\"geo_tables_refused\":" + std::to_string(g.tables_refused) + ",";
+    }
     out += "\"generation\":" + std::to_string(generation) + "}";
     return out;
 }

@@ -13,7 +13,6 @@
 #include <unordered_map>
 
 #include "common/log.hpp"
-#include "dnsd/geo_source.hpp"
 #include "dnsd/health.hpp"
 #include "dnsd/query.hpp"
 #include "dnsd/responder.hpp"
@@ -64,10 +63,8 @@ class TcpServer {
     WorkerStats& stats_;
     std::unique_ptr<std::uint8_t[]> scratch_;
     Query query_;
-    GeoSource geo_{stats_};
     HealthFor health_for_;
     QueryEnv env_;
-    std::uint64_t generation_ = 0;
     std::unordered_map<int, std::unique_ptr<Conn>> conns_;
     std::map<common::IpAddress, unsigned> per_client_;
 };
@@ -127,20 +124,10 @@ void TcpServer::answer_ready(Conn& c) {
         // message (slowloris) times out like a silent one.
         c.last_active = Clock::now();
         bump(stats_.tcp_queries);
-        if (snap->generation != generation_) {
-            geo_.configure(snap->edges->geoip);
-            env_.geo = geo_.enabled() ? &geo_ : nullptr;
-            generation_ = snap->generation;
-        }
+        env_.decisions = snap->decisions.get();
         const auto hs = health_.load();
         env_.health = health_for_.get(hs, snap->edges);
         const ParseStatus st = parse_query(std::span(c.in.data() + pos + 2, len), query_);
-        if (env_.geo && st == ParseStatus::kOk) {
-            common::IpAddress key;
-            if (const auto* dyn = dynamic_target(query_, snap->zones);
-                dyn && dyn->geo_key(query_, c.peer, key))
-                geo_.prefetch(std::span(&key, 1));
-        }
         const std::size_t rlen = respond(query_, st, snap->zones, c.peer, true, snap->options,
                                          scratch_.get(), kMaxMessage, stats_, &env_);
         pos += 2 + len;

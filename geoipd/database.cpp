@@ -156,13 +156,22 @@ DatabaseHit Database::lookup(const common::IpAddress& addr) const {
     hit.prefix_len = len < 0 ? 0 : static_cast<unsigned>(len);
     if (hit.prefix_len > addr.bits()) hit.prefix_len = addr.bits();
     if (!r.found_entry) return hit;
+    const unsigned prefix_len = hit.prefix_len;
+    hit = decode(r.entry);
+    hit.prefix_len = prefix_len;
+    return hit;
+}
+
+DatabaseHit Database::decode(const MMDB_entry_s& entry) const {
+    DatabaseHit hit;
     hit.found = true;
-    read_string(r.entry, Field::kCountry, hit.country);
-    read_string(r.entry, Field::kContinent, hit.continent);
-    read_string(r.entry, Field::kAsOrg, hit.as_org);
+    MMDB_entry_s e = entry;
+    read_string(e, Field::kCountry, hit.country);
+    read_string(e, Field::kContinent, hit.continent);
+    read_string(e, Field::kAsOrg, hit.as_org);
     MMDB_entry_data_s d;
     if (const auto& p = schema_[Field::kAsn];
-        p && MMDB_aget_value(&r.entry, &d, p->c_path()) == MMDB_SUCCESS &&
+        p && MMDB_aget_value(&e, &d, p->c_path()) == MMDB_SUCCESS &&
         value_matches(d, ValueKind::kUnsigned)) {
         switch (d.type) {
             case MMDB_DATA_TYPE_UINT16:
@@ -185,7 +194,7 @@ DatabaseHit Database::lookup(const common::IpAddress& addr) const {
     bool have[2] = {false, false};
     for (int i = 0; i < 2; ++i) {
         const auto& p = schema_[i == 0 ? Field::kLatitude : Field::kLongitude];
-        if (p && MMDB_aget_value(&r.entry, &d, p->c_path()) == MMDB_SUCCESS &&
+        if (p && MMDB_aget_value(&e, &d, p->c_path()) == MMDB_SUCCESS &&
             value_matches(d, ValueKind::kDouble)) {
             coord[i] = d.type == MMDB_DATA_TYPE_DOUBLE ? d.double_value : d.float_value;
             have[i] = true;

@@ -44,6 +44,12 @@ class Database {
     // Never fails for a validated database; lookup errors (which would mean the
     // file changed under us) are reported as not found with prefix 0.
     DatabaseHit lookup(const common::IpAddress& addr) const;
+    // The facts of one data record (an entry from a lookup or MMDB_read_node),
+    // read through the schema as lookup() reads them; `found` is set and
+    // `prefix_len` left 0. The table compiler decodes each record once with it.
+    DatabaseHit decode(const MMDB_entry_s& entry) const;
+    // The open file, for walking its search tree (MMDB_read_node).
+    const MMDB_s& mmdb() const { return mmdb_; }
 
     const std::string& path() const { return path_; }
     const Schema& schema() const { return schema_; }

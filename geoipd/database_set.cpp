@@ -1,38 +1,33 @@
 #include "geoipd/database_set.hpp"
 
-#include "common/country_continent.hpp"
 #include "common/json.hpp"
 
 namespace signpost::geoipd {
 
 namespace json = common::json;
 
-DatabaseSet::DatabaseSet(std::vector<std::shared_ptr<const Database>> dbs, std::uint64_t generation)
-    : dbs_(std::move(dbs)), generation_(generation) {}
+std::shared_ptr<const DatabaseSet> DatabaseSet::build(
+    std::vector<std::shared_ptr<const Database>> dbs, std::uint64_t generation, std::string& error,
+    CompileStats* stats) {
+    const std::string image = compile_table(dbs, generation, error, stats);
+    if (image.empty()) return nullptr;
+    const int fd = common::write_sealed_memfd(image, error);
+    if (fd < 0) return nullptr;
+    auto table = common::GeoTable::map_fd(fd, true, error);
+    if (!table) {
+        error = "the compiled geo table does not validate: " + error;
+        return nullptr;
+    }
+    return std::make_shared<const DatabaseSet>(std::move(dbs), generation, std::move(table));
+}
+
+DatabaseSet::DatabaseSet(std::vector<std::shared_ptr<const Database>> dbs, std::uint64_t generation,
+                         std::shared_ptr<const common::GeoTable> table)
+    : dbs_(std::move(dbs)), generation_(generation), table_(std::move(table)) {}
 
 common::GeoFactsView DatabaseSet::lookup(const common::IpAddress& addr) const {
-    common::GeoFactsView f;
-    f.ip = addr;
+    common::GeoFactsView f = table_->lookup(addr);
     f.generation = generation_;
-    unsigned len = 0;
-    for (const auto& db : dbs_) {
-        const DatabaseHit h = db->lookup(addr);
-        if (h.prefix_len > len) len = h.prefix_len;
-        if (!h.found) continue;
-        f.found = true;
-        if (f.country.empty()) f.country = h.country;
-        if (f.continent.empty()) f.continent = h.continent;
-        if (f.asn == 0) f.asn = h.asn;
-        if (f.as_org.empty()) f.as_org = h.as_org;
-        if (!f.has_location && h.has_location) {
-            f.has_location = true;
-            f.latitude = h.latitude;
-            f.longitude = h.longitude;
-        }
-    }
-    if (f.continent.empty() && !f.country.empty())
-        f.continent = common::continent_of_country(f.country);
-    f.prefix = common::Prefix(addr, len);
     return f;
 }
 
@@ -73,7 +68,9 @@ void DatabaseSet::append_info_json(std::string& out) const {
         }
         out.append("}}");
     }
-    out.append("]}\n");
+    out.append("],\"table\":");
+    out.append(table_->describe_json());
+    out.append("}\n");
 }
 
 }  // namespace signpost::geoipd

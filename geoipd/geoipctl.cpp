@@ -3,13 +3,24 @@
 //   geoipctl [--socket PATH] ADDRESS...     look up each address
 //   geoipctl [--socket PATH] < addresses    one address per line
 //   geoipctl [--socket PATH] info | stats   what geoipd has loaded, its counters
+//   geoipctl [--socket PATH] table          receive the geo table's memfd, validate
+//                                           it as any reader must, describe it
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "common/geo_client.hpp"
+#include "common/geo_table.hpp"
+#include "common/unix_socket.hpp"
 
 using namespace signpost::common;
 namespace po = boost::program_options;
@@ -51,6 +62,86 @@ int run_lookups(GeoClient& client, const std::vector<std::string>& inputs,
     return status;
 }
 
+// Asks for the table, takes the fd that comes with its line, and maps it with
+// the full validation (seals included): what a consumer of the table does.
+int run_table(const std::string& socket, std::chrono::milliseconds timeout) {
+    std::string error;
+    const int s = connect_unix(socket, error);
+    if (s < 0) {
+        std::cerr << "geoipctl: " << error << "\n";
+        return 2;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto wait = [&](short events) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd p{s, events, 0};
+        return left.count() > 0 && ::poll(&p, 1, static_cast<int>(left.count())) == 1;
+    };
+    static constexpr char kReq[] = "table\n";
+    if (!wait(POLLOUT) || ::send(s, kReq, sizeof kReq - 1, MSG_NOSIGNAL) != sizeof kReq - 1) {
+        std::cerr << "geoipctl: " << socket << ": cannot send the request\n";
+        ::close(s);
+        return 2;
+    }
+    std::string line;
+    int fd = -1;
+    while (line.find('\n') == std::string::npos) {
+        if (!wait(POLLIN)) {
+            std::cerr << "geoipctl: " << socket << ": no table answer within "
+                      << timeout.count() << " ms\n";
+            break;
+        }
+        char buf[4096];
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+        iovec iov{buf, sizeof buf};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        const ssize_t n = ::recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) {
+            std::cerr << "geoipctl: " << socket << ": connection closed before the table\n";
+            break;
+        }
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+            if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+            const std::size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t i = 0; i < count; ++i) {
+                int got;
+                std::memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
+                if (fd < 0) fd = got;
+                else ::close(got);
+            }
+        }
+        line.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(s);
+    if (line.find('\n') == std::string::npos) {
+        if (fd >= 0) ::close(fd);
+        return 2;
+    }
+    line.resize(line.find('\n'));
+    if (!line.starts_with("{\"table\":")) {
+        std::cerr << "geoipctl: " << socket << ": unexpected answer: " << line << "\n";
+        if (fd >= 0) ::close(fd);
+        return 2;
+    }
+    if (fd < 0) {
+        std::cerr << "geoipctl: " << socket << ": the table answer came without its fd\n";
+        return 1;
+    }
+    auto table = GeoTable::map_fd(fd, true, error);
+    if (!table) {
+        std::cerr << "geoipctl: the table from " << socket << " is invalid: " << error << "\n";
+        return 1;
+    }
+    std::cout << table->describe_json() << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,7 +149,8 @@ int main(int argc, char** argv) {
     unsigned timeout_ms = 5000;
     std::vector<std::string> args;
     po::options_description desc(
-        "geoipctl: query geoipd\n\nUsage: geoipctl [options] ADDRESS... | info | stats\n"
+        "geoipctl: query geoipd\n\nUsage: geoipctl [options] ADDRESS... | info | stats | table\n"
+        "'table' receives the geo table's memfd, validates it and describes it.\n"
         "With no ADDRESS, reads addresses from standard input, one per line.\n\nOptions");
     desc.add_options()("help,h", "show this help")("socket,s",
                                                    po::value(&socket)->value_name("PATH"),
@@ -81,6 +173,7 @@ int main(int argc, char** argv) {
     }
     GeoClient client(socket);
     const auto timeout = std::chrono::milliseconds(timeout_ms);
+    if (args.size() == 1 && args[0] == "table") return run_table(socket, timeout);
     if (args.size() == 1 && (args[0] == "info" || args[0] == "stats")) {
         std::string response;
         auto err = client.command(args[0], response, timeout);

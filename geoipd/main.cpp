@@ -1,10 +1,13 @@
 // geoipd: answers "what do we know about this address?" over a Unix socket.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "common/log.hpp"
@@ -37,6 +40,40 @@ void print_check(const DatabaseSet& set) {
         }
     }
 }
+// Writes the table image to FILE.tmp, fsyncs and renames it over FILE, so a
+// reader of FILE never sees half an image.
+bool export_table(const DatabaseSet& set, const CompileStats& cs, const std::string& file) {
+    const auto& t = *set.table();
+    const std::string tmp = file + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        std::fprintf(stderr, "geoipd: --export-table %s: cannot create %s: %s\n", file.c_str(),
+                     tmp.c_str(), std::strerror(errno));
+        return false;
+    }
+    std::size_t done = 0;
+    while (done < t.size()) {
+        const ssize_t n = ::write(fd, t.data() + done, t.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    const int saved = errno;
+    const bool ok = done == t.size() && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
+        std::fprintf(stderr, "geoipd: --export-table %s: writing %s: %s\n", file.c_str(),
+                     tmp.c_str(), std::strerror(done == t.size() ? errno : saved));
+        ::unlink(tmp.c_str());
+        return false;
+    }
+    std::printf("%s: geo table generation %llu, %zu bytes, %zu IPv4 + %zu IPv6 ranges, "
+                "%zu facts, compiled in %.1f ms\n",
+                file.c_str(), static_cast<unsigned long long>(t.generation()), t.size(),
+                t.range_count(common::Family::kV4), t.range_count(common::Family::kV6),
+                t.fact_count(), cs.milliseconds);
+    return true;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -53,7 +90,8 @@ int main(int argc, char** argv) {
     common::set_log_level(level_of(opts.log_level));
 
     std::string error;
-    auto initial = load_all(opts.databases, 1, error);
+    CompileStats cs;
+    auto initial = load_all(opts.databases, 1, error, &cs);
     if (!initial) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
@@ -62,6 +100,7 @@ int main(int argc, char** argv) {
         print_check(*initial);
         return 0;
     }
+    if (!opts.export_table.empty()) return export_table(*initial, cs, opts.export_table) ? 0 : 1;
 
     // Signals are taken synchronously by this thread; every thread started
     // below inherits the blocked mask.
@@ -79,18 +118,21 @@ int main(int argc, char** argv) {
         SP_LOG_INFO("loaded %s: type %s, kind %s, build %llu", db->path().c_str(),
                     db->database_type().c_str(), db->schema().kind().c_str(),
                     static_cast<unsigned long long>(db->build_epoch()));
+    Stats stats(opts.threads);
+    note_published_table(stats, *initial, cs);
     initial.reset();
 
-    Stats stats(opts.threads);
     ServerOptions sopts;
     sopts.socket_path = opts.socket_path;
     sopts.threads = opts.threads;
     sopts.max_clients = opts.max_clients;
     // Watch before serving: a file replaced once clients can reach us is reloaded.
+    Server server(sopts, dbs, stats);
     Reloader reloader(opts.databases, dbs, stats, opts.stat_interval, opts.debounce,
                       opts.use_inotify);
+    // Subscribers get each new table as soon as it is published.
+    reloader.set_on_publish([&server] { server.notify_published(); });
     reloader.start();
-    Server server(sopts, dbs, stats);
     if (!server.start(error)) {
         SP_LOG_ERROR("%s", error.c_str());
         reloader.stop();

@@ -53,10 +53,14 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
         "debug, info, warn or error");
     po::options_description cli(
         "geoipd: IP -> network prefix, country, continent, ASN over a Unix socket\n\n"
-        "Usage: geoipd --socket PATH --db FILE [--db FILE ...]\n\nCommand line");
+        "Usage: geoipd --socket PATH --db FILE [--db FILE ...]\n"
+        "       geoipd --export-table FILE --db FILE [--db FILE ...]\n\nCommand line");
     cli.add_options()("help,h", "show this help")("config", po::value(&config)->value_name("FILE"),
                                                   "read options from FILE")(
-        "check-config", "open and validate every database, print what was found, and exit");
+        "check-config", "open and validate every database, print what was found, and exit")(
+        "export-table", po::value(&out.export_table)->value_name("FILE"),
+        "open the databases, compile the geo table (generation 1, as served at startup), "
+        "write its image to FILE (docs/geo-table.md) and exit");
     cli.add(shared);
 
     po::variables_map vm;
@@ -64,8 +68,10 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
         po::store(po::parse_command_line(argc, argv, cli), vm);
         if (vm.count("help")) {
             std::cout << cli
-                      << "\nProtocol: one request per line (an address, 'info' or "
-                         "'stats'), one JSON line per answer. See README.md.\n";
+                      << "\nProtocol: one request per line (an address, 'info', 'stats', "
+                         "'table' or 'subscribe'), one JSON line per answer; 'table' and "
+                         "'subscribe' pass the geo table's memfd. See README.md and "
+                         "docs/geo-table.md.\n";
             return ParseOutcome::kExitOk;
         }
         if (vm.count("config")) {
@@ -107,7 +113,7 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
         }
         out.databases.push_back(std::move(*spec));
     }
-    if (!out.check_config) {
+    if (!out.check_config && out.export_table.empty()) {
         if (out.socket_path.empty()) {
             std::cerr << "geoipd: --socket PATH is required (see --help)\n";
             return ParseOutcome::kExitError;

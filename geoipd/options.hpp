@@ -20,6 +20,7 @@ struct Options {
     std::chrono::milliseconds debounce{200};
     std::string log_level = "info";
     bool check_config = false;
+    std::string export_table;  // --export-table FILE: compile, write the image there, exit
     bool use_inotify = true;
 };
 

@@ -11,14 +11,31 @@
 namespace signpost::geoipd {
 
 std::shared_ptr<const DatabaseSet> load_all(const std::vector<DatabaseSpec>& specs,
-                                            std::uint64_t generation, std::string& error) {
+                                            std::uint64_t generation, std::string& error,
+                                            CompileStats* compile_stats) {
     std::vector<std::shared_ptr<const Database>> dbs;
     for (const auto& spec : specs) {
         auto db = Database::open(spec, error);
         if (!db) return nullptr;
         dbs.push_back(std::move(db));
     }
-    return std::make_shared<const DatabaseSet>(std::move(dbs), generation);
+    auto set = DatabaseSet::build(std::move(dbs), generation, error, compile_stats);
+    if (!set) error = "compiling the geo table: " + error;
+    return set;
+}
+
+void note_published_table(Stats& stats, const DatabaseSet& set, const CompileStats& cs) {
+    const auto& t = *set.table();
+    stats.table_generation = t.generation();
+    stats.table_v4_ranges = t.range_count(common::Family::kV4);
+    stats.table_v6_ranges = t.range_count(common::Family::kV6);
+    stats.table_facts = t.fact_count();
+    stats.table_bytes = t.size();
+    stats.table_compile_ms = static_cast<std::uint64_t>(cs.milliseconds + 0.5);
+    SP_LOG_INFO("geo table generation %llu: %zu IPv4 + %zu IPv6 ranges, %zu facts, %zu bytes, "
+                "compiled from %zu tree leaves in %.1f ms",
+                static_cast<unsigned long long>(t.generation()), cs.v4_ranges, cs.v6_ranges,
+                cs.facts, cs.bytes, cs.tree_leaves, cs.milliseconds);
 }
 
 Reloader::Reloader(std::vector<DatabaseSpec> specs, common::Snapshot<DatabaseSet>& dbs,
@@ -92,9 +109,26 @@ bool Reloader::reload(const std::set<std::string>& paths) {
     }
     if (!changed) return false;
     const auto gen = current->generation() + 1;
-    dbs_.publish(std::make_shared<const DatabaseSet>(std::move(next), gen));
+    // Compiled here, before anything is published: a set without its table
+    // is never served.
+    std::string error;
+    CompileStats cs;
+    auto set = DatabaseSet::build(std::move(next), gen, error, &cs);
+    if (!set) {
+        stats_.reload_failures.fetch_add(1);
+        stats_.table_compile_failures.fetch_add(1);
+        stats_.last_reload_failure = static_cast<std::int64_t>(std::time(nullptr));
+        SP_LOG_ERROR("reload refused, still serving generation %llu: compiling the geo table "
+                     "for generation %llu: %s",
+                     static_cast<unsigned long long>(current->generation()),
+                     static_cast<unsigned long long>(gen), error.c_str());
+        return false;
+    }
+    dbs_.publish(set);
     stats_.reloads.fetch_add(1);
     SP_LOG_INFO("published database generation %llu", static_cast<unsigned long long>(gen));
+    note_published_table(stats_, *set, cs);
+    if (on_publish_) on_publish_();
     return true;
 }
 

@@ -2,11 +2,14 @@
 // Keeps the served databases current. On a change (a file renamed into place,
 // seen by inotify or the periodic stat; or SIGHUP for all files) it opens and
 // validates the new file on this thread, away from the serving path, and
-// publishes a new DatabaseSet with one pointer swap. A file that fails to open
-// or validate is refused with a log line and a counter; the old one keeps serving.
+// publishes a new DatabaseSet, with its compiled geo table, in one pointer
+// swap. A file that fails to open or validate, or a table that fails to
+// compile, is refused with a log line and a counter; the old set and table
+// keep serving.
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -21,10 +24,15 @@
 
 namespace signpost::geoipd {
 
-// Opens every database; nullptr with `error` if any fails (startup refuses to
-// run on a broken file: there is no old one to keep).
+// Opens every database and compiles the table; nullptr with `error` if any
+// of it fails (startup refuses to run on a broken file: there is no old one
+// to keep).
 std::shared_ptr<const DatabaseSet> load_all(const std::vector<DatabaseSpec>& specs,
-                                            std::uint64_t generation, std::string& error);
+                                            std::uint64_t generation, std::string& error,
+                                            CompileStats* compile_stats = nullptr);
+
+// Logs a published table (compile time, ranges, facts) and sets its gauges.
+void note_published_table(Stats& stats, const DatabaseSet& set, const CompileStats& cs);
 
 class Reloader {
   public:
@@ -38,6 +46,10 @@ class Reloader {
     void start();
     void stop();
     void request_reload_all();  // async-signal-safe: one write(2)
+    // Called on the publishing thread after each new set is published (the
+    // server wakes its workers with it to push the table to subscribers).
+    // Set before start().
+    void set_on_publish(std::function<void()> f) { on_publish_ = std::move(f); }
 
     // Reloads `paths` (all when empty) now, on the calling thread. Returns true
     // if a new set was published.
@@ -57,6 +69,7 @@ class Reloader {
     std::atomic<bool> stopping_{false};
     std::thread thread_;
     std::unique_ptr<common::FileWatcher> watcher_;
+    std::function<void()> on_publish_;
 };
 
 }  // namespace signpost::geoipd

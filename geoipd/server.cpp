@@ -1,12 +1,17 @@
 #include "geoipd/server.hpp"
 
 #include <errno.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <unordered_map>
 
@@ -21,20 +26,60 @@ namespace signpost::geoipd {
 namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr int kMaxEvents = 64;
+// Pushed tables a subscriber may leave unread before it is closed rather than
+// pushed to: each one pins a whole table image, in our queue or in the
+// socket's (an fd in flight keeps its memfd alive until the peer reads it).
+constexpr unsigned kMaxUnreadPushes = 4;
 }  // namespace
 
 namespace {
+
+// A table fd to pass with the output byte at stream offset `at` (the first
+// byte of its table line). The shared_ptr keeps the table, and so its memfd,
+// open until the fd has been sent.
+struct FdMark {
+    std::uint64_t at;
+    std::shared_ptr<const common::GeoTable> table;
+};
 
 struct Connection {
     int fd = -1;
     common::LineFramer framer{common::kMaxRequestLine};
     std::string out;
     std::size_t out_pos = 0;
+    // Stream offset of out[0]: flush() erases sent bytes, marks stay absolute.
+    std::uint64_t out_base = 0;
+    std::deque<FdMark> fds;  // ascending `at`, all at or after out_base + out_pos
+    bool subscribed = false;
+    std::uint64_t table_generation = 0;  // newest generation sent or queued to it
+    unsigned unread_pushes = 0;  // pushed since the peer last had nothing left to read
     bool read_closed = false;
     bool reading_paused = false;
     std::uint32_t events = EPOLLIN | EPOLLRDHUP;  // what epoll is asked to report
     std::size_t pending() const { return out.size() - out_pos; }
+    void queue_table(std::shared_ptr<const common::GeoTable> t, std::size_t line_start) {
+        fds.push_back({out_base + line_start, std::move(t)});
+    }
 };
+
+// Sends `len` bytes with `fd` attached to the first one. The kernel delivers
+// the fd with the data, so a reader gets it from the recvmsg that returns
+// that byte.
+ssize_t send_with_fd(int sock, const char* data, std::size_t len, int fd) {
+    iovec iov{const_cast<char*>(data), len};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    return ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
 
 class Worker {
   public:
@@ -46,6 +91,8 @@ class Worker {
     }
     void on_listen();
     void on_conn(int fd, std::uint32_t events);
+    // A new generation was published: push its table to every subscriber.
+    void on_publish();
 
   private:
     using Conn = Connection;
@@ -100,7 +147,51 @@ void Worker::on_listen() {
 }
 
 void Worker::handle_line(Conn& c, std::string_view line, const DatabaseSet& set) {
-    handle_request_line(line, set, stats_, c_, c.out);
+    const std::size_t line_start = c.out.size();
+    RequestEffects fx;
+    handle_request_line(line, set, stats_, c_, c.out, &fx);
+    if (fx.attach_table) c.queue_table(set.table(), line_start);
+    if (fx.subscribe) {
+        c.subscribed = true;
+        if (set.generation() > c.table_generation) c.table_generation = set.generation();
+    }
+}
+
+void Worker::on_publish() {
+    const auto set = dbs_.load();
+    const std::uint64_t gen = set->generation();
+    std::vector<int> drop;
+    for (auto& [fd, conn] : conns_) {
+        Conn& c = *conn;
+        if (!c.subscribed || c.table_generation >= gen) continue;
+        // Everything sent so far has been read (our queue and the socket's
+        // are empty): the pushes before are no longer pinned.
+        int unread = -1;
+        if (c.pending() == 0 && ::ioctl(fd, SIOCOUTQ, &unread) == 0 && unread == 0)
+            c.unread_pushes = 0;
+        // A subscriber that is not reading would otherwise pin one table
+        // image per generation: close it (it can reconnect and subscribe).
+        if (c.pending() > opts_.max_pending_output || c.unread_pushes >= kMaxUnreadPushes) {
+            SP_LOG_WARN("closing table subscriber (fd %d): %u pushed tables and %zu bytes "
+                        "unread, cannot push generation %llu",
+                        fd, c.unread_pushes, c.pending(), static_cast<unsigned long long>(gen));
+            bump(c_.subscribers_dropped);
+            drop.push_back(fd);
+            continue;
+        }
+        const std::size_t line_start = c.out.size();
+        append_table_line(c.out, *set->table());
+        c.queue_table(set->table(), line_start);
+        c.table_generation = gen;
+        ++c.unread_pushes;
+        bump(c_.table_pushes);
+        if (!flush(c)) {
+            drop.push_back(fd);
+            continue;
+        }
+        update_interest(c);
+    }
+    for (int fd : drop) close_conn(fd);
 }
 
 void Worker::consume(Conn& c, const char* data, std::size_t n, const DatabaseSet& set) {
@@ -114,9 +205,24 @@ void Worker::consume(Conn& c, const char* data, std::size_t n, const DatabaseSet
 
 bool Worker::flush(Conn& c) {
     while (c.pending() > 0) {
-        ssize_t n = ::send(c.fd, c.out.data() + c.out_pos, c.pending(), MSG_NOSIGNAL);
+        // Bytes before the next fd go with send(); at a mark, sendmsg() carries
+        // the fd with the bytes up to the mark after it (one fd per call, so
+        // each arrives with its own line).
+        const std::uint64_t pos = c.out_base + c.out_pos;
+        const bool at_mark = !c.fds.empty() && c.fds.front().at == pos;
+        std::size_t len = c.pending();
+        for (const auto& m : c.fds) {
+            if (m.at > pos) {
+                len = std::min<std::size_t>(len, m.at - pos);
+                break;
+            }
+        }
+        const char* data = c.out.data() + c.out_pos;
+        ssize_t n = at_mark ? send_with_fd(c.fd, data, len, c.fds.front().table->fd())
+                            : ::send(c.fd, data, len, MSG_NOSIGNAL);
         if (n > 0) {
             c.out_pos += static_cast<std::size_t>(n);
+            if (at_mark) c.fds.pop_front();  // sent with the first byte, even if not all
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -124,9 +230,11 @@ bool Worker::flush(Conn& c) {
         return false;
     }
     if (c.pending() == 0) {
+        c.out_base += c.out.size();
         c.out.clear();
         c.out_pos = 0;
     } else if (c.out_pos > (1 << 16)) {
+        c.out_base += c.out_pos;
         c.out.erase(0, c.out_pos);
         c.out_pos = 0;
     }
@@ -191,10 +299,25 @@ void Worker::on_conn(int fd, std::uint32_t events) {
 }  // namespace
 
 Server::Server(ServerOptions opts, common::Snapshot<DatabaseSet>& dbs, Stats& stats)
-    : opts_(std::move(opts)), dbs_(dbs), stats_(stats) {}
+    : opts_(std::move(opts)), dbs_(dbs), stats_(stats) {
+    // Made here, not in start(): the reloader may call notify_published()
+    // from its thread as soon as it runs, before or while the server starts.
+    for (unsigned i = 0; i < opts_.threads; ++i)
+        publish_fds_.push_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+}
 
 Server::~Server() {
     stop();
+    for (int fd : publish_fds_)
+        if (fd >= 0) ::close(fd);
+}
+
+void Server::notify_published() {
+    for (int fd : publish_fds_) {
+        std::uint64_t one = 1;
+        ssize_t w = ::write(fd, &one, sizeof one);
+        (void)w;
+    }
 }
 
 bool Server::start(std::string& error) {
@@ -216,6 +339,10 @@ void Server::run_worker(unsigned index) {
     ev.events = EPOLLIN;
     ev.data.fd = stop_fd_;
     ::epoll_ctl(epfd, EPOLL_CTL_ADD, stop_fd_, &ev);
+    const int publish_fd = publish_fds_[index];
+    ev.events = EPOLLIN;
+    ev.data.fd = publish_fd;
+    ::epoll_ctl(epfd, EPOLL_CTL_ADD, publish_fd, &ev);
     {
         auto worker =
             std::make_unique<Worker>(epfd, listen_fd_, opts_, dbs_, stats_, stats_.worker(index));
@@ -233,6 +360,11 @@ void Server::run_worker(unsigned index) {
                     running = false;
                 } else if (fd == listen_fd_) {
                     worker->on_listen();
+                } else if (fd == publish_fd) {
+                    std::uint64_t v;
+                    while (::read(publish_fd, &v, sizeof v) > 0) {
+                    }
+                    worker->on_publish();
                 } else {
                     worker->on_conn(fd, events[i].events);
                 }

@@ -4,6 +4,10 @@
 // line over kMaxRequestLine is refused and skipped, and a client that stops
 // reading its answers has its input paused (not dropped) once its pending
 // output passes a cap, so it can cost the server no more than that.
+//
+// `table` and `subscribe` answers carry the table's memfd (SCM_RIGHTS) on the
+// first byte of their line; subscribers get every new generation pushed when
+// notify_published() is called (a subscriber too far behind is closed).
 
 #include <atomic>
 #include <string>
@@ -34,6 +38,9 @@ class Server {
 
     bool start(std::string& error);
     void stop();  // idempotent; joins the workers and removes the socket file
+    // A new set was published: wakes every worker to push its table to
+    // subscribers. Thread-safe; a few write(2)s.
+    void notify_published();
 
   private:
     void run_worker(unsigned index);
@@ -43,6 +50,7 @@ class Server {
     Stats& stats_;
     int listen_fd_ = -1;
     int stop_fd_ = -1;  // eventfd: readable when the workers must exit
+    std::vector<int> publish_fds_;  // eventfd per worker: a new generation is published
     std::vector<std::thread> workers_;
     std::atomic<bool> stopped_{false};
 };

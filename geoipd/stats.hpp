@@ -20,6 +20,10 @@ struct alignas(64) WorkerCounters {
     std::atomic<std::uint64_t> connections_accepted{0};
     std::atomic<std::uint64_t> connections_refused{0};  // over --max-clients
     std::atomic<std::uint64_t> reads_paused{0};         // a client not reading its answers
+    std::atomic<std::uint64_t> table_requests{0};
+    std::atomic<std::uint64_t> subscribe_requests{0};
+    std::atomic<std::uint64_t> table_pushes{0};         // new generations sent to subscribers
+    std::atomic<std::uint64_t> subscribers_dropped{0};  // closed: too far behind to push to
 };
 
 class Stats {
@@ -31,6 +35,14 @@ class Stats {
     std::atomic<std::uint64_t> reloads{0};
     std::atomic<std::uint64_t> reload_failures{0};
     std::atomic<std::int64_t> last_reload_failure{0};  // unix time, 0: never
+    // The published geo table (set by whoever publishes a generation).
+    std::atomic<std::uint64_t> table_generation{0};
+    std::atomic<std::uint64_t> table_v4_ranges{0};
+    std::atomic<std::uint64_t> table_v6_ranges{0};
+    std::atomic<std::uint64_t> table_facts{0};
+    std::atomic<std::uint64_t> table_bytes{0};
+    std::atomic<std::uint64_t> table_compile_ms{0};
+    std::atomic<std::uint64_t> table_compile_failures{0};
 
     // {"lookups":N,...,"generation":G} as one line.
     void append_json(std::string& out, std::uint64_t generation) const;

@@ -17,6 +17,9 @@ TEST(GeoProtocol, LookupForms) {
 TEST(GeoProtocol, Commands) {
     EXPECT_EQ(parse_request("info").kind, RequestKind::kInfo);
     EXPECT_EQ(parse_request("stats\r").kind, RequestKind::kStats);
+    EXPECT_EQ(parse_request("table").kind, RequestKind::kTable);
+    EXPECT_EQ(parse_request(" subscribe\r").kind, RequestKind::kSubscribe);
+    EXPECT_EQ(parse_request("table 1").kind, RequestKind::kError);
 }
 
 TEST(GeoProtocol, ErrorsCarryAReason) {

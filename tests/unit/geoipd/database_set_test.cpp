@@ -8,6 +8,7 @@ using signpost::common::IpAddress;
 namespace {
 const std::string kData = SIGNPOST_TESTDATA;
 
+// Built as geoipd builds it: the table compiled, then served from.
 DatabaseSet make_set(std::initializer_list<const char*> files) {
     std::vector<std::shared_ptr<const Database>> dbs;
     for (const char* f : files) {
@@ -17,7 +18,10 @@ DatabaseSet make_set(std::initializer_list<const char*> files) {
         EXPECT_TRUE(db) << e;
         dbs.push_back(std::move(db));
     }
-    return DatabaseSet(std::move(dbs), 7);
+    std::string error;
+    auto set = DatabaseSet::build(std::move(dbs), 7, error);
+    EXPECT_TRUE(set) << error;
+    return DatabaseSet(set->databases(), set->generation(), set->table());
 }
 }  // namespace
 
@@ -49,7 +53,9 @@ TEST(DatabaseSet, ContinentDerivedFromCountry) {
     auto f = set.lookup(*IpAddress::parse("203.0.113.1"));
     EXPECT_EQ(f.country, "NZ");
     EXPECT_EQ(f.continent, "OC");
-    auto g = make_set({"city.mmdb"}).lookup(*IpAddress::parse("198.51.100.1"));
+    // The answer's strings live in the set's table: keep the set alive.
+    auto city = make_set({"city.mmdb"});
+    auto g = city.lookup(*IpAddress::parse("198.51.100.1"));
     EXPECT_EQ(g.continent, "SA");
 }
 

@@ -1,0 +1,185 @@
+"""dnsd on geoipd's geo table, started for real: every ECS scope dnsd returns
+is safe (no address inside it is answered differently), and geo answers stay
+right while databases and maps are renamed into place under load."""
+import ipaddress
+import json
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import dns.edns
+import dns.message
+import dns.query
+
+from dnsd_harness import Dnsd
+from harness import SCRIPTS, Geoipd, db
+
+NODES = """
+[[nodes]]
+name = "fra1"
+ipv4 = ["192.0.2.10"]
+ipv6 = ["2001:db8:f::10"]
+[[nodes]]
+name = "par1"
+ipv4 = ["192.0.2.20"]
+[[nodes]]
+name = "nyc1"
+ipv4 = ["198.51.100.10"]
+ipv6 = ["2001:db8:e::10"]
+[[nodes]]
+name = "nyc2"
+ipv4 = ["198.51.100.11"]
+"""
+
+MAP = """
+default = ["nyc1", "fra1:50"]
+continent = { EU = ["fra1"], NA = ["nyc1", "nyc2"] }
+country = { FR = ["par1", "fra1:50"] }
+asn = { AS64501 = ["par1"] }
+cidr = { "10.9.0.0/16" = ["nyc2"], "10.1.2.64/26" = ["nyc1"], "172.16.0.128/25" = ["fra1"] }
+"""
+# The same answers for every client, spelled differently (an entry for a
+# country the test database does not have): a reload that changes nothing.
+MAP_B = MAP.replace('country = { FR', 'country = { ZW = ["nyc2"], FR')
+
+
+def ask(port, subnet, rdtype="A"):
+    addr, plen = subnet.split("/")
+    q = dns.message.make_query("video.example.test", rdtype, use_edns=0,
+                               options=[dns.edns.ECSOption(addr, int(plen))])
+    r = dns.query.udp(q, "127.0.0.1", port=port, timeout=2)
+    ecs = [o for o in r.options if o.otype == dns.edns.ECS]
+    addrs = sorted(rd.to_text() for rrset in r.answer for rd in rrset)
+    return addrs, (ecs[0].scopelen if ecs else None), (r.answer[0].ttl if r.answer else None)
+
+
+class GeoTable(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="geo-table-test-")
+        self.live = os.path.join(self.dir, "city.mmdb")
+        subprocess.run([os.path.join(SCRIPTS, "install-geodb"), db("city.mmdb"), self.live], check=True)
+        self.geo = Geoipd([self.live, db("asn.mmdb")], extra=["--debounce-ms", "20"],
+                          workdir=os.path.join(self.dir, "g"))
+        self.map_file = os.path.join(self.dir, "world.toml")
+        with open(self.map_file, "w") as f:
+            f.write(MAP)
+        tail = NODES + '\n[maps.world]\nfile = "%s"\n' % self.map_file
+        tail += '\n[geoip]\nsocket = "%s"\n' % self.geo.sock
+        tail += ('\n[[redirects]]\nname = "video.example.test"\nmap = "world"\nttl = 30\n'
+                 'fallback = ["fra1:3", "nyc1:1"]\nfallback_ttl = 7\n')
+        self.d = Dnsd(tail=tail)
+
+    def tearDown(self):
+        self.d.stop()
+        self.d.cleanup()
+        self.geo.stop()
+        self.geo.cleanup()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def stats(self):
+        return json.loads(self.d.ctl_cmd("stats").stdout)
+
+    def subnets(self, rng):
+        """Client subnets where the test data and the map have structure:
+        the test database's networks, the overrides' edges, random /24s."""
+        out = ["10.1.2.0/24", "10.1.0.0/24", "10.9.1.0/24", "81.2.69.0/24", "198.51.100.0/24",
+               "10.1.2.64/26", "10.1.2.96/27", "172.16.0.0/24", "172.16.0.0/25", "172.16.1.0/24",
+               "2001:db8:1::/48", "2001:db8:1:2::/64", "2001:db8:ff::/48", "2001:db8::/32"]
+        for _ in range(40):
+            out.append("172.%d.%d.0/24" % (rng.randrange(16, 24), rng.randrange(256)))
+            out.append("10.%d.%d.0/24" % (rng.randrange(0, 16), rng.randrange(256)))
+            out.append("%d.%d.%d.0/24" % (rng.randrange(1, 224), rng.randrange(256), rng.randrange(256)))
+        return out
+
+    def test_no_address_inside_a_scope_is_answered_differently(self):
+        rng = random.Random(7)
+        checked = 0
+        for subnet in self.subnets(rng):
+            rdtype = "AAAA" if ":" in subnet else "A"
+            addrs, scope, ttl = ask(self.d.port, subnet, rdtype)
+            self.assertEqual(ttl, 30, subnet)  # from the table, not the fallback
+            net = ipaddress.ip_network(subnet)
+            covered = ipaddress.ip_network("%s/%d" % (net.network_address, scope), strict=False)
+            host = covered.max_prefixlen
+            # Its first and last address, and random ones in between, each
+            # asked at full length: every one gets the same answer.
+            first = int(covered.network_address)
+            last = int(covered.broadcast_address)
+            probes = {first, last} | {rng.randint(first, last) for _ in range(12)}
+            for p in sorted(probes):
+                a = str(ipaddress.ip_address(p))
+                got, got_scope, _ = ask(self.d.port, "%s/%d" % (a, host), rdtype)
+                self.assertEqual(got, addrs, "%s answered %s with scope /%d, but %s gets %s"
+                                 % (subnet, addrs, scope, a, got))
+                # The same range: its own scope is at least as wide (up to
+                # the stickiness prefix, when a tie is hashed).
+                self.assertLessEqual(got_scope, max(scope, 48 if ":" in a else 24), a)
+                checked += 1
+        self.assertGreater(checked, 1000)
+        self.assertEqual(self.stats()["redirect_fallback"], 0)
+
+    def test_database_and_map_swaps_under_load(self):
+        rng = random.Random(11)
+        probes = self.subnets(rng)
+        want = {}
+        for s in probes:
+            want[s] = ask(self.d.port, s, "AAAA" if ":" in s else "A")
+        stop = threading.Event()
+        problems = []
+        counts = {"queries": 0}
+
+        def load():
+            i = 0
+            while not stop.is_set() and counts["queries"] < 200000:
+                s = probes[i % len(probes)]
+                i += 1
+                try:
+                    got = ask(self.d.port, s, "AAAA" if ":" in s else "A")
+                except Exception as e:  # a timeout is a stalled or lost answer
+                    problems.append("%s: %r" % (s, e))
+                    continue
+                counts["queries"] += 1
+                if got[0] != want[s][0] or got[2] != 30 or got[1] != want[s][1]:
+                    problems.append("%s: %s, expected %s" % (s, got, want[s]))
+
+        threads = [threading.Thread(target=load) for _ in range(2)]
+        for t in threads:
+            t.start()
+        gen0 = self.stats()["geo_table_generation"]
+        try:
+            for k in range(6):
+                # A database renamed into place (the same data, a new file):
+                # geoipd publishes a new generation, dnsd compiles and swaps.
+                tmp = self.live + ".new"
+                subprocess.run([os.path.join(SCRIPTS, "install-geodb"), db("city.mmdb"), tmp], check=True)
+                os.replace(tmp, self.live)
+                deadline = time.time() + 10
+                while self.stats()["geo_table_generation"] < gen0 + k + 1 and time.time() < deadline:
+                    time.sleep(0.02)
+                self.assertGreaterEqual(self.stats()["geo_table_generation"], gen0 + k + 1,
+                                        self.geo.logtext()[-2000:])
+                # And a map renamed into place.
+                mtmp = self.map_file + ".new"
+                with open(mtmp, "w") as f:
+                    f.write(MAP_B if k % 2 == 0 else MAP)
+                os.replace(mtmp, self.map_file)
+                time.sleep(0.4)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertEqual(problems[:10], [])
+        self.assertGreater(counts["queries"], 500)
+        st = self.stats()
+        self.assertEqual(st["redirect_fallback"], 0)
+        self.assertGreaterEqual(st["geo_table_generation"], gen0 + 6)
+        self.assertIn("published generation", self.d.logtext())  # the map reloads happened
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
