@@ -53,7 +53,9 @@ Request parse_request(std::string_view line) {
     if (line.starts_with("lookup ")) line = trim(line.substr(7));
     const auto addr = IpAddress::parse(line);
     if (!addr) {
-        r.error = "bad address or unknown command (expected an IPv4/IPv6 address, info, stats, table or subscribe)";
+        r.error =
+            "bad address or unknown command (expected an IPv4/IPv6 address, info, stats, table or "
+            "subscribe)";
         return r;
     }
     r.kind = RequestKind::kLookup;

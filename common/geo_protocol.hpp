@@ -9,14 +9,14 @@
 //   table                {"table":{generation,size,v4_ranges,...}} with the compiled
 //                        geo table's sealed memfd attached (SCM_RIGHTS) to the
 //                        first byte of that line (docs/geo-table.md)
-//   subscribe            the same answer, and then the same line and fd again
-//                        for every newly published generation, unasked, on the
-//                        same connection (lookups on it keep working; a push is
-//                        never inserted inside another answer's line). A
-//                        subscriber too far behind in reading when a push is
-//                        due (4 pushed tables unread, or its answers over the
-//                        server's pending-output cap) is closed, with a log
-//                        line: a table fd in flight pins the whole image
+//   subscribe            the same answer, then the same line and fd again,
+//                        unasked, for each newly published generation (only the
+//                        newest when several come at once). Lookups on the
+//                        connection keep working; a push never splits another
+//                        answer's line. A subscriber that leaves 4 pushed tables
+//                        unread (or its answers over the server's pending-output
+//                        cap) when a push is due is closed with a log line: an
+//                        fd in flight pins the whole image
 //
 // Lines end in "\n" ("\r\n" is accepted). Anything else gets an error line
 // and the connection carries on.

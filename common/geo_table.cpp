@@ -177,10 +177,22 @@ bool GeoTable::validate(std::string& error) {
         }
     }
     for (std::uint64_t i = 0; i < n6; ++i) {
+        const std::uint32_t f = v6_facts_[i];
         if ((i > 0 && range_start(Family::kV6, i) <= range_start(Family::kV6, i - 1)) ||
-            v6_facts_[i] >= nf) {
+            (!is_ipv4_alias(f) && f >= nf)) {
             error = "IPv6 range " + std::to_string(i) + ": not ascending or bad fact index";
             return false;
+        }
+        if (is_ipv4_alias(f)) {
+            const unsigned d = alias_offset(f);
+            const Uint128 host = d == 0 ? kAll128 : (Uint128{1} << (128 - d)) - 1;
+            const Uint128 s = range_start(Family::kV6, i);
+            if (d > 96 || (f & ~(kIpv4Alias | 0x7fu)) != 0 || (s & host) != 0 ||
+                range_end(Family::kV6, i) != (s | host)) {
+                error = "IPv6 range " + std::to_string(i) +
+                        ": an IPv4 alias that is not exactly one prefix of length <= 96";
+                return false;
+            }
         }
     }
     v4_index_.resize(65537);
@@ -249,11 +261,25 @@ GeoFactsView GeoTable::lookup(const IpAddress& addr) const {
     const std::size_t r = find_range(a);
     GeoFactsView v;
     v.ip = a;
-    fill(fact(range_fact(fam, r)), v);
+    const std::uint32_t f = range_fact(fam, r);
+    if (fam == Family::kV6 && is_ipv4_alias(f)) {
+        const unsigned d = alias_offset(f);
+        const IpAddress v4 = IpAddress::v4(aliased_ipv4(address_value(a), d));
+        const GeoFactsView inner = lookup(v4);
+        v = inner;
+        v.ip = a;
+        v.prefix = Prefix(a, d + inner.prefix.length());
+        return v;
+    }
+    fill(fact(f), v);
     const unsigned len =
         prefix_len_within(address_value(a), range_start(fam, r), range_end(fam, r), a.bits());
     v.prefix = Prefix(a, len);
     return v;
+}
+
+void GeoTable::release_pages() const {
+    if (mapped_) ::madvise(const_cast<std::uint8_t*>(data_), size_, MADV_DONTNEED);
 }
 
 std::string GeoTable::describe_json() const {
@@ -303,12 +329,16 @@ std::uint32_t TableBuilder::intern(const GeoFactsView& v) {
     return id;
 }
 
+void TableBuilder::add_ipv4_alias(Uint128 start, unsigned len) {
+    v6_.emplace_back(start, kIpv4Alias | len);  // never merged: each alias is one prefix
+}
+
 void TableBuilder::add(Family family, Uint128 start, std::uint32_t fact) {
     if (family == Family::kV4) {
         if (!v4_.empty() && v4_.back().second == fact) return;
         v4_.emplace_back(static_cast<std::uint32_t>(start), fact);
     } else {
-        if (!v6_.empty() && v6_.back().second == fact) return;
+        if (!v6_.empty() && v6_.back().second == fact && !is_ipv4_alias(fact)) return;
         v6_.emplace_back(start, fact);
     }
 }

@@ -40,6 +40,24 @@ IpAddress address_from_value(Family f, Uint128 v);
 // [lo, hi] (all of the family's `bits` wide; lo <= x <= hi).
 unsigned prefix_len_within(Uint128 x, Uint128 lo, Uint128 hi, unsigned bits);
 
+// An IPv6 range whose fact index has this bit set is an alias of the IPv4
+// table (as a database's ::/96, 6to4 2002::/16 or Teredo 2001::/32 subtrees
+// are its IPv4 tree): the range is exactly one prefix of length d (the index's
+// low 7 bits, d <= 96), and an address in it has the facts of the IPv4
+// address in its 32 bits after bit d. One range instead of a copy of every
+// IPv4 range.
+inline constexpr std::uint32_t kIpv4Alias = 0x80000000u;
+inline bool is_ipv4_alias(std::uint32_t fact_index) {
+    return fact_index & kIpv4Alias;
+}
+inline unsigned alias_offset(std::uint32_t fact_index) {
+    return fact_index & 0x7fu;
+}
+// The IPv4 address an IPv6 address in an alias at offset d carries.
+inline std::uint32_t aliased_ipv4(Uint128 v6, unsigned d) {
+    return static_cast<std::uint32_t>(v6 >> (96 - d));
+}
+
 inline constexpr char kGeoTableMagic[8] = {'S', 'P', 'G', 'E', 'O', 'T', 'B', 'L'};
 inline constexpr std::uint32_t kGeoTableVersion = 1;
 
@@ -107,7 +125,8 @@ class GeoTable {
     std::size_t range_count(Family f) const {
         return f == Family::kV4 ? header().v4_count : header().v6_count;
     }
-    // Range i: its first address as a value, and its fact index.
+    // Range i: its first address as a value, and its fact index (for IPv6,
+    // possibly an IPv4 alias: is_ipv4_alias()).
     Uint128 range_start(Family f, std::size_t i) const;
     std::uint32_t range_fact(Family f, std::size_t i) const {
         return (f == Family::kV4 ? v4_facts_ : v6_facts_)[i];
@@ -123,10 +142,16 @@ class GeoTable {
     // The range holding `a` (IPv4-mapped IPv6 is looked up as IPv4).
     std::size_t find_range(const IpAddress& a) const;
     // Everything known about `a`; the prefix is the widest one around `a`
-    // inside its range (every address in it has the same facts).
+    // inside its range (every address in it has the same facts; in an IPv4
+    // alias, the alias's length plus the IPv4 range's prefix).
     GeoFactsView lookup(const IpAddress& a) const;
     // The same facts as a view (prefix left empty).
     void fill(const GeoTableFact& f, GeoFactsView& out) const;
+
+    // Drops this process's resident pages of a mapped table (the data stays
+    // in the memfd, and a later access faults it back in): for a reader that
+    // has compiled what it needs and only looks things up rarely.
+    void release_pages() const;
 
     // One JSON object (no newline): generation, size, ranges, facts, checksum, built.
     std::string describe_json() const;
@@ -160,6 +185,9 @@ class TableBuilder {
     // found, country (2 letters or empty), continent, asn, as_org, location.
     std::uint32_t intern(const GeoFactsView& f);
     void add(Family family, Uint128 start, std::uint32_t fact);
+    // An IPv6 range that is exactly the prefix (start, len) and aliases the
+    // IPv4 table (the next range must start where the prefix ends).
+    void add_ipv4_alias(Uint128 start, unsigned len);
     std::size_t ranges(Family family) const {
         return family == Family::kV4 ? v4_.size() : v6_.size();
     }

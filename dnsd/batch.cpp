@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "common/hash.hpp"
+#include "dnsd/redirect.hpp"
 #include "dnsd/responder.hpp"
 
 namespace signpost::dnsd {
@@ -45,6 +46,20 @@ void BatchAnswerer::answer(Batch& b, unsigned n, const ServingState& state,
         } else {
             b.status[i] = parse_query(std::span(b.in[i], b.in_len[i]), b.query[i]);
         }
+    }
+    // Redirect answers look their client up in the compiled maps: start those
+    // cache misses for the whole batch now, so they overlap (for every
+    // well-formed query: which are redirects is known only when answering).
+    const Decisions* d = env_.decisions;
+    if (d && !d->maps.empty() && d->maps.size() <= 4) {
+        for (unsigned i = 0; i < n; ++i) {
+            if (b.status[i] != ParseStatus::kOk) continue;
+            b.client[i] = client_key(b.query[i], b.source[i]).address;
+            for (const auto& m : d->maps) m.prefetch_index(b.client[i]);
+        }
+        for (unsigned i = 0; i < n; ++i)
+            if (b.status[i] == ParseStatus::kOk)
+                for (const auto& m : d->maps) m.prefetch_ranges(b.client[i]);
     }
     // Static answers from the cache when the same query bytes were answered
     // before (only well-formed queries are looked up or kept; a redirect

@@ -46,6 +46,7 @@ struct Batch {
     // Working space.
     Query query[kSize];
     ParseStatus status[kSize];
+    common::IpAddress client[kSize];  // the redirect client key (prefetching only)
 };
 
 // One per worker thread: keeps the worker's answer cache and health view

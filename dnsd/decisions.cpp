@@ -113,16 +113,67 @@ struct ChainKeyHash {
 
 }  // namespace
 
-template <class T>
-void CompiledMap::build_index(Ranges<T>& r, unsigned shift) {
-    r.index.assign(65537, 0);
+void CompiledMap::index_v4(const std::vector<R4>& r, std::vector<std::uint32_t>& index) {
+    index.assign(65537, 0);
     std::size_t i = 0;
     for (std::uint32_t hi = 0; hi < 65536; ++hi) {
-        const T first = static_cast<T>(static_cast<T>(hi) << shift);
-        while (i + 1 < r.starts.size() && r.starts[i + 1] <= first) ++i;
-        r.index[hi] = static_cast<std::uint32_t>(i);
+        while (i + 1 < r.size() && r[i + 1].start <= hi << 16) ++i;
+        index[hi] = static_cast<std::uint32_t>(i);
     }
-    r.index[65536] = static_cast<std::uint32_t>(r.starts.size() - 1);
+    index[65536] = static_cast<std::uint32_t>(r.size() - 1);
+}
+
+CompiledMap::Hit CompiledMap::find_v4(const std::vector<R4>& r,
+                                      const std::vector<std::uint32_t>& index,
+                                      std::uint32_t v) const {
+    std::size_t lo = index[v >> 16], hi = index[(v >> 16) + 1];
+    while (lo < hi) {  // the last range starting at or before v
+        const std::size_t mid = lo + (hi - lo + 1) / 2;
+        if (r[mid].start <= v)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    const Uint128 end = lo + 1 < r.size() ? Uint128{r[lo + 1].start} - 1 : 0xffffffffu;
+    return {&chains_[r[lo].chain], common::prefix_len_within(v, r[lo].start, end, 32)};
+}
+
+void CompiledMap::build_indexes() {
+    index_v4(v4_, v4_index_);
+    if (!v4_geo_.empty()) index_v4(v4_geo_, v4_geo_index_);
+    std::size_t i = 0;
+    // The range holding address `first`, searching on from `from`.
+    auto holding = [&](Uint128 first, std::size_t from) {
+        while (from + 1 < v6_.size() && v6_[from + 1].start() <= first) ++from;
+        return from;
+    };
+    v6_index_.assign(65537, 0);
+    i = 0;
+    for (std::uint32_t hi = 0; hi < 65536; ++hi) {
+        i = holding(Uint128{hi} << 112, i);
+        v6_index_[hi] = static_cast<std::uint32_t>(i);
+    }
+    v6_index_[65536] = static_cast<std::uint32_t>(v6_.size() - 1);
+    v6_sub_at_.assign(65536, ~0u);
+    v6_sub_.clear();
+    for (std::uint32_t hi = 0; hi < 65536; ++hi) {
+        if (v6_index_[hi + 1] - v6_index_[hi] <= kDenseBlock) continue;
+        v6_sub_at_[hi] = static_cast<std::uint32_t>(v6_sub_.size());
+        std::size_t j = v6_index_[hi];
+        for (std::uint32_t k = 0; k < 4096; ++k) {
+            j = holding((Uint128{hi} << 112) | (Uint128{k} << 100), j);
+            v6_sub_.push_back(static_cast<std::uint32_t>(j));
+        }
+        v6_sub_.push_back(v6_index_[hi + 1]);
+    }
+}
+
+std::size_t CompiledMap::memory_bytes() const {
+    return chains_.size() * sizeof(Chain) + (v4_.size() + v4_geo_.size()) * sizeof(R4) +
+           v6_.size() * sizeof(R6) +
+           (v4_index_.size() + v4_geo_index_.size() + v6_index_.size() + v6_sub_at_.size() +
+            v6_sub_.size()) *
+               4;
 }
 
 CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* table) {
@@ -168,84 +219,178 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
         return it->second;
     };
 
-    for (Family f : {Family::kV4, Family::kV6}) {
-        const auto segs = override_segments(map, f);
-        const std::size_t nt = t ? t->range_count(f) : 1;
-        auto t_start = [&](std::size_t i) -> Uint128 { return t ? t->range_start(f, i) : 0; };
-        auto t_fact = [&](std::size_t i) -> const FactSteps& {
-            return t ? facts[t->range_fact(f, i)] : kNone;
-        };
-        std::vector<Uint128> starts;
-        std::vector<std::uint32_t> chain;
-        // Walk table ranges and override segments together: every point where
-        // either changes starts an elementary range.
+    // The table's ranges of a family as (start, fact index) or, for an IPv6
+    // range that aliases the IPv4 table, (start, alias marker). An alias that
+    // an IPv6 override cuts into is spelled out as the IPv4 ranges it stands
+    // for, so that the override splits them like any other range.
+    auto table_source = [&](Family f, const std::vector<std::pair<Uint128, int>>& segs) {
+        std::vector<std::pair<Uint128, std::uint32_t>> src;
+        if (!t) {
+            src.emplace_back(0, 0);
+            return src;
+        }
+        const std::size_t n = t->range_count(f);
+        src.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const Uint128 start = t->range_start(f, i);
+            const std::uint32_t fact = t->range_fact(f, i);
+            if (f == Family::kV4 || !common::is_ipv4_alias(fact)) {
+                src.emplace_back(start, fact);
+                continue;
+            }
+            const Uint128 end = t->range_end(f, i);
+            auto seg = std::upper_bound(segs.begin(), segs.end(), start,
+                                        [](Uint128 v, const auto& x) { return v < x.first; });
+            --seg;
+            const bool clean = seg->second < 0 && (seg + 1 == segs.end() || (seg + 1)->first > end);
+            if (clean) {
+                src.emplace_back(start, fact);
+                continue;
+            }
+            const unsigned shift = 96 - common::alias_offset(fact);
+            for (std::size_t k = 0; k < t->range_count(Family::kV4); ++k)
+                src.emplace_back(start | (t->range_start(Family::kV4, k) << shift),
+                                 t->range_fact(Family::kV4, k));
+        }
+        return src;
+    };
+    // Walks table ranges and override segments together: every point where
+    // either changes starts an elementary range; neighbours with the same
+    // chain merge. An alias range stays one range, marked.
+    bool any_alias = false;
+    auto build = [&](Family f, const std::vector<std::pair<Uint128, int>>& segs,
+                     const std::vector<std::pair<Uint128, std::uint32_t>>& src,
+                     std::vector<std::pair<Uint128, std::uint32_t>>& out) {
         std::size_t i = 0, j = 0;
         std::uint32_t last_fact = ~0u;
         int last_cidr = -2;
         std::uint32_t last_chain = 0;
         for (;;) {
-            const Uint128 s = std::max(t_start(i), segs[j].first);
-            const std::uint32_t fid = t ? t->range_fact(f, i) : 0;
-            if (fid != last_fact || segs[j].second != last_cidr) {
-                last_chain = chain_of(t_fact(i), segs[j].second);
-                last_fact = fid;
-                last_cidr = segs[j].second;
+            const Uint128 start = std::max(src[i].first, segs[j].first);
+            const std::uint32_t fid = src[i].second;
+            std::uint32_t chain;
+            if (f == Family::kV6 && t && common::is_ipv4_alias(fid)) {
+                chain = fid;  // resolved through the IPv4 ranges at query time
+                any_alias = true;
+                last_fact = ~0u;
+            } else {
+                if (fid != last_fact || segs[j].second != last_cidr) {
+                    last_chain = chain_of(t ? facts[fid] : kNone, segs[j].second);
+                    last_fact = fid;
+                    last_cidr = segs[j].second;
+                }
+                chain = last_chain;
             }
-            if (chain.empty() || chain.back() != last_chain) {
-                starts.push_back(s);
-                chain.push_back(last_chain);
-            }
-            const bool more_t = i + 1 < nt, more_o = j + 1 < segs.size();
+            if (out.empty() || out.back().second != chain || common::is_ipv4_alias(chain))
+                out.emplace_back(start, chain);
+            const bool more_t = i + 1 < src.size(), more_o = j + 1 < segs.size();
             if (!more_t && !more_o) break;
-            if (more_t && (!more_o || t_start(i + 1) <= segs[j + 1].first)) {
-                if (more_o && t_start(i + 1) == segs[j + 1].first) ++j;
+            if (more_t && (!more_o || src[i + 1].first <= segs[j + 1].first)) {
+                if (more_o && src[i + 1].first == segs[j + 1].first) ++j;
                 ++i;
             } else {
                 ++j;
             }
         }
-        if (f == Family::kV4) {
-            cm.v4_.starts.reserve(starts.size());
-            for (Uint128 v : starts) cm.v4_.starts.push_back(static_cast<std::uint32_t>(v));
-            cm.v4_.chain = std::move(chain);
-            build_index(cm.v4_, 16);
-        } else {
-            cm.v6_.starts = std::move(starts);
-            cm.v6_.chain = std::move(chain);
-            build_index(cm.v6_, 112);
+    };
+    std::vector<std::pair<Uint128, std::uint32_t>> v4_src;
+    for (Family f : {Family::kV4, Family::kV6}) {
+        const auto segs = override_segments(map, f);
+        auto src = table_source(f, segs);
+        std::vector<std::pair<Uint128, std::uint32_t>> out;
+        build(f, segs, src, out);
+        for (const auto& [start, chain] : out) {
+            if (f == Family::kV4)
+                cm.v4_.push_back({static_cast<std::uint32_t>(start), chain});
+            else
+                cm.v6_.push_back({static_cast<std::uint64_t>(start >> 64),
+                                  static_cast<std::uint64_t>(start), chain});
+        }
+        if (f == Family::kV4) v4_src = std::move(src);
+    }
+    // An IPv6 client in an alias takes the IPv4 ranges' geo chain, but never
+    // an IPv4 override: with IPv4 overrides in the map, the aliases get IPv4
+    // ranges of their own, compiled without them.
+    cm.alias_uses_v4_ = true;
+    if (any_alias) {
+        bool v4_overrides = false;
+        for (const auto& c : map.cidr)
+            v4_overrides = v4_overrides || c.first.family() == Family::kV4;
+        if (v4_overrides) {
+            cm.alias_uses_v4_ = false;
+            const std::vector<std::pair<Uint128, int>> none{{0, -1}};
+            std::vector<std::pair<Uint128, std::uint32_t>> out;
+            build(Family::kV4, none, v4_src, out);
+            for (const auto& [start, chain] : out)
+                cm.v4_geo_.push_back({static_cast<std::uint32_t>(start), chain});
         }
     }
+    cm.v4_.shrink_to_fit();
+    cm.v6_.shrink_to_fit();
+    cm.build_indexes();
     return cm;
+}
+
+void CompiledMap::prefetch_index(const common::IpAddress& a) const {
+    if (!ready_) return;
+    if (a.is_v4()) {
+        __builtin_prefetch(&v4_index_[(a.bytes()[0] << 8) | a.bytes()[1]]);
+    } else {
+        const unsigned block = (a.bytes()[0] << 8) | a.bytes()[1];
+        __builtin_prefetch(&v6_sub_at_[block]);
+        __builtin_prefetch(&v6_index_[block]);
+    }
+}
+
+void CompiledMap::prefetch_ranges(const common::IpAddress& a) const {
+    if (!ready_) return;
+    const unsigned block = (a.bytes()[0] << 8) | a.bytes()[1];
+    if (a.is_v4()) {
+        const std::size_t lo = v4_index_[block], hi = v4_index_[block + 1];
+        __builtin_prefetch(&v4_[lo + (hi - lo) / 2]);
+        return;
+    }
+    std::size_t lo = v6_index_[block], hi = v6_index_[block + 1];
+    if (const std::uint32_t at = v6_sub_at_[block]; at != ~0u) {
+        const unsigned k = ((a.bytes()[2] << 4) | (a.bytes()[3] >> 4)) & 4095u;
+        __builtin_prefetch(&v6_sub_[at + k]);
+        return;  // the sub-index itself was the miss; its ranges come next
+    }
+    __builtin_prefetch(&v6_[lo + (hi - lo) / 2]);
 }
 
 CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
     const Uint128 x = common::address_value(a);
-    if (a.is_v4()) {
-        const auto v = static_cast<std::uint32_t>(x);
-        const auto& r = v4_;
-        std::size_t lo = r.index[v >> 16], hi = r.index[(v >> 16) + 1];
-        while (lo < hi) {
-            const std::size_t mid = lo + (hi - lo + 1) / 2;
-            if (r.starts[mid] <= v)
-                lo = mid;
-            else
-                hi = mid - 1;
-        }
-        const Uint128 end = lo + 1 < r.starts.size() ? Uint128{r.starts[lo + 1]} - 1 : 0xffffffffu;
-        return {&chains_[r.chain[lo]], common::prefix_len_within(x, r.starts[lo], end, 32)};
+    if (a.is_v4()) return find_v4(v4_, v4_index_, static_cast<std::uint32_t>(x));
+    const auto block = static_cast<std::uint32_t>(x >> 112);
+    std::size_t lo, hi;
+    if (const std::uint32_t at = v6_sub_at_[block]; at != ~0u) {
+        const auto k = static_cast<std::uint32_t>(x >> 100) & 4095u;
+        lo = v6_sub_[at + k];
+        hi = v6_sub_[at + k + 1];
+    } else {
+        lo = v6_index_[block];
+        hi = v6_index_[block + 1];
     }
-    const auto& r = v6_;
-    const auto top = static_cast<std::uint32_t>(x >> 112);
-    std::size_t lo = r.index[top], hi = r.index[top + 1];
     while (lo < hi) {
         const std::size_t mid = lo + (hi - lo + 1) / 2;
-        if (r.starts[mid] <= x)
+        if (v6_[mid].start() <= x)
             lo = mid;
         else
             hi = mid - 1;
     }
-    const Uint128 end = lo + 1 < r.starts.size() ? r.starts[lo + 1] - 1 : ~Uint128{0};
-    return {&chains_[r.chain[lo]], common::prefix_len_within(x, r.starts[lo], end, 128)};
+    const std::uint32_t chain = v6_[lo].chain;
+    if (common::is_ipv4_alias(chain)) {
+        // The IPv4 address this one carries decides; the scope is the
+        // alias's length plus the IPv4 range's.
+        const unsigned d = common::alias_offset(chain);
+        const std::uint32_t v4 = common::aliased_ipv4(x, d);
+        const Hit h =
+            alias_uses_v4_ ? find_v4(v4_, v4_index_, v4) : find_v4(v4_geo_, v4_geo_index_, v4);
+        return {h.chain, d + h.scope};
+    }
+    const Uint128 end = lo + 1 < v6_.size() ? v6_[lo + 1].start() - 1 : ~Uint128{0};
+    return {&chains_[chain], common::prefix_len_within(x, v6_[lo].start(), end, 128)};
 }
 
 std::shared_ptr<const Decisions> compile_decisions(const EdgeSet& edges,

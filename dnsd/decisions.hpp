@@ -49,26 +49,53 @@ class CompiledMap {
         unsigned scope;  // the widest prefix around the address inside its range
     };
     Hit find(const common::IpAddress& a) const;
+    // Hints for a batch, so that its lookups' cache misses overlap: first
+    // every query's index cell, then (index now cached) its ranges. No effect
+    // on results.
+    void prefetch_index(const common::IpAddress& a) const;
+    void prefetch_ranges(const common::IpAddress& a) const;
 
     std::size_t ranges(common::Family f) const {
-        return f == common::Family::kV4 ? v4_.starts.size() : v6_.starts.size();
+        return f == common::Family::kV4 ? v4_.size() : v6_.size();
     }
     std::size_t chains() const { return chains_.size(); }
+    std::size_t memory_bytes() const;
 
   private:
-    template <class T>
-    struct Ranges {
-        std::vector<T> starts;  // ascending, starts[0] == 0
-        std::vector<std::uint32_t> chain;
-        std::vector<std::uint32_t>
-            index;  // top 16 bits -> range holding that block's first address
+    // Each range's first address and its chain, side by side: one cache
+    // line per probe.
+    struct R4 {
+        std::uint32_t start;
+        std::uint32_t chain;
     };
-    template <class T>
-    static void build_index(Ranges<T>& r, unsigned shift);
+    struct R6 {
+        std::uint64_t hi, lo;  // the first address's halves
+        std::uint32_t chain;
+        common::Uint128 start() const { return (common::Uint128{hi} << 64) | lo; }
+    };
+    void build_indexes();
+    static void index_v4(const std::vector<R4>& r, std::vector<std::uint32_t>& index);
+    Hit find_v4(const std::vector<R4>& r, const std::vector<std::uint32_t>& index,
+                std::uint32_t v) const;
     bool ready_ = false;
+    // IPv6 ranges that alias the IPv4 table (chain = common::kIpv4Alias | d)
+    // are decided by the IPv4 address they carry: in v4_ when the map has no
+    // IPv4 overrides, else in v4_geo_ (the IPv4 ranges without overrides).
+    bool alias_uses_v4_ = true;
+    std::vector<R4> v4_geo_;
+    std::vector<std::uint32_t> v4_geo_index_;
     std::vector<Chain> chains_;
-    Ranges<std::uint32_t> v4_;
-    Ranges<common::Uint128> v6_;
+    std::vector<R4> v4_;
+    std::vector<R6> v6_;
+    // For each value of the top 16 bits, the range holding the first address
+    // of that block (65,537 entries: the last closes the search).
+    std::vector<std::uint32_t> v4_index_, v6_index_;
+    // IPv6 ranges crowd into a few /16s (2001::/16, 2a00::/16, ...): a block
+    // with more than kDenseBlock ranges gets a second index on the next 12
+    // bits (4,097 entries at v6_sub_[v6_sub_at_[block]]).
+    static constexpr std::size_t kDenseBlock = 64;
+    std::vector<std::uint32_t> v6_sub_at_;  // ~0u: none
+    std::vector<std::uint32_t> v6_sub_;
 };
 
 // Every map of an EdgeSet compiled against one table: part of the serving

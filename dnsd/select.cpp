@@ -23,7 +23,19 @@ struct Eligibility {
     const EdgeSet& e;
     const HealthView& h;
     common::Family family;
-    std::uint64_t subnet;
+    const common::IpAddress& client;
+    unsigned stick;
+    // The stickiness subnet's hash, computed on first use: most answers
+    // have no tie and no drain, and never need it.
+    std::uint64_t subnet() const {
+        if (!subnet_known) {
+            subnet_value = subnet_hash(client.masked(stick));
+            subnet_known = true;
+        }
+        return subnet_value;
+    }
+    mutable std::uint64_t subnet_value = 0;
+    mutable bool subnet_known = false;
 
     bool operator()(std::uint32_t i, bool ignore_health) const {
         const auto& n = e.nodes[i];
@@ -42,7 +54,7 @@ struct Eligibility {
         if (k >= 1.0) return true;
         if (k <= 0.0) return false;
         hashed = true;  // the answer now depends on the stickiness subnet
-        return drain_point(subnet, e.nodes[i].name_hash) < k;
+        return drain_point(subnet(), e.nodes[i].name_hash) < k;
     }
     mutable bool hashed = false;
 };
@@ -80,7 +92,7 @@ void pick(const EdgeSet& e, const MapEntry& entry, const Eligibility& ok, bool i
         const auto& n = e.nodes[m.node];
         Cand c{
             m.node, m.weight,
-            m.weight == top && d.hashed ? rendezvous_score(ok.subnet, n.name_hash, n.weight) : 0.0};
+            m.weight == top && d.hashed ? rendezvous_score(ok.subnet(), n.name_hash, n.weight) : 0.0};
         if (nb == k && !(c > best[nb - 1])) continue;
         std::size_t i = nb < k ? nb++ : k - 1;  // insertion sort into the top k
         while (i > 0 && c > best[i - 1]) {
@@ -135,7 +147,7 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const CompiledMap* ma
                 std::uint64_t rr_counter, bool want_trail) {
     Decision d;
     const unsigned stick = client.address.is_v4() ? r.stick_v4 : r.stick_v6;
-    const Eligibility ok{e, health, family, subnet_hash(client.address.masked(stick))};
+    const Eligibility ok{e, health, family, client.address, stick};
     auto trail_entry = [&](const MapEntry& entry) {
         if (!want_trail) return;
         for (const auto& m : entry.members) {

@@ -99,6 +99,9 @@ void StateReloader::set_table(std::shared_ptr<const common::GeoTable> table) {
         static_cast<unsigned long long>(next->decisions->table->generation()),
         next->decisions->maps.size(), next->decisions->compile_ms, v4, v6);
     state_.publish(std::move(next));
+    // The query path reads only the decision ranges: the table's pages need
+    // not stay resident in dnsd (geoipd holds them; explain faults in a few).
+    table_->release_pages();
 }
 
 std::shared_ptr<const common::GeoTable> StateReloader::table() const {
@@ -184,6 +187,7 @@ std::string StateReloader::reload() {
     std::shared_ptr<const ServingState> next;
     const auto current = state_.load();
     if (config) next = build_state(*config, current->generation + 1, error, warnings, table_);
+    if (table_) table_->release_pages();
     for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());
     if (!next) {
         ++failures_;

@@ -1,17 +1,49 @@
 #include "geoipd/database_set.hpp"
 
+#include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+
 #include "common/json.hpp"
 
 namespace signpost::geoipd {
 
 namespace json = common::json;
 
+namespace {
+
+void release_compile_memory(const std::vector<std::shared_ptr<const Database>>& dbs) {
+    ::malloc_trim(0);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    for (const auto& db : dbs) {
+        const MMDB_s& m = db->mmdb();
+        const auto addr = reinterpret_cast<std::uintptr_t>(m.file_content);
+        if (!m.file_content || m.file_size <= 0 || page <= 0 || addr % page != 0) continue;
+        ::madvise(const_cast<std::uint8_t*>(m.file_content), static_cast<std::size_t>(m.file_size),
+                  MADV_DONTNEED);
+    }
+}
+
+}  // namespace
+
 std::shared_ptr<const DatabaseSet> DatabaseSet::build(
     std::vector<std::shared_ptr<const Database>> dbs, std::uint64_t generation, std::string& error,
     CompileStats* stats) {
-    const std::string image = compile_table(dbs, generation, error, stats);
-    if (image.empty()) return nullptr;
-    const int fd = common::write_sealed_memfd(image, error);
+    int fd = -1;
+    {
+        const std::string image = compile_table(dbs, generation, error, stats);
+        if (image.empty()) return nullptr;
+        fd = common::write_sealed_memfd(image, error);
+    }
+    // The compile's temporaries (leaf lists, record maps, the builder, the
+    // image) are freed by now, but malloc keeps most of them: give the free
+    // pages back. And the walk read every page of every database file; from
+    // here on only the table answers lookups (`info` reads metadata, which
+    // libmaxminddb copied out at open), so drop those pages from this
+    // process (they fault back in from the file if anything reads them).
+    release_compile_memory(dbs);
     if (fd < 0) return nullptr;
     auto table = common::GeoTable::map_fd(fd, true, error);
     if (!table) {

@@ -23,9 +23,9 @@ class DatabaseSet {
     // Compiles the table for `dbs`, puts it in a sealed memfd (which the set
     // keeps, to pass to clients) and maps it back, validated as any reader
     // would. nullptr with `error` when any step fails: no set without a table.
-    static std::shared_ptr<const DatabaseSet> build(std::vector<std::shared_ptr<const Database>> dbs,
-                                                    std::uint64_t generation, std::string& error,
-                                                    CompileStats* stats = nullptr);
+    static std::shared_ptr<const DatabaseSet> build(
+        std::vector<std::shared_ptr<const Database>> dbs, std::uint64_t generation,
+        std::string& error, CompileStats* stats = nullptr);
     DatabaseSet(std::vector<std::shared_ptr<const Database>> dbs, std::uint64_t generation,
                 std::shared_ptr<const common::GeoTable> table);
 

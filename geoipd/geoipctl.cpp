@@ -88,8 +88,8 @@ int run_table(const std::string& socket, std::chrono::milliseconds timeout) {
     int fd = -1;
     while (line.find('\n') == std::string::npos) {
         if (!wait(POLLIN)) {
-            std::cerr << "geoipctl: " << socket << ": no table answer within "
-                      << timeout.count() << " ms\n";
+            std::cerr << "geoipctl: " << socket << ": no table answer within " << timeout.count()
+                      << " ms\n";
             break;
         }
         char buf[4096];
@@ -112,8 +112,10 @@ int run_table(const std::string& socket, std::chrono::milliseconds timeout) {
             for (std::size_t i = 0; i < count; ++i) {
                 int got;
                 std::memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
-                if (fd < 0) fd = got;
-                else ::close(got);
+                if (fd < 0)
+                    fd = got;
+                else
+                    ::close(got);
             }
         }
         line.append(buf, static_cast<std::size_t>(n));

@@ -67,11 +67,12 @@ bool export_table(const DatabaseSet& set, const CompileStats& cs, const std::str
         ::unlink(tmp.c_str());
         return false;
     }
-    std::printf("%s: geo table generation %llu, %zu bytes, %zu IPv4 + %zu IPv6 ranges, "
-                "%zu facts, compiled in %.1f ms\n",
-                file.c_str(), static_cast<unsigned long long>(t.generation()), t.size(),
-                t.range_count(common::Family::kV4), t.range_count(common::Family::kV6),
-                t.fact_count(), cs.milliseconds);
+    std::printf(
+        "%s: geo table generation %llu, %zu bytes, %zu IPv4 + %zu IPv6 ranges, "
+        "%zu facts, compiled in %.1f ms\n",
+        file.c_str(), static_cast<unsigned long long>(t.generation()), t.size(),
+        t.range_count(common::Family::kV4), t.range_count(common::Family::kV6), t.fact_count(),
+        cs.milliseconds);
     return true;
 }
 }  // namespace

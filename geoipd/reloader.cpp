@@ -32,10 +32,11 @@ void note_published_table(Stats& stats, const DatabaseSet& set, const CompileSta
     stats.table_facts = t.fact_count();
     stats.table_bytes = t.size();
     stats.table_compile_ms = static_cast<std::uint64_t>(cs.milliseconds + 0.5);
-    SP_LOG_INFO("geo table generation %llu: %zu IPv4 + %zu IPv6 ranges, %zu facts, %zu bytes, "
-                "compiled from %zu tree leaves in %.1f ms",
-                static_cast<unsigned long long>(t.generation()), cs.v4_ranges, cs.v6_ranges,
-                cs.facts, cs.bytes, cs.tree_leaves, cs.milliseconds);
+    SP_LOG_INFO(
+        "geo table generation %llu: %zu IPv4 + %zu IPv6 ranges, %zu facts, %zu bytes, "
+        "compiled from %zu tree leaves in %.1f ms",
+        static_cast<unsigned long long>(t.generation()), cs.v4_ranges, cs.v6_ranges, cs.facts,
+        cs.bytes, cs.tree_leaves, cs.milliseconds);
 }
 
 Reloader::Reloader(std::vector<DatabaseSpec> specs, common::Snapshot<DatabaseSet>& dbs,
@@ -118,10 +119,11 @@ bool Reloader::reload(const std::set<std::string>& paths) {
         stats_.reload_failures.fetch_add(1);
         stats_.table_compile_failures.fetch_add(1);
         stats_.last_reload_failure = static_cast<std::int64_t>(std::time(nullptr));
-        SP_LOG_ERROR("reload refused, still serving generation %llu: compiling the geo table "
-                     "for generation %llu: %s",
-                     static_cast<unsigned long long>(current->generation()),
-                     static_cast<unsigned long long>(gen), error.c_str());
+        SP_LOG_ERROR(
+            "reload refused, still serving generation %llu: compiling the geo table "
+            "for generation %llu: %s",
+            static_cast<unsigned long long>(current->generation()),
+            static_cast<unsigned long long>(gen), error.c_str());
         return false;
     }
     dbs_.publish(set);

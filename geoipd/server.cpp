@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <linux/sockios.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -52,7 +52,7 @@ struct Connection {
     std::deque<FdMark> fds;  // ascending `at`, all at or after out_base + out_pos
     bool subscribed = false;
     std::uint64_t table_generation = 0;  // newest generation sent or queued to it
-    unsigned unread_pushes = 0;  // pushed since the peer last had nothing left to read
+    unsigned unread_pushes = 0;          // pushed since the peer last had nothing left to read
     bool read_closed = false;
     bool reading_paused = false;
     std::uint32_t events = EPOLLIN | EPOLLRDHUP;  // what epoll is asked to report
@@ -172,9 +172,10 @@ void Worker::on_publish() {
         // A subscriber that is not reading would otherwise pin one table
         // image per generation: close it (it can reconnect and subscribe).
         if (c.pending() > opts_.max_pending_output || c.unread_pushes >= kMaxUnreadPushes) {
-            SP_LOG_WARN("closing table subscriber (fd %d): %u pushed tables and %zu bytes "
-                        "unread, cannot push generation %llu",
-                        fd, c.unread_pushes, c.pending(), static_cast<unsigned long long>(gen));
+            SP_LOG_WARN(
+                "closing table subscriber (fd %d): %u pushed tables and %zu bytes "
+                "unread, cannot push generation %llu",
+                fd, c.unread_pushes, c.pending(), static_cast<unsigned long long>(gen));
             bump(c_.subscribers_dropped);
             drop.push_back(fd);
             continue;

@@ -49,7 +49,7 @@ class Server {
     common::Snapshot<DatabaseSet>& dbs_;
     Stats& stats_;
     int listen_fd_ = -1;
-    int stop_fd_ = -1;  // eventfd: readable when the workers must exit
+    int stop_fd_ = -1;              // eventfd: readable when the workers must exit
     std::vector<int> publish_fds_;  // eventfd per worker: a new generation is published
     std::vector<std::thread> workers_;
     std::atomic<bool> stopped_{false};

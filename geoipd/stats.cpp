@@ -14,33 +14,33 @@ void Stats::append_json(std::string& out, std::uint64_t generation) const {
     std::uint64_t sums[kFields] = {};
     for (const auto& w : workers_) {
         const std::atomic<std::uint64_t>* fields[kFields] = {&w->lookups,
-                                                       &w->found,
-                                                       &w->not_found,
-                                                       &w->bad_requests,
-                                                       &w->info_requests,
-                                                       &w->stats_requests,
-                                                       &w->connections_accepted,
-                                                       &w->connections_refused,
-                                                       &w->reads_paused,
-                                                       &w->table_requests,
-                                                       &w->subscribe_requests,
-                                                       &w->table_pushes,
-                                                       &w->subscribers_dropped};
+                                                             &w->found,
+                                                             &w->not_found,
+                                                             &w->bad_requests,
+                                                             &w->info_requests,
+                                                             &w->stats_requests,
+                                                             &w->connections_accepted,
+                                                             &w->connections_refused,
+                                                             &w->reads_paused,
+                                                             &w->table_requests,
+                                                             &w->subscribe_requests,
+                                                             &w->table_pushes,
+                                                             &w->subscribers_dropped};
         for (int i = 0; i < kFields; ++i) sums[i] += fields[i]->load(std::memory_order_relaxed);
     }
     static constexpr const char* kNames[kFields] = {"lookups",
-                                              "found",
-                                              "not_found",
-                                              "bad_requests",
-                                              "info_requests",
-                                              "stats_requests",
-                                              "connections_accepted",
-                                              "connections_refused",
-                                              "reads_paused",
-                                              "table_requests",
-                                              "subscribe_requests",
-                                              "table_pushes",
-                                              "subscribers_dropped"};
+                                                    "found",
+                                                    "not_found",
+                                                    "bad_requests",
+                                                    "info_requests",
+                                                    "stats_requests",
+                                                    "connections_accepted",
+                                                    "connections_refused",
+                                                    "reads_paused",
+                                                    "table_requests",
+                                                    "subscribe_requests",
+                                                    "table_pushes",
+                                                    "subscribers_dropped"};
     out.push_back('{');
     for (int i = 0; i < kFields; ++i) {
         out.push_back('"');
@@ -58,9 +58,12 @@ void Stats::append_json(std::string& out, std::uint64_t generation) const {
     out.append(",\"last_reload_failure\":");
     append_uint(out, static_cast<std::uint64_t>(last_reload_failure.load()));
     const std::pair<const char*, const std::atomic<std::uint64_t>*> table[] = {
-        {"table_generation", &table_generation}, {"table_v4_ranges", &table_v4_ranges},
-        {"table_v6_ranges", &table_v6_ranges},   {"table_facts", &table_facts},
-        {"table_bytes", &table_bytes},           {"table_compile_ms", &table_compile_ms},
+        {"table_generation", &table_generation},
+        {"table_v4_ranges", &table_v4_ranges},
+        {"table_v6_ranges", &table_v6_ranges},
+        {"table_facts", &table_facts},
+        {"table_bytes", &table_bytes},
+        {"table_compile_ms", &table_compile_ms},
         {"table_compile_failures", &table_compile_failures}};
     for (const auto& [name, value] : table) {
         out.append(",\"").append(name).append("\":");

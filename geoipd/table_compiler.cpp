@@ -1,5 +1,6 @@
 #include "geoipd/table_compiler.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -15,14 +16,15 @@ namespace {
 using common::Family;
 using common::Uint128;
 
-// IPv4-mapped addresses (::ffff:0:0/96) are always looked up in the IPv4
-// table (GeoTable::lookup unmaps them first, as the request parser always
-// has), so in the IPv6 table that block is one not-found range instead of a
-// third copy of every IPv4 range (the writer aliases it to ::/96).
-constexpr Uint128 kMappedBlock = Uint128{0xffff} << 32;
-
 // One range of one database: from `start` to the next leaf's start.
-// `rec` 0 is "no data"; otherwise 1 + the index of the decoded record.
+// `rec` 0 is "no data"; otherwise 1 + the index of the decoded record; or,
+// with kIpv4Alias set, an alias of the database's IPv4 tree: exactly the
+// prefix of length alias_offset(rec) at `start` (never merged with a
+// neighbour).
+using common::alias_offset;
+using common::is_ipv4_alias;
+using common::kIpv4Alias;
+
 struct Leaf {
     Uint128 start;
     std::uint32_t rec;
@@ -33,6 +35,10 @@ struct DbWalk {
     std::unordered_map<std::uint32_t, std::uint32_t> rec_of_offset;
     std::vector<DatabaseHit> recs{DatabaseHit{}};  // [0]: not found
     std::vector<Leaf> v4, v6;
+    // The IPv4 root of an IPv6 tree (the node 96 left records down), when
+    // that walk reached a node: a record pointing at it is an alias.
+    bool has_v4_root = false;
+    std::uint32_t v4_root = 0;
     // Nodes read, against a bound: a legitimate tree reads each node about
     // once per alias of the IPv4 subtree; a corrupt one whose records point
     // back up the tree would otherwise multiply its walk without end.
@@ -52,7 +58,8 @@ std::uint32_t record_of(DbWalk& w, const MMDB_entry_s& entry) {
 
 void emit(DbWalk& w, std::vector<Leaf>& out, Uint128 start, std::uint32_t rec) {
     ++w.leaves;
-    if (!out.empty() && out.back().rec == rec) return;  // same record: one range
+    if (!out.empty() && out.back().rec == rec && !is_ipv4_alias(rec))
+        return;  // same record: one range
     out.push_back({start, rec});
 }
 
@@ -73,8 +80,10 @@ bool read_node(DbWalk& w, std::uint32_t node, MMDB_search_node_s& out, std::stri
 
 // Depth-first, left before right, so leaves come out in ascending order. The
 // subtree at `root` covers `bits` bits of address (32 or 128) starting at 0.
-bool walk(DbWalk& w, std::uint32_t root, unsigned bits, bool collapse_mapped,
-          std::vector<Leaf>& out, std::string& error) {
+// With `aliases`, a record pointing at the IPv4 root at depth <= 96 becomes
+// an alias leaf for its prefix instead of another walk of the IPv4 tree.
+bool walk(DbWalk& w, std::uint32_t root, unsigned bits, bool aliases, std::vector<Leaf>& out,
+          std::string& error) {
     struct Item {
         Uint128 start;
         std::uint32_t value;  // a node number, or a leaf's rec
@@ -102,17 +111,18 @@ bool walk(DbWalk& w, std::uint32_t root, unsigned bits, bool collapse_mapped,
         const Uint128 right_start = it.start | (Uint128{1} << (bits - depth));
         // Pushed right first so that left is popped first.
         const std::pair<std::uint8_t, const MMDB_entry_s*> sides[2] = {
-            {n.right_record_type, &n.right_record_entry}, {n.left_record_type, &n.left_record_entry}};
+            {n.right_record_type, &n.right_record_entry},
+            {n.left_record_type, &n.left_record_entry}};
         const std::uint64_t records[2] = {n.right_record, n.left_record};
         for (int side = 0; side < 2; ++side) {
             const Uint128 start = side == 0 ? right_start : it.start;
             switch (sides[side].first) {
                 case MMDB_RECORD_TYPE_SEARCH_NODE:
-                    if (collapse_mapped && depth == 96 && start == kMappedBlock)
-                        stack.push_back({start, 0, depth, true});
+                    if (aliases && w.has_v4_root && depth <= 96 && records[side] == w.v4_root)
+                        stack.push_back({start, kIpv4Alias | depth, depth, true});
                     else
-                        stack.push_back({start, static_cast<std::uint32_t>(records[side]), depth,
-                                         false});
+                        stack.push_back(
+                            {start, static_cast<std::uint32_t>(records[side]), depth, false});
                     break;
                 case MMDB_RECORD_TYPE_EMPTY:
                     stack.push_back({start, 0, depth, true});
@@ -152,7 +162,54 @@ bool walk_v4_of_v6(DbWalk& w, std::string& error) {
                 return false;
         }
     }
+    w.has_v4_root = true;
+    w.v4_root = node;
     return walk(w, node, 32, false, w.v4, error);
+}
+
+// Whether `list` has a leaf starting at `start` with record `rec`.
+bool has_leaf(const std::vector<Leaf>& list, Uint128 start, std::uint32_t rec) {
+    const auto it = std::lower_bound(list.begin(), list.end(), start,
+                                     [](const Leaf& l, Uint128 s) { return l.start < s; });
+    return it != list.end() && it->start == start && it->rec == rec;
+}
+
+// An IPv4 alias stays one range only where every database has the same alias
+// (same prefix). Elsewhere each database's alias leaf is replaced by its IPv4
+// leaves shifted into the prefix, which is what its tree answers there, so
+// the sweep can merge it with the other databases' different data.
+void expand_unshared_aliases(std::vector<DbWalk>& walks) {
+    for (std::size_t d = 0; d < walks.size(); ++d) {
+        std::vector<Leaf>& v6 = walks[d].v6;
+        bool any = false;
+        std::vector<bool> expand(v6.size(), false);
+        for (std::size_t i = 0; i < v6.size(); ++i) {
+            if (!is_ipv4_alias(v6[i].rec)) continue;
+            for (std::size_t o = 0; o < walks.size(); ++o) {
+                if (o != d && !has_leaf(walks[o].v6, v6[i].start, v6[i].rec)) {
+                    expand[i] = any = true;
+                    break;
+                }
+            }
+        }
+        if (!any) continue;
+        std::vector<Leaf> out;
+        out.reserve(v6.size());
+        for (std::size_t i = 0; i < v6.size(); ++i) {
+            const Leaf& l = v6[i];
+            if (!expand[i]) {
+                if (is_ipv4_alias(l.rec) || out.empty() || out.back().rec != l.rec)
+                    out.push_back(l);
+                continue;
+            }
+            const unsigned shift = 96 - alias_offset(l.rec);
+            for (const Leaf& v4 : walks[d].v4) {
+                if (!out.empty() && out.back().rec == v4.rec) continue;
+                out.push_back({l.start | (v4.start << shift), v4.rec});
+            }
+        }
+        v6 = std::move(out);
+    }
 }
 
 // Sweeps the databases' ranges of one family together: a new elementary range
@@ -177,22 +234,31 @@ void sweep(std::vector<DbWalk>& walks, Family family, common::TableBuilder& buil
     for (std::size_t d = 1; d < n; ++d) tuple_ids[d - 1].reserve(lists[d]->size());
     Uint128 start = 0;
     for (;;) {
-        std::uint32_t id = (*lists[0])[idx[0]].rec;
-        for (std::size_t d = 1; d < n; ++d) {
-            const std::uint64_t key = (std::uint64_t{id} << 32) | (*lists[d])[idx[d]].rec;
-            const auto [it, added] = tuple_ids[d - 1].try_emplace(key, 0);
-            if (added) {
-                it->second = d + 1 == n ? tuples++ : static_cast<std::uint32_t>(
-                                                         tuple_ids[d - 1].size() - 1);
-                if (d + 1 == n) fact_of_tuple.push_back(kNone);
+        // After expand_unshared_aliases, an alias left in one database is the
+        // same leaf in all of them.
+        const std::uint32_t r0 = (*lists[0])[idx[0]].rec;
+        if (is_ipv4_alias(r0)) {
+            builder.add_ipv4_alias(start, alias_offset(r0));
+        } else {
+            std::uint32_t id = r0;
+            for (std::size_t d = 1; d < n; ++d) {
+                const std::uint64_t key = (std::uint64_t{id} << 32) | (*lists[d])[idx[d]].rec;
+                const auto [it, added] = tuple_ids[d - 1].try_emplace(key, 0);
+                if (added) {
+                    it->second = d + 1 == n
+                                     ? tuples++
+                                     : static_cast<std::uint32_t>(tuple_ids[d - 1].size() - 1);
+                    if (d + 1 == n) fact_of_tuple.push_back(kNone);
+                }
+                id = it->second;
             }
-            id = it->second;
+            if (fact_of_tuple[id] == kNone) {
+                for (std::size_t d = 0; d < n; ++d)
+                    hits[d] = &walks[d].recs[(*lists[d])[idx[d]].rec];
+                fact_of_tuple[id] = builder.intern(merge_hits(hits.data(), n));
+            }
+            builder.add(family, start, fact_of_tuple[id]);
         }
-        if (fact_of_tuple[id] == kNone) {
-            for (std::size_t d = 0; d < n; ++d) hits[d] = &walks[d].recs[(*lists[d])[idx[d]].rec];
-            fact_of_tuple[id] = builder.intern(merge_hits(hits.data(), n));
-        }
-        builder.add(family, start, fact_of_tuple[id]);
         bool more = false;
         Uint128 next = 0;
         for (std::size_t d = 0; d < n; ++d) {
@@ -265,6 +331,7 @@ std::string compile_table(const std::vector<std::shared_ptr<const Database>>& db
             if (!walk_v4_of_v6(w, error) || !walk(w, 0, 128, true, w.v6, error)) return {};
         }
     }
+    expand_unshared_aliases(walks);
     common::TableBuilder builder;
     if (!walks.empty()) {
         sweep(walks, Family::kV4, builder);

@@ -39,6 +39,9 @@ sub tree {
         description => { en => "signpost test database ($args{type})" },
         map_key_type_callback => sub { $types{ $_[0] } // die "no type for key $_[0]\n" },
         remove_reserved_networks => 0,   # the test data lives in documentation ranges
+        # As MaxMind's own databases: ::ffff:0:0/96, 2001::/32 and 2002::/16
+        # point at the IPv4 tree (the *-aliased.mmdb files).
+        alias_ipv6_to_ipv4 => $args{alias} // 0,
         merge_strategy => 'none',        # a more specific insert replaces, within its range
     );
     $t->_set_build_epoch($args{epoch} // 1700000000);
@@ -79,8 +82,9 @@ my @city = (
     ['2001:db8:ff::/48',  ['AU', 'OC', undef, undef],   ['NZ', 'OC', undef, undef]],
 );
 
-for my $variant (0, 1) {
-    my $t = tree(type => 'GeoIP2-City', epoch => 1700000000 + $variant);
+# Variants a and b, and a's data with MaxMind's IPv6-to-IPv4 aliases.
+for my $variant (0, 1, 2) {
+    my $t = tree(type => 'GeoIP2-City', epoch => 1700000000 + $variant, alias => $variant == 2);
     for my $row (@city) {
         $t->insert_network($row->[0], city_record(@{ $row->[ 1 + $variant ] }));
     }
@@ -88,23 +92,25 @@ for my $variant (0, 1) {
         my @eu = ('DE', 'EU', 51.3, 9.49);
         my @na = ('US', 'NA', 37.75, -97.82);
         $t->insert_network(sprintf('172.%d.%d.0/24', 16 + ($i >> 8), $i & 255),
-                           city_record(($i + $variant) % 2 ? @na : @eu));
+                           city_record(($i + ($variant == 1)) % 2 ? @na : @eu));
     }
-    write_tree($t, $variant ? 'city-b.mmdb' : 'city.mmdb');
+    write_tree($t, ('city.mmdb', 'city-b.mmdb', 'city-aliased.mmdb')[$variant]);
 }
 
-my $asn = tree(type => 'GeoLite2-ASN');
-$asn->insert_network('10.0.0.0/8', { autonomous_system_number => 64500,
-                                      autonomous_system_organization => 'Example Net A' });
-$asn->insert_network('10.1.0.0/16', { autonomous_system_number => 64501,
-                                       autonomous_system_organization => 'Example "Net" B' });
-$asn->insert_network('81.2.69.0/25', { autonomous_system_number => 20712,
-                                        autonomous_system_organization => 'Andrews & Arnold Ltd' });
-$asn->insert_network('2001:db8::/32', { autonomous_system_number => 64510,
-                                         autonomous_system_organization => 'Example v6 Net' });
-# An ASN record without organisation (missing field).
-$asn->insert_network('203.0.113.0/24', { autonomous_system_number => 64511 });
-write_tree($asn, 'asn.mmdb');
+for my $aliased (0, 1) {
+    my $asn = tree(type => 'GeoLite2-ASN', alias => $aliased);
+    $asn->insert_network('10.0.0.0/8', { autonomous_system_number => 64500,
+                                          autonomous_system_organization => 'Example Net A' });
+    $asn->insert_network('10.1.0.0/16', { autonomous_system_number => 64501,
+                                           autonomous_system_organization => 'Example "Net" B' });
+    $asn->insert_network('81.2.69.0/25', { autonomous_system_number => 20712,
+                                            autonomous_system_organization => 'Andrews & Arnold Ltd' });
+    $asn->insert_network('2001:db8::/32', { autonomous_system_number => 64510,
+                                             autonomous_system_organization => 'Example v6 Net' });
+    # An ASN record without organisation (missing field).
+    $asn->insert_network('203.0.113.0/24', { autonomous_system_number => 64511 });
+    write_tree($asn, $aliased ? 'asn-aliased.mmdb' : 'asn.mmdb');
+}
 
 my $flat = tree(type => 'ip-location-db country');
 $flat->insert_network('203.0.113.0/24', { country_code => 'NZ' });

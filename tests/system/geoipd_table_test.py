@@ -26,6 +26,7 @@ INSTALL = os.path.join(SCRIPTS, "install-geodb")
 HEADER = struct.Struct("<8sIIQQQIIIIQQQQQQQ16s")
 FACT = struct.Struct("<II2s2sIIIdd")
 MASK64 = (1 << 64) - 1
+IPV4_ALIAS = 0x80000000  # an IPv6 range's fact index with this bit: an IPv4 alias
 
 
 def table_checksum(data):
@@ -75,7 +76,19 @@ class Table:
         for starts, fidx in ((self.v4_starts, self.v4_facts), (self.v6_starts, self.v6_facts)):
             assert starts[0] == 0
             assert all(a < b for a, b in zip(starts, starts[1:]))
-            assert all(f < nf for f in fidx)
+        assert all(f < nf for f in self.v4_facts)
+        self.aliases = 0
+        for i, f in enumerate(self.v6_facts):
+            if not f & IPV4_ALIAS:
+                assert f < nf
+                continue
+            # An IPv4 alias: exactly the prefix of length d = the low 7 bits.
+            d = f & 0x7F
+            assert f & ~(IPV4_ALIAS | 0x7F) == 0 and d <= 96, hex(f)
+            size = 1 << (128 - d)
+            end = self.v6_starts[i + 1] if i + 1 < n6 else 1 << 128
+            assert self.v6_starts[i] % size == 0 and end - self.v6_starts[i] == size
+            self.aliases += 1
 
     def lookup(self, text):
         ip = ipaddress.ip_address(text)
@@ -92,7 +105,16 @@ class Table:
             first = x & ~(size - 1)
             if first >= lo and first + size - 1 <= hi:
                 break
-        answer = dict(self.facts[fidx[i]])
+        if bits == 128 and fidx[i] & IPV4_ALIAS:
+            # The facts of the IPv4 address in the 32 bits after the alias's
+            # d bits; the prefix is d plus that IPv4 lookup's prefix length.
+            d = fidx[i] & 0x7F
+            inner = self.lookup(str(ipaddress.IPv4Address((x >> (96 - d)) & 0xFFFFFFFF)))
+            length = d + int(inner["prefix"].split("/")[1])
+            first = x & ~((1 << (128 - length)) - 1)
+            answer = inner
+        else:
+            answer = dict(self.facts[fidx[i]])
         answer["ip"] = str(ip)
         answer["prefix"] = str(ipaddress.ip_network((first, length)))
         answer["generation"] = self.generation
@@ -126,7 +148,11 @@ def sealed(fd):
 def comparable(answer):
     keys = ("ip", "prefix", "found", "country", "continent", "asn", "as_org", "latitude",
             "longitude", "generation")
-    return {k: answer[k] for k in keys}
+    out = {k: answer[k] for k in keys}
+    # Compared as addresses: geoipd writes IPv4-compatible ones as ::a.b.c.d.
+    out["ip"] = ipaddress.ip_address(out["ip"])
+    out["prefix"] = ipaddress.ip_network(out["prefix"])
+    return out
 
 
 def normalized(image):
@@ -188,6 +214,11 @@ class TableProtocol(unittest.TestCase):
         addrs += [str(ipaddress.IPv6Address((0x20010db8 << 96) | rng.getrandbits(80)))
                   for _ in range(200)]
         addrs += ["::ffff:10.1.2.3", "2002:a01:203::1", "::", "ffff::1", "0.0.0.0"]
+        # ::/96 is an IPv4 alias in the test databases (IPv4-compatible addresses).
+        self.assertGreaterEqual(t.aliases, 1)
+        addrs += ["::10.1.2.3", "::81.2.69.142", "::8.8.8.8", "::1", "::1:0:0",
+                  "::ffff:ffff:ffff", "::1:0:0:0"]
+        addrs += [str(ipaddress.IPv6Address(rng.getrandbits(32))) for _ in range(100)]
         answers = self.g.ask(addrs, conn=s)
         for addr, ans in zip(addrs, answers):
             self.assertEqual(comparable(t.lookup(addr)), comparable(ans), addr)

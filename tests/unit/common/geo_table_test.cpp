@@ -49,7 +49,8 @@ GeoTableHeader& hdr(std::string& img) {
 }
 
 void reseal(std::string& img) {
-    hdr(img).checksum = table_checksum(reinterpret_cast<const std::uint8_t*>(img.data()), img.size());
+    hdr(img).checksum =
+        table_checksum(reinterpret_cast<const std::uint8_t*>(img.data()), img.size());
 }
 
 std::string refused(const std::string& img) {
@@ -327,4 +328,135 @@ TEST(GeoTable, MapFdRequiresSeals) {
     ASSERT_GE(tiny, 0);
     EXPECT_FALSE(GeoTable::map_fd(tiny, true, error));
     EXPECT_NE(error.find("truncated"), std::string::npos);
+}
+
+namespace {
+
+// IPv4 as in small_image(); IPv6: ::/96 and 2002::/16 alias the IPv4 table,
+// 2001:db8::/32 FR, the rest not found.
+std::string alias_image() {
+    TableBuilder b;
+    const auto none = b.intern(GeoFactsView{});
+    const auto fr = b.intern(facts("FR", 64500, "Example A"));
+    const auto de = b.intern(facts("DE", 64501, "Example \"B\""));
+    b.add(Family::kV4, 0, none);
+    b.add(Family::kV4, 10u << 24, fr);
+    b.add(Family::kV4, (10u << 24) | (1u << 16), de);
+    b.add(Family::kV4, (10u << 24) | (2u << 16), fr);
+    b.add(Family::kV4, 11u << 24, none);
+    b.add_ipv4_alias(0, 96);
+    b.add(Family::kV6, v6("::1:0:0"), none);
+    b.add(Family::kV6, v6("2001:db8::"), fr);
+    b.add(Family::kV6, v6("2001:db9::"), none);
+    b.add_ipv4_alias(v6("2002::"), 16);
+    b.add(Family::kV6, v6("2003::"), none);
+    return b.finish(3, 1700000000);
+}
+
+std::uint32_t* v6_fact_words(std::string& img) {
+    return reinterpret_cast<std::uint32_t*>(img.data() + hdr(img).v6_facts);
+}
+
+}  // namespace
+
+TEST(GeoTable, Ipv4AliasRoundTripsAndResolvesThroughTheIpv4Table) {
+    std::string error;
+    const auto t = GeoTable::from_bytes(alias_image(), error);
+    ASSERT_TRUE(t) << error;
+    ASSERT_EQ(t->range_count(Family::kV6), 6u);
+    EXPECT_EQ(t->range_fact(Family::kV6, 0), kIpv4Alias | 96u);
+    EXPECT_TRUE(is_ipv4_alias(t->range_fact(Family::kV6, 4)));
+    EXPECT_EQ(alias_offset(t->range_fact(Family::kV6, 4)), 16u);
+    EXPECT_EQ(t->range_start(Family::kV6, 4), v6("2002::"));
+    EXPECT_EQ(t->range_end(Family::kV6, 4), v6("2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+    EXPECT_FALSE(is_ipv4_alias(t->range_fact(Family::kV6, 2)));
+    EXPECT_EQ(aliased_ipv4(v6("2002:a01:203::"), 16), (10u << 24) | (1u << 16) | (2u << 8) | 3u);
+    EXPECT_EQ(aliased_ipv4(v6("::10.1.2.3"), 96), (10u << 24) | (1u << 16) | (2u << 8) | 3u);
+    // Each lookup inside an alias is the IPv4 lookup of the embedded address,
+    // with the prefix the alias's length plus the IPv4 prefix's.
+    std::mt19937_64 rng(5);
+    for (int i = 0; i < 2000; ++i) {
+        const auto x = static_cast<std::uint32_t>(
+            i % 2 ? rng() : ((10u << 24) | static_cast<std::uint32_t>(rng() & 0x3ffff)));
+        const GeoFactsView four = t->lookup(IpAddress::v4(x));
+        for (unsigned d : {96u, 16u}) {
+            const Uint128 base = d == 96 ? 0 : v6("2002::");
+            const Uint128 low = d == 96 ? 0 : (Uint128{rng()} & ((Uint128{1} << 80) - 1));
+            const IpAddress a =
+                address_from_value(Family::kV6, base | (Uint128{x} << (96 - d)) | low);
+            const GeoFactsView six = t->lookup(a);
+            EXPECT_EQ(six.found, four.found);
+            EXPECT_EQ(six.country, four.country) << a.to_string();
+            EXPECT_EQ(six.asn, four.asn);
+            EXPECT_EQ(six.as_org, four.as_org);
+            EXPECT_EQ(six.ip, a);
+            EXPECT_EQ(six.prefix.length(), d + four.prefix.length()) << a.to_string();
+            EXPECT_TRUE(six.prefix.contains(a));
+        }
+    }
+    auto f = t->lookup(*IpAddress::parse("2002:a01:203::1"));
+    EXPECT_EQ(f.country, "DE");
+    EXPECT_EQ(f.prefix.to_string(), "2002:a01::/32");
+    f = t->lookup(*IpAddress::parse("::10.2.0.1"));
+    EXPECT_EQ(f.country, "FR");
+    EXPECT_EQ(f.prefix.length(), 111u);  // 96 + 15 (10.2.0.0/15)
+    EXPECT_EQ(address_value(f.prefix.address()), v6("::10.2.0.0"));
+    f = t->lookup(*IpAddress::parse("::1:0:1"));  // just after the alias: a plain range
+    EXPECT_FALSE(f.found);
+    EXPECT_EQ(t->lookup(*IpAddress::parse("2001:db8::5")).country, "FR");
+    // Two aliases side by side stay two ranges: each is one prefix.
+    TableBuilder b;
+    const auto none = b.intern(GeoFactsView{});
+    b.add(Family::kV4, 0, none);
+    b.add_ipv4_alias(0, 96);
+    b.add_ipv4_alias(v6("::1:0:0"), 96);
+    b.add(Family::kV6, v6("::2:0:0"), none);
+    const auto t2 = GeoTable::from_bytes(b.finish(1, 1), error);
+    ASSERT_TRUE(t2) << error;
+    EXPECT_EQ(t2->range_count(Family::kV6), 3u);
+}
+
+TEST(GeoTable, RefusesAnAliasThatIsNotExactlyOnePrefix) {
+    const std::string good = alias_image();
+    std::string error;
+    ASSERT_TRUE(GeoTable::from_bytes(good, error)) << error;
+    auto expect_refused = [](std::string img) {
+        reseal(img);  // so that it is the alias check that refuses
+        EXPECT_NE(refused(img).find("an IPv4 alias that is not exactly one prefix"),
+                  std::string::npos);
+    };
+    // d > 96.
+    std::string img = good;
+    v6_fact_words(img)[0] = kIpv4Alias | 97u;
+    expect_refused(img);
+    img = good;
+    v6_fact_words(img)[4] = kIpv4Alias | 127u;
+    expect_refused(img);
+    // Other bits set beside the marker and the length.
+    img = good;
+    v6_fact_words(img)[4] = kIpv4Alias | 0x100u | 16u;
+    expect_refused(img);
+    img = good;
+    v6_fact_words(img)[4] = kIpv4Alias | 0x40000000u | 16u;
+    expect_refused(img);
+    // Shorter than its range (2002::/15 is wider than the range to 2003::).
+    img = good;
+    v6_fact_words(img)[4] = kIpv4Alias | 15u;
+    expect_refused(img);
+    // Longer than its range (the range runs to 2003::, a /17 would end at 2002:8000::).
+    img = good;
+    v6_fact_words(img)[4] = kIpv4Alias | 17u;
+    expect_refused(img);
+    // A range that is not one prefix: ::1:0:0 up to 2001:db8:: marked as an alias.
+    img = good;
+    v6_fact_words(img)[1] = kIpv4Alias | 96u;
+    expect_refused(img);
+    // Not aligned: a start inside its prefix.
+    img = good;
+    v6_fact_words(img)[3] = kIpv4Alias | 32u;  // 2001:db9:: to 2002::
+    expect_refused(img);
+    // An alias as the last range, covering all of ::/0 minus nothing: only d = 0 at 0.
+    img = good;
+    v6_fact_words(img)[5] = kIpv4Alias | 1u;  // 2003:: to the end is no /1
+    expect_refused(img);
 }

@@ -11,7 +11,6 @@ using signpost::common::IpAddress;
 
 namespace {
 const std::string kData = SIGNPOST_TESTDATA;
-const std::string kShared = SIGNPOST_SHARED_TESTDATA;
 
 std::unique_ptr<Database> open_db(const std::string& path, std::string* error = nullptr) {
     std::string e;
@@ -85,20 +84,28 @@ TEST(Database, Ipv6InIpv4OnlyDatabaseIsNotFoundEverywhere) {
     EXPECT_EQ(h.prefix_len, 0u);
 }
 
-TEST(Database, AgreesWithMaxMindTestDatabases) {
-    auto country = open_db(kShared + "/GeoIP2-Country-Test.mmdb");
-    ASSERT_TRUE(country);
-    EXPECT_EQ(country->lookup(*IpAddress::parse("2a02:d280::1")).country, "CZ");
-    auto asn = open_db(kShared + "/GeoLite2-ASN-Test.mmdb");
-    ASSERT_TRUE(asn);
-    auto h = asn->lookup(*IpAddress::parse("1.128.0.1"));
-    EXPECT_EQ(h.asn, 1221u);
-    EXPECT_EQ(h.as_org, "Telstra Pty Ltd");
-    auto city = open_db(kShared + "/GeoIP2-City-Test.mmdb");
+// The GeoIP2 layouts as MaxMind's own writer (MaxMind::DB::Writer, run by
+// tests/data/gen-testdb.pl) lays them out: nested country and continent,
+// the ASN database's number and organisation, the City database's location.
+TEST(Database, ReadsTheGeoIP2LayoutsMaxMindsWriterMakes) {
+    auto city = open_db(kData + "/city.mmdb");
     ASSERT_TRUE(city);
-    h = city->lookup(*IpAddress::parse("81.2.69.142"));
+    EXPECT_EQ(city->schema().kind(), "city");
+    auto h = city->lookup(*IpAddress::parse("81.2.69.142"));
     EXPECT_EQ(h.country, "GB");
+    EXPECT_EQ(h.continent, "EU");
     EXPECT_TRUE(h.has_location);
+    EXPECT_NEAR(h.latitude, 51.51, 1e-9);
+    EXPECT_NEAR(h.longitude, -0.09, 1e-9);
+    auto asn = open_db(kData + "/asn.mmdb");
+    ASSERT_TRUE(asn);
+    h = asn->lookup(*IpAddress::parse("81.2.69.1"));
+    EXPECT_EQ(h.asn, 20712u);
+    EXPECT_EQ(h.as_org, "Andrews & Arnold Ltd");
+    EXPECT_EQ(h.prefix_len, 25u);
+    h = asn->lookup(*IpAddress::parse("2001:db8::1"));
+    EXPECT_EQ(h.asn, 64510u);
+    EXPECT_EQ(h.as_org, "Example v6 Net");
 }
 
 TEST(Database, OverrideForcesAPath) {

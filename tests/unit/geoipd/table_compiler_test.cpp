@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <random>
 
 #include "common/geo_table.hpp"
@@ -12,14 +15,15 @@ using namespace signpost::common;
 
 namespace {
 const std::string kData = SIGNPOST_TESTDATA;
-
+// MaxMind's own test databases: they alias ::/96, ::ffff:0:0/96, 2001::/32 and
+// 2002::/16 to the IPv4 tree (the project's own alias only ::/96).
 using Dbs = std::vector<std::shared_ptr<const Database>>;
 
 Dbs open_dbs(std::initializer_list<const char*> files) {
     Dbs dbs;
     for (const char* f : files) {
         std::string e;
-        auto spec = DatabaseSpec::parse(kData + "/" + f, e);
+        auto spec = DatabaseSpec::parse(f[0] == '/' ? std::string(f) : kData + "/" + f, e);
         auto db = Database::open(*spec, e);
         EXPECT_TRUE(db) << e;
         if (db) dbs.push_back(std::move(db));
@@ -103,8 +107,13 @@ std::vector<IpAddress> probe_addresses(const Dbs& dbs) {
         }
     }
     std::mt19937_64 rng(7);
+    // 2001:db8::/32 (test data), 2002::/16 (6to4), ::/96, 2001::/32 (Teredo),
+    // ::ffff:0:0/96 (IPv4-mapped): the last four are where writers alias IPv4.
     const Uint128 blocks[] = {address_value(*IpAddress::parse("2001:db8::")),
-                              address_value(*IpAddress::parse("2002::")), 0};
+                              address_value(*IpAddress::parse("2002::")), 0,
+                              address_value(*IpAddress::parse("2001::")),
+                              address_value(*IpAddress::parse("::ffff:0:0"))};
+    const unsigned block_len[] = {32, 16, 96, 32, 96};
 
     for (int i = 0; i < 3000; ++i) {
         out.push_back(IpAddress::v4(static_cast<std::uint32_t>(rng())));
@@ -114,8 +123,29 @@ std::vector<IpAddress> probe_addresses(const Dbs& dbs) {
         const Uint128 r = (Uint128{rng()} << 64) | rng();
         out.push_back(address_from_value(Family::kV6, r));
         out.push_back(address_from_value(Family::kV6, blocks[i % 3] | (r >> 32)));
+        const int b = i % 5;
+        out.push_back(address_from_value(Family::kV6, blocks[b] | (r >> block_len[b])));
         out.push_back(address_from_value(Family::kV6, r >> 96));  // ::/96, IPv4-compatible
     }
+    return out;
+}
+
+// The facts the IPv6 table itself holds for `v` (no unmapping of
+// ::ffff:0:0/96, which GeoTable::lookup answers from the IPv4 table), an
+// IPv4 alias resolved as docs/geo-table.md says.
+GeoFactsView raw_v6_facts(const GeoTable& t, Uint128 v) {
+    std::size_t lo = 0, hi = t.range_count(Family::kV6) - 1;
+    while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo + 1) / 2;
+        if (t.range_start(Family::kV6, mid) <= v)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    const std::uint32_t f = t.range_fact(Family::kV6, lo);
+    if (is_ipv4_alias(f)) return t.lookup(IpAddress::v4(aliased_ipv4(v, alias_offset(f))));
+    GeoFactsView out;
+    t.fill(t.fact(f), out);
     return out;
 }
 
@@ -130,11 +160,20 @@ void check_against_reference(std::initializer_list<const char*> files) {
     std::mt19937_64 rng(3);
     std::size_t checked = 0, coarser = 0;
     for (const IpAddress& raw : probe_addresses(dbs)) {
+        if (!raw.is_v4()) {
+            // What the IPv6 ranges hold, IPv4-mapped block included, is what
+            // each database's tree says for the IPv6 address.
+            const GeoFactsView in_table = raw_v6_facts(*table, address_value(raw));
+            const GeoFactsView tree = merge_lookup(dbs, raw);
+            ASSERT_TRUE(same_facts(in_table, tree))
+                << raw.to_string() << " (IPv6 ranges)\n table: " << show(in_table)
+                << " reference: " << show(tree);
+        }
         const IpAddress a = raw.unmapped();
         const GeoFactsView got = table->lookup(a);
         const GeoFactsView want = merge_lookup(dbs, a);
-        ASSERT_TRUE(same_facts(got, want)) << a.to_string() << "\n table: " << show(got)
-                                           << " reference: " << show(want);
+        ASSERT_TRUE(same_facts(got, want))
+            << a.to_string() << "\n table: " << show(got) << " reference: " << show(want);
         ASSERT_TRUE(got.prefix.contains(a)) << a.to_string() << " " << got.prefix.to_string();
         ASSERT_LE(got.prefix.length(), want.prefix.length()) << a.to_string();
         if (got.prefix.length() < want.prefix.length()) ++coarser;
@@ -167,8 +206,17 @@ void check_partition(const GeoTable& t) {
         for (std::size_t i = 0; i + 1 < n; ++i) {
             ASSERT_LT(t.range_start(fam, i), t.range_start(fam, i + 1));
             ASSERT_EQ(t.range_end(fam, i) + 1, t.range_start(fam, i + 1));
-            ASSERT_NE(t.range_fact(fam, i), t.range_fact(fam, i + 1)) << "unmerged neighbours";
-            ASSERT_LT(t.range_fact(fam, i), t.fact_count());
+            const std::uint32_t f = t.range_fact(fam, i);
+            if (is_ipv4_alias(f)) {  // exactly one prefix, never merged
+                ASSERT_EQ(fam, Family::kV6);
+                const unsigned d = alias_offset(f);
+                ASSERT_LE(d, 96u);
+                ASSERT_EQ(t.range_end(fam, i) - t.range_start(fam, i),
+                          (Uint128{1} << (128 - d)) - 1);
+                continue;
+            }
+            ASSERT_NE(f, t.range_fact(fam, i + 1)) << "unmerged neighbours";
+            ASSERT_LT(f, t.fact_count());
         }
         EXPECT_EQ(t.range_end(fam, n - 1), family_max(fam));
     }
@@ -251,6 +299,79 @@ TEST(TableCompiler, PrefixesOfSeveralDatabasesMerge) {
     f = t3->lookup(*IpAddress::parse("2002:a01:203::1"));
     const auto via_6to4 = *IpAddress::parse("2002:a01:203::1");
     EXPECT_EQ(f.country, merge_lookup(open_dbs({"city.mmdb"}), via_6to4).country);
+}
+
+namespace {
+// The IPv4 alias ranges of a table, as (start, length).
+std::vector<std::pair<Uint128, unsigned>> aliases(const GeoTable& t) {
+    std::vector<std::pair<Uint128, unsigned>> out;
+    for (std::size_t i = 0; i < t.range_count(Family::kV6); ++i)
+        if (const auto f = t.range_fact(Family::kV6, i); is_ipv4_alias(f))
+            out.emplace_back(t.range_start(Family::kV6, i), alias_offset(f));
+    return out;
+}
+}  // namespace
+
+TEST(TableCompiler, SharedIpv4AliasIsOneRangeAndUnsharedIsExpanded) {
+    // Every test database aliases ::/96 to its IPv4 tree.
+    const std::vector<std::pair<Uint128, unsigned>> v4_compat{{0, 96}};
+    const auto one = compile(open_dbs({"city.mmdb"}));
+    ASSERT_TRUE(one);
+    EXPECT_EQ(aliases(*one), v4_compat);
+    const auto both = compile(open_dbs({"city.mmdb", "asn.mmdb"}));
+    ASSERT_TRUE(both);
+    EXPECT_EQ(aliases(*both), v4_compat);
+    auto f = both->lookup(*IpAddress::parse("::10.1.2.3"));
+    const auto v4 = both->lookup(*IpAddress::parse("10.1.2.3"));
+    EXPECT_EQ(f.country, "FR");
+    EXPECT_EQ(f.asn, v4.asn);
+    EXPECT_EQ(f.prefix.length(), 96u + v4.prefix.length());
+    EXPECT_EQ(address_value(f.prefix.address()), address_value(*IpAddress::parse("::10.1.2.0")));
+    // An IPv4-only database has nothing at ::/96: the other's alias is
+    // expanded into its IPv4 ranges there, and ::/96 no longer copies the
+    // IPv4 table (which has the IPv4-only database's data).
+    const auto mixed = compile(open_dbs({"v4only.mmdb", "city.mmdb"}));
+    ASSERT_TRUE(mixed);
+    EXPECT_TRUE(aliases(*mixed).empty());
+    EXPECT_EQ(mixed->lookup(*IpAddress::parse("203.0.113.9")).country, "AU");
+    f = mixed->lookup(*IpAddress::parse("::203.0.113.9"));
+    EXPECT_EQ(f.country, merge_lookup(open_dbs({"v4only.mmdb", "city.mmdb"}),
+                                      *IpAddress::parse("::203.0.113.9"))
+                             .country);
+    EXPECT_NE(f.country, "AU");
+}
+
+// Databases written with MaxMind's IPv6-to-IPv4 aliases (as MaxMind's own
+// files are): ::ffff:0:0/96, 2001::/32 and 2002::/16 point at the IPv4 tree.
+TEST(TableCompiler, MaxMindAliasesAgreeWithPerDatabaseMerge) {
+    const char* country = "city-aliased.mmdb";
+    const char* asn = "asn-aliased.mmdb";
+    const std::vector<std::pair<Uint128, unsigned>> all{
+        {0, 96},
+        {address_value(*IpAddress::parse("::ffff:0:0")), 96},
+        {address_value(*IpAddress::parse("2001::")), 32},
+        {address_value(*IpAddress::parse("2002::")), 16}};
+    // Both alias the same four prefixes: four alias ranges.
+    check_against_reference({country});
+    check_against_reference({country, asn});
+    const auto shared = compile(open_dbs({country, asn}));
+    ASSERT_TRUE(shared);
+    EXPECT_EQ(aliases(*shared), all);
+    auto f = shared->lookup(*IpAddress::parse("2002:5102:4501::1"));  // 6to4 of 81.2.69.1
+    auto v4 = shared->lookup(*IpAddress::parse("81.2.69.1"));
+    EXPECT_EQ(f.country, v4.country);
+    EXPECT_EQ(f.asn, v4.asn);
+    EXPECT_EQ(f.prefix.length(), 16 + v4.prefix.length());
+    // One aliases four prefixes, the other only ::/96 (and has nothing at the
+    // other three): those are expanded, ::/96 stays an alias.
+    check_against_reference({country, "city.mmdb"});
+    check_against_reference({"asn.mmdb", country});
+    const auto mixed = compile(open_dbs({"asn.mmdb", country}));
+    ASSERT_TRUE(mixed);
+    EXPECT_EQ(aliases(*mixed), (std::vector<std::pair<Uint128, unsigned>>{{0, 96}}));
+    // With an IPv4-only database nothing is shared.
+    check_against_reference({country, "v4only.mmdb", asn});
+    EXPECT_TRUE(aliases(*compile(open_dbs({country, "v4only.mmdb"}))).empty());
 }
 
 TEST(TableCompiler, NoDatabasesIsOneNotFoundRange) {
