@@ -126,13 +126,15 @@ void CompiledMap::index_v4(const std::vector<R4>& r, std::vector<std::uint32_t>&
 CompiledMap::Hit CompiledMap::find_v4(const std::vector<R4>& r,
                                       const std::vector<std::uint32_t>& index,
                                       std::uint32_t v) const {
-    std::size_t lo = index[v >> 16], hi = index[(v >> 16) + 1];
-    while (lo < hi) {  // the last range starting at or before v
-        const std::size_t mid = lo + (hi - lo + 1) / 2;
-        if (r[mid].start <= v)
-            lo = mid;
-        else
-            hi = mid - 1;
+    // The last range starting at or before v, among [lo, lo + n): a search
+    // without branches on the data (conditional moves), so a lookup costs its
+    // loads and no mispredictions.
+    std::size_t lo = index[v >> 16];
+    std::size_t n = index[(v >> 16) + 1] - lo + 1;
+    while (n > 1) {
+        const std::size_t half = n / 2;
+        lo = r[lo + half].start <= v ? lo + half : lo;
+        n -= half;
     }
     const Uint128 end = lo + 1 < r.size() ? Uint128{r[lo + 1].start} - 1 : 0xffffffffu;
     return {&chains_[r[lo].chain], common::prefix_len_within(v, r[lo].start, end, 32)};
@@ -372,12 +374,10 @@ CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
         lo = v6_index_[block];
         hi = v6_index_[block + 1];
     }
-    while (lo < hi) {
-        const std::size_t mid = lo + (hi - lo + 1) / 2;
-        if (v6_[mid].start() <= x)
-            lo = mid;
-        else
-            hi = mid - 1;
+    for (std::size_t n = hi - lo + 1; n > 1;) {  // as in find_v4
+        const std::size_t half = n / 2;
+        lo = v6_[lo + half].start() <= x ? lo + half : lo;
+        n -= half;
     }
     const std::uint32_t chain = v6_[lo].chain;
     if (common::is_ipv4_alias(chain)) {

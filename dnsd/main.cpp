@@ -1,5 +1,6 @@
 // dnsd: the signpost authoritative DNS server.
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -64,6 +65,10 @@ int parse_args(int argc, char** argv, std::string& config, bool& check) {
 
 int main(int argc, char** argv) {
     common::set_log_ident("dnsd");
+    // Large blocks (decision ranges, compile temporaries) always from mmap:
+    // glibc otherwise raises the threshold after the first large free, and a
+    // compile's freed temporaries stay resident in the compiling thread's arena.
+    ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     std::string config_path;
     bool check = false;
     if (int rc = parse_args(argc, argv, config_path, check); rc >= 0) return rc;

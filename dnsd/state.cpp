@@ -1,5 +1,6 @@
 #include "dnsd/state.hpp"
 
+#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -88,20 +89,25 @@ void StateReloader::set_table(std::shared_ptr<const common::GeoTable> table) {
     const auto current = state_.load();
     auto next = std::make_shared<ServingState>(*current);
     next->decisions = compile_decisions(*next->edges, std::move(table));
-    std::size_t v4 = 0, v6 = 0;
+    std::size_t v4 = 0, v6 = 0, bytes = 0;
     for (const auto& m : next->decisions->maps) {
         v4 += m.ranges(common::Family::kV4);
         v6 += m.ranges(common::Family::kV6);
+        bytes += m.memory_bytes();
     }
     SP_LOG_INFO(
         "geo table generation %llu: %zu map(s) compiled in %.1f ms (%zu IPv4, %zu IPv6 "
-        "decision ranges)",
+        "decision ranges, %.1f MiB)",
         static_cast<unsigned long long>(next->decisions->table->generation()),
-        next->decisions->maps.size(), next->decisions->compile_ms, v4, v6);
+        next->decisions->maps.size(), next->decisions->compile_ms, v4, v6,
+        static_cast<double>(bytes) / (1 << 20));
     state_.publish(std::move(next));
     // The query path reads only the decision ranges: the table's pages need
     // not stay resident in dnsd (geoipd holds them; explain faults in a few).
     table_->release_pages();
+    // And the compile's temporaries, freed on this (non-main) thread, go
+    // back to the system instead of staying in its malloc arena.
+    ::malloc_trim(0);
 }
 
 std::shared_ptr<const common::GeoTable> StateReloader::table() const {
@@ -188,6 +194,7 @@ std::string StateReloader::reload() {
     const auto current = state_.load();
     if (config) next = build_state(*config, current->generation + 1, error, warnings, table_);
     if (table_) table_->release_pages();
+    ::malloc_trim(0);
     for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());
     if (!next) {
         ++failures_;
