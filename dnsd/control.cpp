@@ -363,7 +363,7 @@ std::string ControlServer::explain(std::string_view args) {
                                : nullptr;
     if (!redirect) return fail(name + " is not a redirect name in any served zone");
     ClientKey key;
-    key.address = prefix->address();
+    key.address = slash == std::string::npos ? prefix->address().unmapped() : prefix->address();
     key.source_len = slash == std::string::npos ? prefix->address().bits() : prefix->length();
     key.from_ecs = slash != std::string::npos;
     const Decisions* decisions = st->decisions.get();

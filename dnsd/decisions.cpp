@@ -221,6 +221,38 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
         return it->second;
     };
 
+    // An IPv4-mapped client (::ffff:a.b.c.d, as an ECS address) has the facts
+    // of its IPv4 address whatever the databases hold there, as geoipd has
+    // always answered it (the table's lookup unmaps too): the block is an
+    // IPv4 alias here, or its IPv4 ranges spelled out where an IPv6 override
+    // cuts into it.
+    auto map_ipv4_mapped_block = [&](std::vector<std::pair<Uint128, std::uint32_t>>& src,
+                                     const std::vector<std::pair<Uint128, int>>& segs) {
+        const Uint128 first = Uint128{0xffff} << 32, last = first | 0xffffffffu;
+        auto starts_after = [](const auto& e, Uint128 v) { return e.first < v; };
+        auto lo = std::lower_bound(src.begin(), src.end(), first, starts_after);
+        auto hi = std::lower_bound(src.begin(), src.end(), last + 1, starts_after);
+        // The range holding `last + 1` resumes after the block.
+        const auto& holder = *(hi == src.begin() ? hi : hi - 1);
+        if (common::is_ipv4_alias(holder.second)) return;  // (inside a wider alias: as it is)
+        const std::pair<Uint128, std::uint32_t> resume{last + 1, holder.second};
+        const bool resume_needed = hi == src.end() || hi->first != last + 1;
+        auto seg = std::upper_bound(segs.begin(), segs.end(), first,
+                                    [](Uint128 v, const auto& x) { return v < x.first; });
+        --seg;
+        const bool clean = seg->second < 0 && (seg + 1 == segs.end() || (seg + 1)->first > last);
+        std::vector<std::pair<Uint128, std::uint32_t>> block;
+        if (clean) {
+            block.emplace_back(first, common::kIpv4Alias | 96u);
+        } else {
+            for (std::size_t k = 0; k < t->range_count(Family::kV4); ++k)
+                block.emplace_back(first | t->range_start(Family::kV4, k),
+                                   t->range_fact(Family::kV4, k));
+        }
+        if (resume_needed) block.push_back(resume);
+        const auto at = src.erase(lo, hi);
+        src.insert(at, block.begin(), block.end());
+    };
     // The table's ranges of a family as (start, fact index) or, for an IPv6
     // range that aliases the IPv4 table, (start, alias marker). An alias that
     // an IPv6 override cuts into is spelled out as the IPv4 ranges it stands
@@ -254,6 +286,7 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
                 src.emplace_back(start | (t->range_start(Family::kV4, k) << shift),
                                  t->range_fact(Family::kV4, k));
         }
+        if (f == Family::kV6) map_ipv4_mapped_block(src, segs);
         return src;
     };
     // Walks table ranges and override segments together: every point where

@@ -106,6 +106,7 @@ bool GeoFeed::session(const std::string& path) {
     const int fd = common::connect_unix(path, error);
     if (fd < 0) return false;
     got_table_this_session_ = false;
+    answered_this_session_ = false;
     static constexpr char kSubscribe[] = "subscribe\n";
     if (::send(fd, kSubscribe, sizeof kSubscribe - 1, MSG_NOSIGNAL) !=
         static_cast<ssize_t>(sizeof kSubscribe - 1)) {
@@ -119,7 +120,7 @@ bool GeoFeed::session(const std::string& path) {
     std::string why = "closed by geoipd";
     for (;;) {
         int timeout = -1;
-        if (!got_table_this_session_) {
+        if (!answered_this_session_) {
             const auto left =
                 kFirstTableTimeout - std::chrono::duration_cast<std::chrono::milliseconds>(
                                          std::chrono::steady_clock::now() - started);
@@ -144,7 +145,7 @@ bool GeoFeed::session(const std::string& path) {
         }
         if (!p[0].revents) continue;
         char data[16384];
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead)];
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead)] = {};
         iovec iov{data, sizeof data};
         msghdr msg{};
         msg.msg_iov = &iov;
@@ -153,6 +154,23 @@ bool GeoFeed::session(const std::string& path) {
         msg.msg_controllen = sizeof control;
         const ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n < 0) {  // nothing was received, control messages included
+            why = std::strerror(errno);
+            break;
+        }
+        if (msg.msg_flags & MSG_CTRUNC) {
+            // The kernel closed the fds that did not fit; the lines they came
+            // with can no longer be paired with theirs: start afresh.
+            why = "more file descriptors than expected in one read";
+            for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                    for (std::size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+                        int got;
+                        std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+                        ::close(got);
+                    }
+            break;
+        }
         for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
             if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
             const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -162,10 +180,7 @@ bool GeoFeed::session(const std::string& path) {
                 fds.push_back(got);
             }
         }
-        if (n <= 0) {
-            if (n < 0) why = std::strerror(errno);
-            break;
-        }
+        if (n == 0) break;  // closed by geoipd
         buf.append(data, static_cast<std::size_t>(n));
         std::size_t start = 0;
         for (std::size_t nl; (nl = buf.find('\n', start)) != std::string::npos; start = nl + 1) {
@@ -207,6 +222,9 @@ void GeoFeed::on_line(std::string_view line, int fd) {
         return;
     }
     std::string error;
+    // geoipd answered: a refused table is not a hung geoipd (reconnecting
+    // would only fetch the same table again); wait for its next generation.
+    answered_this_session_ = true;
     auto table = common::GeoTable::map_fd(fd, true, error);
     if (!table) {
         ++refused_;

@@ -70,6 +70,7 @@ class GeoFeed {
     std::uint64_t last_checksum_ = 0;
     bool have_table_ = false;
     bool got_table_this_session_ = false;
+    bool answered_this_session_ = false;  // a table line arrived, accepted or not
     std::mutex first_mu_;
     std::condition_variable first_cv_;
     bool first_done_ = false;

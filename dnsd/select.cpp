@@ -90,9 +90,9 @@ void pick(const EdgeSet& e, const MapEntry& entry, const Eligibility& ok, bool i
     for (const auto& m : entry.members) {
         if (!ok(m.node, ignore_health)) continue;
         const auto& n = e.nodes[m.node];
-        Cand c{
-            m.node, m.weight,
-            m.weight == top && d.hashed ? rendezvous_score(ok.subnet(), n.name_hash, n.weight) : 0.0};
+        Cand c{m.node, m.weight,
+               m.weight == top && d.hashed ? rendezvous_score(ok.subnet(), n.name_hash, n.weight)
+                                           : 0.0};
         if (nb == k && !(c > best[nb - 1])) continue;
         std::size_t i = nb < k ? nb++ : k - 1;  // insertion sort into the top k
         while (i > 0 && c > best[i - 1]) {
@@ -247,7 +247,10 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const CompiledMap* ma
         d.ttl = r.fallback_ttl;
         if (want_trail) d.entry = step_name(t);
         trail_entry(*t.entry);
-        d.scope = 0;
+        // Still this client's chain: scope 0 would let a resolver give this
+        // answer to clients whose chain fails open elsewhere.
+        d.scope = hit.scope;
+        if (d.hashed) d.scope = std::max(d.scope, stick);
         return d;
     }
     return d;

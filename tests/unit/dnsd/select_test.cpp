@@ -230,7 +230,9 @@ TEST(Select, FailOpenWhenNothingIsUp) {
     EXPECT_EQ(d.tier, Tier::kFailOpen);
     ASSERT_EQ(d.nodes.size(), 1u);
     EXPECT_EQ(w.name(d), "par1");  // as if all were up: the most specific entry
-    EXPECT_EQ(d.scope, 0u);
+    // Scoped to the client's range like any answer (not 0: another client's
+    // chain fails open to another entry).
+    EXPECT_EQ(d.scope, 24u);
 }
 
 TEST(Select, FallbackIsWeightedRoundRobinWithScopeZero) {
