@@ -175,6 +175,7 @@ class GeoTable {
     // index of the range holding its first address (65,537 entries), so a
     // lookup searches a few ranges instead of all.
     std::vector<std::uint32_t> v4_index_;
+    std::vector<std::uint32_t> v6_index_;  // the same on an IPv6 address's top 16 bits
 };
 
 // Writes tables. Facts are interned (equal facts share one record); ranges

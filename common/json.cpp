@@ -36,6 +36,18 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 
 void append_string(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
+    // Most strings (codes, names) need no escaping: one append.
+    bool plain = true;
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        plain &= c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    }
+    if (plain) {
+        out.push_back('"');
+        out.append(s);
+        out.push_back('"');
+        return;
+    }
     out.push_back('"');
     for (std::size_t i = 0; i < s.size();) {
         const unsigned char c = static_cast<unsigned char>(s[i]);
