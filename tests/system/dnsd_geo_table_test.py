@@ -17,24 +17,8 @@ import dns.message
 import dns.query
 
 from dnsd_harness import Dnsd
+from dnsd_redirect_test import NODES  # the same four nodes
 from harness import SCRIPTS, Geoipd, db
-
-NODES = """
-[[nodes]]
-name = "fra1"
-ipv4 = ["192.0.2.10"]
-ipv6 = ["2001:db8:f::10"]
-[[nodes]]
-name = "par1"
-ipv4 = ["192.0.2.20"]
-[[nodes]]
-name = "nyc1"
-ipv4 = ["198.51.100.10"]
-ipv6 = ["2001:db8:e::10"]
-[[nodes]]
-name = "nyc2"
-ipv4 = ["198.51.100.11"]
-"""
 
 MAP = """
 default = ["nyc1", "fra1:50"]
