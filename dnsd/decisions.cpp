@@ -221,6 +221,17 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
         return it->second;
     };
 
+    // An alias range's marker: the alias's length and, when an IPv6 override
+    // covers the whole alias, which one (a slot in cm.alias_cidr_, from 1).
+    auto alias_marker = [&](unsigned d, int cidr) -> std::uint32_t {
+        std::uint32_t slot = 0;
+        if (cidr >= 0) {
+            auto it = std::find(cm.alias_cidr_.begin(), cm.alias_cidr_.end(), cidr);
+            if (it == cm.alias_cidr_.end()) it = cm.alias_cidr_.insert(it, cidr);
+            slot = static_cast<std::uint32_t>(it - cm.alias_cidr_.begin()) + 1;
+        }
+        return common::kIpv4Alias | (slot << 7) | d;
+    };
     // An IPv4-mapped client (::ffff:a.b.c.d, as an ECS address) has the facts
     // of its IPv4 address whatever the databases hold there, as geoipd has
     // always answered it (the table's lookup unmaps too): the block is an
@@ -240,10 +251,10 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
         auto seg = std::upper_bound(segs.begin(), segs.end(), first,
                                     [](Uint128 v, const auto& x) { return v < x.first; });
         --seg;
-        const bool clean = seg->second < 0 && (seg + 1 == segs.end() || (seg + 1)->first > last);
+        const bool whole = seg + 1 == segs.end() || (seg + 1)->first > last;
         std::vector<std::pair<Uint128, std::uint32_t>> block;
-        if (clean) {
-            block.emplace_back(first, common::kIpv4Alias | 96u);
+        if (whole) {
+            block.emplace_back(first, alias_marker(96, seg->second));
         } else {
             for (std::size_t k = 0; k < t->range_count(Family::kV4); ++k)
                 block.emplace_back(first | t->range_start(Family::kV4, k),
@@ -276,9 +287,9 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
             auto seg = std::upper_bound(segs.begin(), segs.end(), start,
                                         [](Uint128 v, const auto& x) { return v < x.first; });
             --seg;
-            const bool clean = seg->second < 0 && (seg + 1 == segs.end() || (seg + 1)->first > end);
-            if (clean) {
-                src.emplace_back(start, fact);
+            // One override (or none) over the whole alias: it stays one range.
+            if (seg + 1 == segs.end() || (seg + 1)->first > end) {
+                src.emplace_back(start, alias_marker(common::alias_offset(fact), seg->second));
                 continue;
             }
             const unsigned shift = 96 - common::alias_offset(fact);
@@ -359,6 +370,27 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
             for (const auto& [start, chain] : out)
                 cm.v4_geo_.push_back({static_cast<std::uint32_t>(start), chain});
         }
+        // An alias under an IPv6 override walks that override first, then the
+        // geo chain of the IPv4 address it carries: for each such override,
+        // the chain to use for each geo chain, made now.
+        const auto& geo_ranges = cm.alias_uses_v4_ ? cm.v4_ : cm.v4_geo_;
+        for (const int cidr : cm.alias_cidr_) {
+            std::vector<std::uint32_t> with(cm.chains_.size(), 0);
+            for (const auto& r : geo_ranges) {
+                if (r.chain >= with.size() || with[r.chain] != 0) continue;
+                FactSteps fs;
+                const Chain base = cm.chains_[r.chain];
+                for (std::size_t k = 0; k < base.size; ++k) {
+                    const auto& st = base.steps[k];
+                    if (st.tier == Tier::kAsn) fs.asn = st;
+                    if (st.tier == Tier::kCountry) fs.country = st;
+                    if (st.tier == Tier::kContinent) fs.continent = st;
+                }
+                with[r.chain] = chain_of(fs, cidr) + 1;
+            }
+            for (auto& w : with) w = w == 0 ? 0 : w - 1;
+            cm.alias_chains_.push_back(std::move(with));
+        }
     }
     cm.v4_.shrink_to_fit();
     cm.v6_.shrink_to_fit();
@@ -420,6 +452,10 @@ CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
         const std::uint32_t v4 = common::aliased_ipv4(x, d);
         const Hit h =
             alias_uses_v4_ ? find_v4(v4_, v4_index_, v4) : find_v4(v4_geo_, v4_geo_index_, v4);
+        if (const std::uint32_t slot = (chain >> 7) & 0xffffffu; slot != 0) {
+            const auto geo = static_cast<std::size_t>(h.chain - chains_.data());
+            return {&chains_[alias_chains_[slot - 1][geo]], d + h.scope};
+        }
         return {h.chain, d + h.scope};
     }
     const Uint128 end = lo + 1 < v6_.size() ? v6_[lo + 1].start() - 1 : ~Uint128{0};

@@ -84,6 +84,10 @@ class CompiledMap {
     bool alias_uses_v4_ = true;
     std::vector<R4> v4_geo_;
     std::vector<std::uint32_t> v4_geo_index_;
+    // Aliases wholly under an IPv6 override: the override (an index into
+    // GeoMap::cidr) per slot, and per slot the chain for each geo chain.
+    std::vector<int> alias_cidr_;
+    std::vector<std::vector<std::uint32_t>> alias_chains_;
     std::vector<Chain> chains_;
     std::vector<R4> v4_;
     std::vector<R6> v6_;

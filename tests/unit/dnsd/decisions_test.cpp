@@ -238,6 +238,16 @@ TEST(Decisions, MatchTheBruteForceModelOnRandomMapsAndTables) {
         if (r.below(2)) m.continent["EU"] = entry(node++);
         if (r.below(2)) m.asn[64501] = entry(node++);
         if (r.below(2)) m.asn[64502] = entry(node++);
+        // Sometimes an IPv6 override over a whole alias (it stays one range,
+        // walking the override before the carried IPv4 address's geo chain).
+        if (r.below(2)) {
+            const bool a96 = r.below(2);
+            const Prefix cover(
+                address_from_value(Family::kV6, a96 ? Random::alias96() : Random::alias64()),
+                a96 ? 64 + static_cast<unsigned>(r.below(33))
+                    : 40 + static_cast<unsigned>(r.below(25)));
+            m.cidr.emplace_back(cover, entry(node++));
+        }
         const unsigned n_cidr = static_cast<unsigned>(r.below(25));
         for (unsigned i = 0; i < n_cidr; ++i) {
             const Family f = r.below(2) ? Family::kV4 : Family::kV6;
