@@ -195,23 +195,9 @@ bool GeoTable::validate(std::string& error) {
             }
         }
     }
-    v4_index_.resize(65537);
-    std::size_t r = 0;
-    for (std::uint32_t hi = 0; hi < 65536; ++hi) {
-        const std::uint32_t first = hi << 16;
-        while (r + 1 < n4 && v4_starts_[r + 1] <= first) ++r;
-        v4_index_[hi] = static_cast<std::uint32_t>(r);
-    }
-    v4_index_[65536] = static_cast<std::uint32_t>(n4 - 1);
-    // The same for IPv6 on its top 16 bits.
-    v6_index_.resize(65537);
-    r = 0;
-    for (std::uint32_t hi = 0; hi < 65536; ++hi) {
-        const Uint128 first = Uint128{hi} << 112;
-        while (r + 1 < n6 && range_start(Family::kV6, r + 1) <= first) ++r;
-        v6_index_[hi] = static_cast<std::uint32_t>(r);
-    }
-    v6_index_[65536] = static_cast<std::uint32_t>(n6 - 1);
+    v4_index_ = block_index<std::uint32_t>(n4, 16, [&](std::size_t i) { return v4_starts_[i]; });
+    v6_index_ =
+        block_index<Uint128>(n6, 112, [&](std::size_t i) { return range_start(Family::kV6, i); });
     return true;
 }
 
@@ -228,26 +214,14 @@ Uint128 GeoTable::range_end(Family f, std::size_t i) const {
 std::size_t GeoTable::find_range(const IpAddress& addr) const {
     const IpAddress a = addr.unmapped();
     const Uint128 x = address_value(a);
-    // The last range starting at or before the address, among the block's
-    // candidates [lo, lo + n): a search without data-dependent branches.
     if (a.is_v4()) {
         const auto v = static_cast<std::uint32_t>(x);
-        std::size_t lo = v4_index_[v >> 16];
-        for (std::size_t n = v4_index_[(v >> 16) + 1] - lo + 1; n > 1;) {
-            const std::size_t half = n / 2;
-            lo = v4_starts_[lo + half] <= v ? lo + half : lo;
-            n -= half;
-        }
-        return lo;
+        return last_range_at_or_before(v4_index_[v >> 16], v4_index_[(v >> 16) + 1], v,
+                                       [&](std::size_t i) { return v4_starts_[i]; });
     }
     const auto block = static_cast<std::uint32_t>(x >> 112);
-    std::size_t lo = v6_index_[block];
-    for (std::size_t n = v6_index_[block + 1] - lo + 1; n > 1;) {
-        const std::size_t half = n / 2;
-        lo = range_start(Family::kV6, lo + half) <= x ? lo + half : lo;
-        n -= half;
-    }
-    return lo;
+    return last_range_at_or_before(v6_index_[block], v6_index_[block + 1], x,
+                                   [&](std::size_t i) { return range_start(Family::kV6, i); });
 }
 
 void GeoTable::fill(const GeoTableFact& f, GeoFactsView& out) const {

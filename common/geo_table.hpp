@@ -58,6 +58,42 @@ inline std::uint32_t aliased_ipv4(Uint128 v6, unsigned d) {
     return static_cast<std::uint32_t>(v6 >> (96 - d));
 }
 
+// Sorted range starts (the first is 0), searched the same way by the table's
+// reader and by dnsd's decision ranges. start_of(i) is range i's first address.
+//
+// The range holding `first`, scanning on from range `from` (call with
+// ascending `first` to build an index in one pass).
+template <class T, class StartOf>
+std::size_t range_holding_from(std::size_t from, std::size_t n, T first, const StartOf& start_of) {
+    while (from + 1 < n && start_of(from + 1) <= first) ++from;
+    return from;
+}
+// For each value of an address's top 16 bits (`shift` = width - 16), the
+// range holding that block's first address; a 65,537th entry closes the last.
+template <class T, class StartOf>
+std::vector<std::uint32_t> block_index(std::size_t n, unsigned shift, const StartOf& start_of) {
+    std::vector<std::uint32_t> index(65537);
+    std::size_t r = 0;
+    for (std::uint32_t hi = 0; hi < 65536; ++hi) {
+        r = range_holding_from(r, n, static_cast<T>(static_cast<T>(hi) << shift), start_of);
+        index[hi] = static_cast<std::uint32_t>(r);
+    }
+    index[65536] = static_cast<std::uint32_t>(n - 1);
+    return index;
+}
+// The last range in [lo, hi] starting at or before x (start_of(lo) <= x):
+// conditional moves, no branches on the data, so a lookup costs its loads
+// and no mispredictions.
+template <class T, class StartOf>
+std::size_t last_range_at_or_before(std::size_t lo, std::size_t hi, T x, const StartOf& start_of) {
+    for (std::size_t n = hi - lo + 1; n > 1;) {
+        const std::size_t half = n / 2;
+        lo = start_of(lo + half) <= x ? lo + half : lo;
+        n -= half;
+    }
+    return lo;
+}
+
 inline constexpr char kGeoTableMagic[8] = {'S', 'P', 'G', 'E', 'O', 'T', 'B', 'L'};
 inline constexpr std::uint32_t kGeoTableVersion = 1;
 

@@ -114,28 +114,15 @@ struct ChainKeyHash {
 }  // namespace
 
 void CompiledMap::index_v4(const std::vector<R4>& r, std::vector<std::uint32_t>& index) {
-    index.assign(65537, 0);
-    std::size_t i = 0;
-    for (std::uint32_t hi = 0; hi < 65536; ++hi) {
-        while (i + 1 < r.size() && r[i + 1].start <= hi << 16) ++i;
-        index[hi] = static_cast<std::uint32_t>(i);
-    }
-    index[65536] = static_cast<std::uint32_t>(r.size() - 1);
+    index =
+        common::block_index<std::uint32_t>(r.size(), 16, [&](std::size_t i) { return r[i].start; });
 }
 
 CompiledMap::Hit CompiledMap::find_v4(const std::vector<R4>& r,
                                       const std::vector<std::uint32_t>& index,
                                       std::uint32_t v) const {
-    // The last range starting at or before v, among [lo, lo + n): a search
-    // without branches on the data (conditional moves), so a lookup costs its
-    // loads and no mispredictions.
-    std::size_t lo = index[v >> 16];
-    std::size_t n = index[(v >> 16) + 1] - lo + 1;
-    while (n > 1) {
-        const std::size_t half = n / 2;
-        lo = r[lo + half].start <= v ? lo + half : lo;
-        n -= half;
-    }
+    const std::size_t lo = common::last_range_at_or_before(
+        index[v >> 16], index[(v >> 16) + 1], v, [&](std::size_t i) { return r[i].start; });
     const Uint128 end = lo + 1 < r.size() ? Uint128{r[lo + 1].start} - 1 : 0xffffffffu;
     return {&chains_[r[lo].chain], common::prefix_len_within(v, r[lo].start, end, 32)};
 }
@@ -143,19 +130,8 @@ CompiledMap::Hit CompiledMap::find_v4(const std::vector<R4>& r,
 void CompiledMap::build_indexes() {
     index_v4(v4_, v4_index_);
     if (!v4_geo_.empty()) index_v4(v4_geo_, v4_geo_index_);
-    std::size_t i = 0;
-    // The range holding address `first`, searching on from `from`.
-    auto holding = [&](Uint128 first, std::size_t from) {
-        while (from + 1 < v6_.size() && v6_[from + 1].start() <= first) ++from;
-        return from;
-    };
-    v6_index_.assign(65537, 0);
-    i = 0;
-    for (std::uint32_t hi = 0; hi < 65536; ++hi) {
-        i = holding(Uint128{hi} << 112, i);
-        v6_index_[hi] = static_cast<std::uint32_t>(i);
-    }
-    v6_index_[65536] = static_cast<std::uint32_t>(v6_.size() - 1);
+    auto start6 = [&](std::size_t i) { return v6_[i].start(); };
+    v6_index_ = common::block_index<Uint128>(v6_.size(), 112, start6);
     v6_sub_at_.assign(65536, ~0u);
     v6_sub_.clear();
     for (std::uint32_t hi = 0; hi < 65536; ++hi) {
@@ -163,7 +139,8 @@ void CompiledMap::build_indexes() {
         v6_sub_at_[hi] = static_cast<std::uint32_t>(v6_sub_.size());
         std::size_t j = v6_index_[hi];
         for (std::uint32_t k = 0; k < 4096; ++k) {
-            j = holding((Uint128{hi} << 112) | (Uint128{k} << 100), j);
+            j = common::range_holding_from(j, v6_.size(),
+                                           (Uint128{hi} << 112) | (Uint128{k} << 100), start6);
             v6_sub_.push_back(static_cast<std::uint32_t>(j));
         }
         v6_sub_.push_back(v6_index_[hi + 1]);
@@ -439,11 +416,7 @@ CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
         lo = v6_index_[block];
         hi = v6_index_[block + 1];
     }
-    for (std::size_t n = hi - lo + 1; n > 1;) {  // as in find_v4
-        const std::size_t half = n / 2;
-        lo = v6_[lo + half].start() <= x ? lo + half : lo;
-        n -= half;
-    }
+    lo = common::last_range_at_or_before(lo, hi, x, [&](std::size_t i) { return v6_[i].start(); });
     const std::uint32_t chain = v6_[lo].chain;
     if (common::is_ipv4_alias(chain)) {
         // The IPv4 address this one carries decides; the scope is the
