@@ -1,6 +1,8 @@
 #include "common/geo_answer.hpp"
 
 #include <charconv>
+#include <cmath>
+#include <cstring>
 
 #include "common/json.hpp"
 
@@ -21,7 +23,49 @@ void append_opt_string(std::string& out, std::string_view s) {
 }
 }  // namespace
 
-void append_answer_json(std::string& out, const GeoFactsView& f) {
+namespace {
+
+bool json_plain(std::string_view s) {
+    bool plain = true;
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        plain &= c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    }
+    return plain;
+}
+
+// Writes into a buffer the caller sized; geoipd writes one line per lookup,
+// so this is its hot path: no capacity checks per member.
+struct LineWriter {
+    char* p;
+    template <std::size_t N>
+    void lit(const char (&s)[N]) {
+        std::memcpy(p, s, N - 1);
+        p += N - 1;
+    }
+    void raw(std::string_view s) {
+        std::memcpy(p, s.data(), s.size());
+        p += s.size();
+    }
+    void opt_string(std::string_view s) {  // s is json_plain
+        if (s.empty()) return lit("null");
+        *p++ = '"';
+        raw(s);
+        *p++ = '"';
+    }
+    void uint(std::uint64_t v) { p = std::to_chars(p, p + 24, v).ptr; }
+    void number(double v) {
+        if (!std::isfinite(v)) return lit("null");
+        p = std::to_chars(p, p + 32, v).ptr;
+    }
+};
+
+// The longest AS organisation written by the fast path; longer ones (and any
+// string that needs escaping) take the general one.
+constexpr std::size_t kFastOrgMax = 256;
+constexpr std::size_t kFastLineMax = 256 + 2 * Prefix::kMaxText + kFastOrgMax + 2 * 32 + 2 * 24;
+
+void append_answer_json_general(std::string& out, const GeoFactsView& f) {
     char buf[Prefix::kMaxText];
     out.append("{\"ip\":\"");
     out.append(buf, f.ip.format(buf));
@@ -50,6 +94,48 @@ void append_answer_json(std::string& out, const GeoFactsView& f) {
     out.append(",\"generation\":");
     json::append_uint(out, f.generation);
     out.append("}\n");
+}
+
+}  // namespace
+
+void append_answer_json(std::string& out, const GeoFactsView& f) {
+    if (f.as_org.size() > kFastOrgMax || f.country.size() > 8 || f.continent.size() > 8 ||
+        !json_plain(f.as_org) || !json_plain(f.country) || !json_plain(f.continent))
+        return append_answer_json_general(out, f);
+    char buf[kFastLineMax];
+    LineWriter w{buf};
+    w.lit("{\"ip\":\"");
+    w.p += f.ip.format(w.p);
+    w.lit("\",\"prefix\":\"");
+    w.p += f.prefix.format(w.p);
+    if (f.found) {
+        w.lit("\",\"found\":true,\"country\":");
+    } else {
+        w.lit("\",\"found\":false,\"country\":");
+    }
+    w.opt_string(f.country);
+    w.lit(",\"continent\":");
+    w.opt_string(f.continent);
+    w.lit(",\"asn\":");
+    if (f.asn != 0) {
+        w.uint(f.asn);
+    } else {
+        w.lit("null");
+    }
+    w.lit(",\"as_org\":");
+    w.opt_string(f.as_org);
+    if (f.has_location) {
+        w.lit(",\"latitude\":");
+        w.number(f.latitude);
+        w.lit(",\"longitude\":");
+        w.number(f.longitude);
+    } else {
+        w.lit(",\"latitude\":null,\"longitude\":null");
+    }
+    w.lit(",\"generation\":");
+    w.uint(f.generation);
+    w.lit("}\n");
+    out.append(buf, static_cast<std::size_t>(w.p - buf));
 }
 
 void append_error_json(std::string& out, std::string_view what, std::string_view input) {

@@ -212,7 +212,10 @@ Uint128 GeoTable::range_end(Family f, std::size_t i) const {
 }
 
 std::size_t GeoTable::find_range(const IpAddress& addr) const {
-    const IpAddress a = addr.unmapped();
+    return find_unmapped(addr.unmapped());
+}
+
+std::size_t GeoTable::find_unmapped(const IpAddress& a) const {
     const Uint128 x = address_value(a);
     if (a.is_v4()) {
         const auto v = static_cast<std::uint32_t>(x);
@@ -239,7 +242,7 @@ void GeoTable::fill(const GeoTableFact& f, GeoFactsView& out) const {
 GeoFactsView GeoTable::lookup(const IpAddress& addr) const {
     const IpAddress a = addr.unmapped();
     const Family fam = a.family();
-    const std::size_t r = find_range(a);
+    const std::size_t r = find_unmapped(a);
     GeoFactsView v;
     v.ip = a;
     const std::uint32_t f = range_fact(fam, r);

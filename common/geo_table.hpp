@@ -195,6 +195,7 @@ class GeoTable {
   private:
     GeoTable() = default;
     bool validate(std::string& error);
+    std::size_t find_unmapped(const IpAddress& a) const;
 
     const std::uint8_t* data_ = nullptr;
     std::size_t size_ = 0;

@@ -93,3 +93,33 @@ TEST(GeoAnswer, FastPathAndGenericReaderAgree) {
     EXPECT_NE(parse_answer_json(lines[4], bad), "");
     EXPECT_NE(parse_answer_json(lines[5], bad), "");
 }
+
+// Plain, escaped, non-ASCII and over-long AS names (the writer has a fast path
+// for short plain ones) all round-trip, with the same bytes for the same facts.
+TEST(GeoAnswer, EveryKindOfNameRoundTrips) {
+    const std::string names[] = {"Plain Org", "Telef\xc3\xb3nica", "tab\there", "\"q\"",
+                                 std::string(256, 'x'), std::string(257, 'y'),
+                                 std::string(600, 'z') + "\\"};
+    for (const auto& name : names) {
+        GeoAnswer a;
+        a.ip = *IpAddress::parse("192.0.2.77");
+        a.prefix = *Prefix::parse("192.0.2.0/25");
+        a.found = true;
+        a.country = "NL";
+        a.asn = 4200000000u;
+        a.as_org = name;
+        a.has_location = true;
+        a.latitude = -33.8688;
+        a.longitude = 151.2093;
+        a.generation = 18446744073709551615ULL;
+        std::string line;
+        append_answer_json(line, view_of(a));
+        ASSERT_EQ(line.back(), '\n');
+        line.pop_back();
+        GeoAnswer b, c;
+        EXPECT_EQ(parse_answer_json(line, b), "") << line;
+        EXPECT_EQ(parse_answer_json_generic(line, c), "") << line;
+        EXPECT_EQ(a, b);
+        EXPECT_EQ(a, c);
+    }
+}

@@ -3,7 +3,10 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstring>
 #include <random>
+#include <string>
 
 using signpost::common::Family;
 using signpost::common::IpAddress;
@@ -114,4 +117,108 @@ TEST(IpAddress, V4ParserAgreesWithInetPton) {
         const bool ref = inet_pton(AF_INET, s, b) == 1;
         EXPECT_EQ(IpAddress::parse(s).has_value(), ref) << s;
     }
+}
+
+// masked() against a bit-by-bit model, every length, both families.
+TEST(IpAddress, MaskedMatchesBitModel) {
+    const IpAddress addrs[] = {*IpAddress::parse("255.255.255.255"),
+                               *IpAddress::parse("10.170.85.1"),
+                               *IpAddress::parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+                               *IpAddress::parse("2001:db8:aaaa:5555:1234:5678:9abc:def0")};
+    for (const auto& a : addrs) {
+        for (unsigned len = 0; len <= a.bits() + 1; ++len) {
+            const IpAddress m = a.masked(len);
+            ASSERT_EQ(m.family(), a.family());
+            for (unsigned i = 0; i < 128; ++i)
+                ASSERT_EQ(m.bit(i), i < len && i < a.bits() && a.bit(i))
+                    << a.to_string() << "/" << len << " bit " << i;
+        }
+    }
+}
+
+// The hand-written parsers accept exactly what glibc's inet_pton accepts, with
+// the same bytes: on random strings over the address alphabet (nearly all
+// malformed, in every way a ':' '.' or digit can be misplaced) and on random
+// addresses written in every legal form (compressed, upper case, leading
+// zeros, dotted tail).
+TEST(IpAddress, ParseAgreesWithInetPton) {
+    std::mt19937_64 rng(7);
+    auto check = [](const std::string& s) {
+        std::uint8_t b6[16], b4[4];
+        const bool v6 = inet_pton(AF_INET6, s.c_str(), b6) == 1;
+        const bool v4 = inet_pton(AF_INET, s.c_str(), b4) == 1;
+        const auto a = IpAddress::parse(s);
+        ASSERT_EQ(a.has_value(), v6 || v4) << "'" << s << "'";
+        if (!a) return;
+        ASSERT_EQ(a->is_v4(), v4) << s;
+        ASSERT_EQ(std::memcmp(a->bytes(), v4 ? b4 : b6, v4 ? 4 : 16), 0) << s;
+    };
+    static constexpr char kAlphabet[] = "0123456789abcdefABCDEFg:::::...";
+    for (int i = 0; i < 200000; ++i) {
+        std::string s;
+        const std::size_t len = rng() % 24;
+        for (std::size_t k = 0; k < len; ++k) s += kAlphabet[rng() % (sizeof kAlphabet - 1)];
+        check(s);
+    }
+    for (int i = 0; i < 50000; ++i) {
+        std::uint16_t g[8];
+        for (auto& x : g)
+            x = rng() % 3 == 0 ? 0 : static_cast<std::uint16_t>(rng() >> (rng() % 16));
+        const bool dotted = rng() % 4 == 0;
+        const int groups = dotted ? 6 : 8;
+        // Compress a random run (possibly empty, possibly of non-zero groups:
+        // then the text is malformed and both must say so).
+        const int from = static_cast<int>(rng() % (groups + 1));
+        const int to = from + static_cast<int>(rng() % (groups - from + 1));
+        std::string s;
+        for (int k = 0; k < groups; ++k) {
+            if (k == from && to > from) {
+                s += k == 0 ? "::" : ":";
+                k = to - 1;
+                continue;
+            }
+            char buf[8];
+            std::snprintf(buf, sizeof buf, rng() % 2 ? "%x" : (rng() % 2 ? "%04X" : "%02x"), g[k]);
+            s += buf;
+            if (k + 1 < groups || dotted) s += ":";
+        }
+        if (dotted) {
+            s += std::to_string(rng() % 256) + "." + std::to_string(rng() % 256) + "." +
+                 std::to_string(rng() % 300) + "." + std::to_string(rng() % 256);
+        } else if (to == groups && from < groups && to > from) {
+            s += ":";
+        }
+        check(s);
+        // And each with one character dropped or doubled.
+        const std::size_t at = rng() % s.size();
+        check(s.substr(0, at) + s.substr(at + 1));
+        check(s.substr(0, at) + s[at] + s.substr(at));
+    }
+    for (const char* s : {"::",
+                          "::1",
+                          "1::",
+                          "1:2:3:4:5:6:7::",
+                          "::2:3:4:5:6:7:8",
+                          "1:2:3:4:5:6:7:8",
+                          "::ffff:1.2.3.4",
+                          "::1.2.3.4",
+                          "1::1.2.3.4",
+                          "1:2:3:4:5:6:1.2.3.4",
+                          ":",
+                          ":::",
+                          "1:::2",
+                          ":1::",
+                          "1::2::3",
+                          "1:2:3:4:5:6:7:8:9",
+                          "1:2:3:4::5:6:7:8",
+                          "1:2:3:4:5:6:7:1.2.3.4",
+                          "::01.2.3.4",
+                          "12345::",
+                          "::1.2.3",
+                          "1.2.3.4",
+                          "01.2.3.4",
+                          "1.2.3.4.",
+                          "fe80::1%eth0",
+                          ""})
+        check(s);
 }
