@@ -3,9 +3,18 @@
 // take a reference (load) and keep the old value alive as long as they use it;
 // the writer builds the next value aside and publishes it. The last reader of
 // an old value frees it: that is how an MMDB_s is closed after a reload.
+//
+// The pointer is guarded by a mutex, not std::atomic<std::shared_ptr>:
+// libstdc++ 12's atomic shared_ptr releases its internal lock with relaxed
+// order in load(), so a reader's copy is not ordered before the next
+// writer's store by the memory model (harmless on x86, not promised on ARM),
+// and ThreadSanitizer reports it. A mutex's lock/unlock are acquire/release
+// by definition and TSan sees them. Readers load once per batch of packets or
+// per readiness event, and the critical section is one reference-count
+// increment, so the lock costs nothing measurable (see scripts/bench-dns).
 
-#include <atomic>
 #include <memory>
+#include <mutex>
 
 namespace signpost::common {
 
@@ -14,14 +23,26 @@ class Snapshot {
   public:
     Snapshot() = default;
     explicit Snapshot(std::shared_ptr<const T> initial) : ptr_(std::move(initial)) {}
+    Snapshot(const Snapshot&) = delete;
+    Snapshot& operator=(const Snapshot&) = delete;
 
-    std::shared_ptr<const T> load() const { return ptr_.load(std::memory_order_acquire); }
+    std::shared_ptr<const T> load() const {
+        std::lock_guard lock(mu_);
+        return ptr_;
+    }
     void publish(std::shared_ptr<const T> next) {
-        ptr_.store(std::move(next), std::memory_order_release);
+        {
+            std::lock_guard lock(mu_);
+            ptr_.swap(next);
+        }
+        // `next` now holds the old value: if this was its last reference it
+        // is destroyed here, outside the lock, so readers never wait for a
+        // table or database to be unmapped.
     }
 
   private:
-    std::atomic<std::shared_ptr<const T>> ptr_;
+    mutable std::mutex mu_;
+    std::shared_ptr<const T> ptr_;
 };
 
 }  // namespace signpost::common
