@@ -21,11 +21,11 @@
 #include <vector>
 
 #include "bench/query_file.hpp"
-#include "dnsd/batch.hpp"
-#include "dnsd/config.hpp"
-#include "dnsd/query.hpp"
-#include "dnsd/responder.hpp"
-#include "dnsd/zone_loader.hpp"
+#include "dnsd/server/batch.hpp"
+#include "dnsd/server/config.hpp"
+#include "dnsd/wire/query.hpp"
+#include "dnsd/zone/responder.hpp"
+#include "dnsd/zone/zone_loader.hpp"
 
 #include <ldns/ldns.h>  // after the C++ headers (its C macros upset <optional>)
 

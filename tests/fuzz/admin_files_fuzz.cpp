@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "dnsd/admin_state.hpp"
+#include "dnsd/health/admin_state.hpp"
 
 using namespace signpost::dnsd;
 

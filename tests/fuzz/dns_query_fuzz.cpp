@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <memory>
 
-#include "dnsd/query.hpp"
-#include "dnsd/responder.hpp"
-#include "dnsd/zone_loader.hpp"
+#include "dnsd/wire/query.hpp"
+#include "dnsd/zone/responder.hpp"
+#include "dnsd/zone/zone_loader.hpp"
 
 // After the C++ headers: ldns' C headers upset <optional> when they come first.
 #include <ldns/ldns.h>

@@ -1,0 +1,451 @@
+#include "dnsd/redirect/decisions.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <unordered_map>
+
+#include "common/hash.hpp"
+
+namespace signpost::dnsd {
+
+using common::Family;
+using common::Uint128;
+
+const char* tier_name(Tier t) {
+    switch (t) {
+        case Tier::kCidr:
+            return "cidr";
+        case Tier::kAsn:
+            return "asn";
+        case Tier::kCountry:
+            return "country";
+        case Tier::kContinent:
+            return "continent";
+        case Tier::kDefault:
+            return "default";
+        case Tier::kFallback:
+            return "fallback";
+        case Tier::kFailOpen:
+            return "fail-open";
+        case Tier::kNone:
+            return "none";
+    }
+    return "?";
+}
+
+namespace {
+
+unsigned width(Family f) {
+    return f == Family::kV4 ? 32 : 128;
+}
+Uint128 last_address(Family f) {
+    return f == Family::kV4 ? Uint128{0xffffffffu} : ~Uint128{0};
+}
+
+// The map entries a table fact leads to.
+struct FactSteps {
+    Chain::Step asn, country, continent;
+};
+
+// The overrides of one family as segments partitioning the space: each
+// segment's first address and the most specific override holding it (-1: none).
+std::vector<std::pair<Uint128, int>> override_segments(const GeoMap& m, Family f) {
+    struct O {
+        Uint128 lo, hi;
+        unsigned len;
+        int idx;
+    };
+    std::vector<O> os;
+    const unsigned bits = width(f);
+    for (std::size_t i = 0; i < m.cidr.size(); ++i) {
+        const auto& p = m.cidr[i].first;
+        if (p.family() != f) continue;
+        const Uint128 lo = common::address_value(p.address());
+        const Uint128 host =
+            p.length() == 0 ? last_address(f) : (Uint128{1} << (bits - p.length())) - 1;
+        os.push_back({lo, lo | host, p.length(), static_cast<int>(i)});
+    }
+    // Outer prefixes before the ones nested at the same start; of two equal
+    // prefixes the first listed ends on top of the stack (it wins, as before).
+    std::sort(os.begin(), os.end(), [](const O& a, const O& b) {
+        if (a.lo != b.lo) return a.lo < b.lo;
+        if (a.len != b.len) return a.len < b.len;
+        return a.idx > b.idx;
+    });
+    std::vector<std::pair<Uint128, int>> out;
+    std::vector<std::size_t> open;  // nested: the top ends first
+    std::size_t k = 0;
+    Uint128 pos = 0;
+    for (;;) {
+        while (!open.empty() && os[open.back()].hi < pos) open.pop_back();
+        while (k < os.size() && os[k].lo == pos) open.push_back(k++);
+        const int top = open.empty() ? -1 : os[open.back()].idx;
+        if (out.empty() || out.back().second != top) out.emplace_back(pos, top);
+        bool more = false;
+        Uint128 next = 0;
+        if (!open.empty() && os[open.back()].hi != last_address(f)) {
+            next = os[open.back()].hi + 1;
+            more = true;
+        }
+        if (k < os.size() && (!more || os[k].lo < next)) {
+            next = os[k].lo;
+            more = true;
+        }
+        if (!more) break;
+        pos = next;
+    }
+    return out;
+}
+
+struct ChainKey {
+    int cidr;
+    const MapEntry* e[3];
+    bool operator==(const ChainKey&) const = default;
+};
+struct ChainKeyHash {
+    std::size_t operator()(const ChainKey& k) const {
+        std::uint64_t h = common::mix64(static_cast<std::uint64_t>(k.cidr + 1));
+        for (const MapEntry* e : k.e) h = common::mix64(h ^ reinterpret_cast<std::uintptr_t>(e));
+        return h;
+    }
+};
+
+}  // namespace
+
+void CompiledMap::index_v4(const std::vector<R4>& r, std::vector<std::uint32_t>& index) {
+    index =
+        common::block_index<std::uint32_t>(r.size(), 16, [&](std::size_t i) { return r[i].start; });
+}
+
+CompiledMap::Hit CompiledMap::find_v4(const std::vector<R4>& r,
+                                      const std::vector<std::uint32_t>& index,
+                                      std::uint32_t v) const {
+    const std::size_t lo = common::last_range_at_or_before(
+        index[v >> 16], index[(v >> 16) + 1], v, [&](std::size_t i) { return r[i].start; });
+    const Uint128 end = lo + 1 < r.size() ? Uint128{r[lo + 1].start} - 1 : 0xffffffffu;
+    return {&chains_[r[lo].chain], common::prefix_len_within(v, r[lo].start, end, 32)};
+}
+
+void CompiledMap::build_indexes() {
+    index_v4(v4_, v4_index_);
+    if (!v4_geo_.empty()) index_v4(v4_geo_, v4_geo_index_);
+    auto start6 = [&](std::size_t i) { return v6_[i].start(); };
+    v6_index_ = common::block_index<Uint128>(v6_.size(), 112, start6);
+    v6_sub_at_.assign(65536, ~0u);
+    v6_sub_.clear();
+    for (std::uint32_t hi = 0; hi < 65536; ++hi) {
+        if (v6_index_[hi + 1] - v6_index_[hi] <= kDenseBlock) continue;
+        v6_sub_at_[hi] = static_cast<std::uint32_t>(v6_sub_.size());
+        std::size_t j = v6_index_[hi];
+        for (std::uint32_t k = 0; k < 4096; ++k) {
+            j = common::range_holding_from(j, v6_.size(),
+                                           (Uint128{hi} << 112) | (Uint128{k} << 100), start6);
+            v6_sub_.push_back(static_cast<std::uint32_t>(j));
+        }
+        v6_sub_.push_back(v6_index_[hi + 1]);
+    }
+}
+
+std::size_t CompiledMap::memory_bytes() const {
+    return chains_.size() * sizeof(Chain) + (v4_.size() + v4_geo_.size()) * sizeof(R4) +
+           v6_.size() * sizeof(R6) +
+           (v4_index_.size() + v4_geo_index_.size() + v6_index_.size() + v6_sub_at_.size() +
+            v6_sub_.size()) *
+               4;
+}
+
+CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* table) {
+    CompiledMap cm;
+    const bool geo = map.needs_geo();
+    if (geo && !table) return cm;  // not ready: fallback until a table arrives
+    cm.ready_ = true;
+    const common::GeoTable* t = geo ? table : nullptr;
+
+    // What each fact of the table leads to in this map, found once per fact.
+    std::vector<FactSteps> facts(t ? t->fact_count() : 0);
+    for (std::size_t i = 0; i < facts.size(); ++i) {
+        const auto& f = t->fact(static_cast<std::uint32_t>(i));
+        auto& s = facts[i];
+        if (f.asn != 0)
+            if (auto it = map.asn.find(f.asn); it != map.asn.end())
+                s.asn = {Tier::kAsn, &it->second, nullptr, f.asn, nullptr};
+        if (f.country[0])
+            if (auto it = map.country.find(std::string(f.country, 2)); it != map.country.end())
+                s.country = {Tier::kCountry, &it->second, nullptr, 0, &it->first};
+        if (f.continent[0])
+            if (auto it = map.continent.find(std::string(f.continent, 2));
+                it != map.continent.end())
+                s.continent = {Tier::kContinent, &it->second, nullptr, 0, &it->first};
+    }
+    static const FactSteps kNone;
+
+    std::unordered_map<ChainKey, std::uint32_t, ChainKeyHash> interned;
+    auto chain_of = [&](const FactSteps& fs, int cidr) -> std::uint32_t {
+        const ChainKey key{cidr, {fs.asn.entry, fs.country.entry, fs.continent.entry}};
+        auto [it, added] = interned.try_emplace(key, 0);
+        if (!added) return it->second;
+        Chain c;
+        if (cidr >= 0) {
+            const auto& [prefix, entry] = map.cidr[static_cast<std::size_t>(cidr)];
+            c.steps[c.size++] = {Tier::kCidr, &entry, &prefix, 0, nullptr};
+        }
+        for (const Chain::Step* s : {&fs.asn, &fs.country, &fs.continent})
+            if (s->entry) c.steps[c.size++] = *s;
+        c.steps[c.size++] = {Tier::kDefault, &map.default_entry, nullptr, 0, nullptr};
+        it->second = static_cast<std::uint32_t>(cm.chains_.size());
+        cm.chains_.push_back(c);
+        return it->second;
+    };
+
+    // An alias range's marker: the alias's length and, when an IPv6 override
+    // covers the whole alias, which one (a slot in cm.alias_cidr_, from 1).
+    auto alias_marker = [&](unsigned d, int cidr) -> std::uint32_t {
+        std::uint32_t slot = 0;
+        if (cidr >= 0) {
+            auto it = std::find(cm.alias_cidr_.begin(), cm.alias_cidr_.end(), cidr);
+            if (it == cm.alias_cidr_.end()) it = cm.alias_cidr_.insert(it, cidr);
+            slot = static_cast<std::uint32_t>(it - cm.alias_cidr_.begin()) + 1;
+        }
+        return common::kIpv4Alias | (slot << 7) | d;
+    };
+    // An IPv4-mapped client (::ffff:a.b.c.d, as an ECS address) has the facts
+    // of its IPv4 address whatever the databases hold there, as geoipd has
+    // always answered it (the table's lookup unmaps too): the block is an
+    // IPv4 alias here, or its IPv4 ranges spelled out where an IPv6 override
+    // cuts into it.
+    auto map_ipv4_mapped_block = [&](std::vector<std::pair<Uint128, std::uint32_t>>& src,
+                                     const std::vector<std::pair<Uint128, int>>& segs) {
+        const Uint128 first = Uint128{0xffff} << 32, last = first | 0xffffffffu;
+        auto starts_after = [](const auto& e, Uint128 v) { return e.first < v; };
+        auto lo = std::lower_bound(src.begin(), src.end(), first, starts_after);
+        auto hi = std::lower_bound(src.begin(), src.end(), last + 1, starts_after);
+        // The range holding `last + 1` resumes after the block.
+        const auto& holder = *(hi == src.begin() ? hi : hi - 1);
+        if (common::is_ipv4_alias(holder.second)) return;  // (inside a wider alias: as it is)
+        const std::pair<Uint128, std::uint32_t> resume{last + 1, holder.second};
+        const bool resume_needed = hi == src.end() || hi->first != last + 1;
+        auto seg = std::upper_bound(segs.begin(), segs.end(), first,
+                                    [](Uint128 v, const auto& x) { return v < x.first; });
+        --seg;
+        const bool whole = seg + 1 == segs.end() || (seg + 1)->first > last;
+        std::vector<std::pair<Uint128, std::uint32_t>> block;
+        if (whole) {
+            block.emplace_back(first, alias_marker(96, seg->second));
+        } else {
+            for (std::size_t k = 0; k < t->range_count(Family::kV4); ++k)
+                block.emplace_back(first | t->range_start(Family::kV4, k),
+                                   t->range_fact(Family::kV4, k));
+        }
+        if (resume_needed) block.push_back(resume);
+        const auto at = src.erase(lo, hi);
+        src.insert(at, block.begin(), block.end());
+    };
+    // The table's ranges of a family as (start, fact index) or, for an IPv6
+    // range that aliases the IPv4 table, (start, alias marker). An alias that
+    // an IPv6 override cuts into is spelled out as the IPv4 ranges it stands
+    // for, so that the override splits them like any other range.
+    auto table_source = [&](Family f, const std::vector<std::pair<Uint128, int>>& segs) {
+        std::vector<std::pair<Uint128, std::uint32_t>> src;
+        if (!t) {
+            src.emplace_back(0, 0);
+            return src;
+        }
+        const std::size_t n = t->range_count(f);
+        src.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const Uint128 start = t->range_start(f, i);
+            const std::uint32_t fact = t->range_fact(f, i);
+            if (f == Family::kV4 || !common::is_ipv4_alias(fact)) {
+                src.emplace_back(start, fact);
+                continue;
+            }
+            const Uint128 end = t->range_end(f, i);
+            auto seg = std::upper_bound(segs.begin(), segs.end(), start,
+                                        [](Uint128 v, const auto& x) { return v < x.first; });
+            --seg;
+            // One override (or none) over the whole alias: it stays one range.
+            if (seg + 1 == segs.end() || (seg + 1)->first > end) {
+                src.emplace_back(start, alias_marker(common::alias_offset(fact), seg->second));
+                continue;
+            }
+            const unsigned shift = 96 - common::alias_offset(fact);
+            for (std::size_t k = 0; k < t->range_count(Family::kV4); ++k)
+                src.emplace_back(start | (t->range_start(Family::kV4, k) << shift),
+                                 t->range_fact(Family::kV4, k));
+        }
+        if (f == Family::kV6) map_ipv4_mapped_block(src, segs);
+        return src;
+    };
+    // Walks table ranges and override segments together: every point where
+    // either changes starts an elementary range; neighbours with the same
+    // chain merge. An alias range stays one range, marked.
+    bool any_alias = false;
+    auto build = [&](Family f, const std::vector<std::pair<Uint128, int>>& segs,
+                     const std::vector<std::pair<Uint128, std::uint32_t>>& src,
+                     std::vector<std::pair<Uint128, std::uint32_t>>& out) {
+        std::size_t i = 0, j = 0;
+        std::uint32_t last_fact = ~0u;
+        int last_cidr = -2;
+        std::uint32_t last_chain = 0;
+        for (;;) {
+            const Uint128 start = std::max(src[i].first, segs[j].first);
+            const std::uint32_t fid = src[i].second;
+            std::uint32_t chain;
+            if (f == Family::kV6 && t && common::is_ipv4_alias(fid)) {
+                chain = fid;  // resolved through the IPv4 ranges at query time
+                any_alias = true;
+                last_fact = ~0u;
+            } else {
+                if (fid != last_fact || segs[j].second != last_cidr) {
+                    last_chain = chain_of(t ? facts[fid] : kNone, segs[j].second);
+                    last_fact = fid;
+                    last_cidr = segs[j].second;
+                }
+                chain = last_chain;
+            }
+            if (out.empty() || out.back().second != chain || common::is_ipv4_alias(chain))
+                out.emplace_back(start, chain);
+            const bool more_t = i + 1 < src.size(), more_o = j + 1 < segs.size();
+            if (!more_t && !more_o) break;
+            if (more_t && (!more_o || src[i + 1].first <= segs[j + 1].first)) {
+                if (more_o && src[i + 1].first == segs[j + 1].first) ++j;
+                ++i;
+            } else {
+                ++j;
+            }
+        }
+    };
+    std::vector<std::pair<Uint128, std::uint32_t>> v4_src;
+    for (Family f : {Family::kV4, Family::kV6}) {
+        const auto segs = override_segments(map, f);
+        auto src = table_source(f, segs);
+        std::vector<std::pair<Uint128, std::uint32_t>> out;
+        build(f, segs, src, out);
+        for (const auto& [start, chain] : out) {
+            if (f == Family::kV4)
+                cm.v4_.push_back({static_cast<std::uint32_t>(start), chain});
+            else
+                cm.v6_.push_back({static_cast<std::uint64_t>(start >> 64),
+                                  static_cast<std::uint64_t>(start), chain});
+        }
+        if (f == Family::kV4) v4_src = std::move(src);
+    }
+    // An IPv6 client in an alias takes the IPv4 ranges' geo chain, but never
+    // an IPv4 override: with IPv4 overrides in the map, the aliases get IPv4
+    // ranges of their own, compiled without them.
+    cm.alias_uses_v4_ = true;
+    if (any_alias) {
+        bool v4_overrides = false;
+        for (const auto& c : map.cidr)
+            v4_overrides = v4_overrides || c.first.family() == Family::kV4;
+        if (v4_overrides) {
+            cm.alias_uses_v4_ = false;
+            const std::vector<std::pair<Uint128, int>> none{{0, -1}};
+            std::vector<std::pair<Uint128, std::uint32_t>> out;
+            build(Family::kV4, none, v4_src, out);
+            for (const auto& [start, chain] : out)
+                cm.v4_geo_.push_back({static_cast<std::uint32_t>(start), chain});
+        }
+        // An alias under an IPv6 override walks that override first, then the
+        // geo chain of the IPv4 address it carries: for each such override,
+        // the chain to use for each geo chain, made now.
+        const auto& geo_ranges = cm.alias_uses_v4_ ? cm.v4_ : cm.v4_geo_;
+        for (const int cidr : cm.alias_cidr_) {
+            std::vector<std::uint32_t> with(cm.chains_.size(), 0);
+            for (const auto& r : geo_ranges) {
+                if (r.chain >= with.size() || with[r.chain] != 0) continue;
+                FactSteps fs;
+                const Chain base = cm.chains_[r.chain];
+                for (std::size_t k = 0; k < base.size; ++k) {
+                    const auto& st = base.steps[k];
+                    if (st.tier == Tier::kAsn) fs.asn = st;
+                    if (st.tier == Tier::kCountry) fs.country = st;
+                    if (st.tier == Tier::kContinent) fs.continent = st;
+                }
+                with[r.chain] = chain_of(fs, cidr) + 1;
+            }
+            for (auto& w : with) w = w == 0 ? 0 : w - 1;
+            cm.alias_chains_.push_back(std::move(with));
+        }
+    }
+    cm.v4_.shrink_to_fit();
+    cm.v6_.shrink_to_fit();
+    cm.build_indexes();
+    return cm;
+}
+
+void CompiledMap::prefetch_index(const common::IpAddress& a) const {
+    if (!ready_) return;
+    if (a.is_v4()) {
+        __builtin_prefetch(&v4_index_[(a.bytes()[0] << 8) | a.bytes()[1]]);
+    } else {
+        const unsigned block = (a.bytes()[0] << 8) | a.bytes()[1];
+        __builtin_prefetch(&v6_sub_at_[block]);
+        __builtin_prefetch(&v6_index_[block]);
+    }
+}
+
+void CompiledMap::prefetch_ranges(const common::IpAddress& a) const {
+    if (!ready_) return;
+    const unsigned block = (a.bytes()[0] << 8) | a.bytes()[1];
+    if (a.is_v4()) {
+        const std::size_t lo = v4_index_[block], hi = v4_index_[block + 1];
+        __builtin_prefetch(&v4_[lo + (hi - lo) / 2]);
+        return;
+    }
+    std::size_t lo = v6_index_[block], hi = v6_index_[block + 1];
+    if (const std::uint32_t at = v6_sub_at_[block]; at != ~0u) {
+        const unsigned k = ((a.bytes()[2] << 4) | (a.bytes()[3] >> 4)) & 4095u;
+        __builtin_prefetch(&v6_sub_[at + k]);
+        return;  // the sub-index itself was the miss; its ranges come next
+    }
+    __builtin_prefetch(&v6_[lo + (hi - lo) / 2]);
+}
+
+CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
+    const Uint128 x = common::address_value(a);
+    if (a.is_v4()) return find_v4(v4_, v4_index_, static_cast<std::uint32_t>(x));
+    const auto block = static_cast<std::uint32_t>(x >> 112);
+    std::size_t lo, hi;
+    if (const std::uint32_t at = v6_sub_at_[block]; at != ~0u) {
+        const auto k = static_cast<std::uint32_t>(x >> 100) & 4095u;
+        lo = v6_sub_[at + k];
+        hi = v6_sub_[at + k + 1];
+    } else {
+        lo = v6_index_[block];
+        hi = v6_index_[block + 1];
+    }
+    lo = common::last_range_at_or_before(lo, hi, x, [&](std::size_t i) { return v6_[i].start(); });
+    const std::uint32_t chain = v6_[lo].chain;
+    if (common::is_ipv4_alias(chain)) {
+        // The IPv4 address this one carries decides; the scope is the
+        // alias's length plus the IPv4 range's.
+        const unsigned d = common::alias_offset(chain);
+        const std::uint32_t v4 = common::aliased_ipv4(x, d);
+        const Hit h =
+            alias_uses_v4_ ? find_v4(v4_, v4_index_, v4) : find_v4(v4_geo_, v4_geo_index_, v4);
+        if (const std::uint32_t slot = (chain >> 7) & 0xffffffu; slot != 0) {
+            const auto geo = static_cast<std::size_t>(h.chain - chains_.data());
+            return {&chains_[alias_chains_[slot - 1][geo]], d + h.scope};
+        }
+        return {h.chain, d + h.scope};
+    }
+    const Uint128 end = lo + 1 < v6_.size() ? v6_[lo + 1].start() - 1 : ~Uint128{0};
+    return {&chains_[chain], common::prefix_len_within(x, v6_[lo].start(), end, 128)};
+}
+
+std::shared_ptr<const Decisions> compile_decisions(const EdgeSet& edges,
+                                                   std::shared_ptr<const common::GeoTable> table) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto d = std::make_shared<Decisions>();
+    d->table = std::move(table);
+    d->maps.reserve(edges.maps.size());
+    for (const auto& [name, map] : edges.maps)
+        d->maps.push_back(CompiledMap::compile(map, d->table.get()));
+    d->compile_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return d;
+}
+
+}  // namespace signpost::dnsd

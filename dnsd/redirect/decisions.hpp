@@ -1,0 +1,116 @@
+#pragma once
+// A map compiled against the geo table into decision ranges: for every range
+// of client addresses, the chain of map entries a redirect walks for it (CIDR
+// override, ASN, country, continent, default), neighbouring ranges with the
+// same chain merged, overrides splitting ranges where they begin and end.
+// Built aside whenever the table or the map changes; a query then costs one
+// lookup (a direct index on the top 16 bits, then a short binary search) and
+// the health and weight choice within the chain. The range a client falls in
+// is also its ECS scope: every address of the widest prefix around the
+// client inside the range walks the same chain.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/geo_table.hpp"
+#include "common/ip_address.hpp"
+#include "dnsd/redirect/nodes.hpp"
+
+namespace signpost::dnsd {
+
+enum class Tier { kCidr, kAsn, kCountry, kContinent, kDefault, kFallback, kFailOpen, kNone };
+const char* tier_name(Tier t);
+
+// The entries one range of clients walks, most specific first.
+struct Chain {
+    struct Step {
+        Tier tier = Tier::kNone;
+        const MapEntry* entry = nullptr;
+        const common::Prefix* cidr = nullptr;  // kCidr: the override
+        std::uint32_t asn = 0;                 // kAsn
+        const std::string* code = nullptr;     // kCountry, kContinent: the map's key
+    };
+    std::array<Step, 5> steps;
+    std::uint8_t size = 0;
+};
+
+class CompiledMap {
+  public:
+    // `table` may be null: then a map with geo tiers is not ready (its
+    // redirects answer from the fallback pool) and one without is compiled
+    // from its overrides alone.
+    static CompiledMap compile(const GeoMap& map, const common::GeoTable* table);
+    bool ready() const { return ready_; }
+
+    struct Hit {
+        const Chain* chain;
+        unsigned scope;  // the widest prefix around the address inside its range
+    };
+    Hit find(const common::IpAddress& a) const;
+    // Hints for a batch, so that its lookups' cache misses overlap: first
+    // every query's index cell, then (index now cached) its ranges. No effect
+    // on results.
+    void prefetch_index(const common::IpAddress& a) const;
+    void prefetch_ranges(const common::IpAddress& a) const;
+
+    std::size_t ranges(common::Family f) const {
+        return f == common::Family::kV4 ? v4_.size() : v6_.size();
+    }
+    std::size_t chains() const { return chains_.size(); }
+    std::size_t memory_bytes() const;
+
+  private:
+    // Each range's first address and its chain, side by side: one cache
+    // line per probe.
+    struct R4 {
+        std::uint32_t start;
+        std::uint32_t chain;
+    };
+    struct R6 {
+        std::uint64_t hi, lo;  // the first address's halves
+        std::uint32_t chain;
+        common::Uint128 start() const { return (common::Uint128{hi} << 64) | lo; }
+    };
+    void build_indexes();
+    static void index_v4(const std::vector<R4>& r, std::vector<std::uint32_t>& index);
+    Hit find_v4(const std::vector<R4>& r, const std::vector<std::uint32_t>& index,
+                std::uint32_t v) const;
+    bool ready_ = false;
+    // IPv6 ranges that alias the IPv4 table (chain = common::kIpv4Alias | d)
+    // are decided by the IPv4 address they carry: in v4_ when the map has no
+    // IPv4 overrides, else in v4_geo_ (the IPv4 ranges without overrides).
+    bool alias_uses_v4_ = true;
+    std::vector<R4> v4_geo_;
+    std::vector<std::uint32_t> v4_geo_index_;
+    // Aliases wholly under an IPv6 override: the override (an index into
+    // GeoMap::cidr) per slot, and per slot the chain for each geo chain.
+    std::vector<int> alias_cidr_;
+    std::vector<std::vector<std::uint32_t>> alias_chains_;
+    std::vector<Chain> chains_;
+    std::vector<R4> v4_;
+    std::vector<R6> v6_;
+    // For each value of the top 16 bits, the range holding the first address
+    // of that block (65,537 entries: the last closes the search).
+    std::vector<std::uint32_t> v4_index_, v6_index_;
+    // IPv6 ranges crowd into a few /16s (2001::/16, 2a00::/16, ...): a block
+    // with more than kDenseBlock ranges gets a second index on the next 12
+    // bits (4,097 entries at v6_sub_[v6_sub_at_[block]]).
+    static constexpr std::size_t kDenseBlock = 64;
+    std::vector<std::uint32_t> v6_sub_at_;  // ~0u: none
+    std::vector<std::uint32_t> v6_sub_;
+};
+
+// Every map of an EdgeSet compiled against one table: part of the serving
+// state, so a query always sees maps and table of one moment.
+struct Decisions {
+    std::shared_ptr<const common::GeoTable> table;  // nullptr: none received yet
+    std::vector<CompiledMap> maps;                  // in EdgeSet::maps order
+    double compile_ms = 0;
+};
+
+std::shared_ptr<const Decisions> compile_decisions(const EdgeSet& edges,
+                                                   std::shared_ptr<const common::GeoTable> table);
+
+}  // namespace signpost::dnsd

@@ -1,0 +1,24 @@
+#pragma once
+// Reads the CDN part of dnsd's TOML config: [[nodes]], [maps.NAME] (inline or
+// in their own file, which cron may regenerate), [[redirects]] and [geoip].
+// Every error names file:line and the value.
+
+#include <optional>
+#include <string>
+
+#include "dnsd/redirect/nodes.hpp"
+
+namespace toml {
+inline namespace v3 {
+class table;
+}
+}  // namespace toml
+
+namespace signpost::dnsd {
+
+// `root`: the parsed config; `path`: its file name (for errors and to resolve
+// map files). Returns nullopt with `error` set on any problem.
+std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& path,
+                                  std::string& error);
+
+}  // namespace signpost::dnsd

@@ -1,0 +1,58 @@
+#include "dnsd/redirect/redirect.hpp"
+
+#include "dnsd/redirect/decisions.hpp"
+#include "dnsd/redirect/health_view.hpp"
+#include "dnsd/stats/worker_stats.hpp"
+
+namespace signpost::dnsd {
+
+ClientKey client_key(const Query& q, const common::IpAddress& source) {
+    ClientKey k;
+    if (q.ecs.present && q.ecs.source_len > 0) {
+        k.address = q.ecs.address;
+        k.source_len = q.ecs.source_len;
+        k.from_ecs = true;
+    } else {
+        k.address = source.unmapped();
+        k.source_len = k.address.bits();
+    }
+    return k;
+}
+
+unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const Owner& owner,
+                                Writer& w) const {
+    if (qtype != type::A && qtype != type::AAAA) return 0;  // NODATA for other types
+    const auto family = qtype == type::A ? common::Family::kV4 : common::Family::kV6;
+    const ClientKey key = client_key(ctx.query, ctx.source);
+    const CompiledMap* compiled =
+        ctx.env.decisions ? &ctx.env.decisions->maps[map_index_] : nullptr;
+    static const HealthView kAllUp;
+    // Health applies only if it was computed for this very node set.
+    const HealthView& hv = ctx.env.health && ctx.env.health->edges.get() == edges_.get()
+                               ? ctx.env.health->view
+                               : kAllUp;
+    const Decision d = decide(*edges_, config(), compiled, family, key, hv, ctx.env.round_robin++);
+    if (d.tier == Tier::kFallback) bump(ctx.stats.redirect_fallback);
+    if (d.tier == Tier::kFailOpen) bump(ctx.stats.redirect_fail_open);
+    bump(ctx.stats.redirect_answers);
+    // Scope 0 unless the client's subnet came from ECS (and then the scope the
+    // decision depended on, which may be longer than the source prefix).
+    ctx.ecs_scope = key.from_ecs ? static_cast<std::uint8_t>(d.scope) : 0;
+    unsigned written = 0;
+    for (std::uint32_t n : d.nodes) {
+        const auto& addrs =
+            family == common::Family::kV4 ? edges_->nodes[n].v4 : edges_->nodes[n].v6;
+        for (const auto& a : addrs) {
+            owner.write(w);
+            w.u16(qtype);
+            w.u16(klass::IN);
+            w.u32(d.ttl);
+            w.u16(static_cast<std::uint16_t>(a.byte_len()));
+            w.bytes(a.bytes(), a.byte_len());
+            ++written;
+        }
+    }
+    return written;
+}
+
+}  // namespace signpost::dnsd

@@ -1,0 +1,63 @@
+#pragma once
+// dnsd's configuration: one TOML file, human-edited and diff-friendly; every
+// error names file:line and the value. See maps/dnsd.toml.example.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ip_address.hpp"
+#include "dnsd/redirect/nodes.hpp"
+#include "dnsd/server/rrl.hpp"
+#include "dnsd/wire/cookie.hpp"
+
+namespace signpost::dnsd {
+
+struct ListenAddress {
+    common::IpAddress address;
+    std::uint16_t port = 53;
+    std::string text() const;
+};
+
+struct ZoneConfig {
+    std::string name;  // "cdn.example.net"
+    std::string file;  // absolute, or resolved against the config file's directory
+    int line = 0;      // where it was configured
+};
+
+struct Config {
+    std::string path;
+    std::vector<ListenAddress> listen;
+    unsigned threads = 0;  // 0: one per core
+    std::uint16_t edns_payload = 1232;
+    std::string nsid;
+    bool cookies = true;  // answer DNS Cookies (RFC 7873)
+    std::optional<CookieSecret>
+        cookie_secret;  // RFC 9018 secret; none: random per process  // EDNS NSID (RFC 5001) sent
+                        // to clients that ask; empty: none
+    unsigned tcp_idle_timeout_ms = 10000;
+    unsigned tcp_max_connections = 1024;
+    unsigned tcp_max_per_client = 32;
+    // SO_RCVBUF of each UDP socket: what a burst can queue while the worker
+    // is busy. 0 leaves the kernel's default (net.core.rmem_default).
+    unsigned udp_rcvbuf = 4u << 20;
+    std::string control_socket;
+    std::string metrics_listen;  // "127.0.0.1:9153", empty: none
+    RrlConfig rrl;               // [rrl]
+    std::vector<ZoneConfig> zones;
+    EdgeSet edges;  // [[nodes]], [maps.*], [[redirects]], [geoip]
+};
+
+// Parses `path`; nullopt with `error` ("file:line: ...") on any problem.
+std::optional<Config> load_config(const std::string& path, std::string& error);
+
+// The [server] settings that differ between two configs and that apply only
+// when dnsd starts (sockets, threads, TCP limits): "listen", "threads", ...
+// A reload applies everything else; these it names in a warning.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
+
+// "127.0.0.1:53", "[::1]:5353"; nullopt if malformed.
+std::optional<ListenAddress> parse_listen(const std::string& text);
+
+}  // namespace signpost::dnsd

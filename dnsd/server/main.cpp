@@ -1,0 +1,235 @@
+// dnsd: the signpost authoritative DNS server.
+
+#include <malloc.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "common/log.hpp"
+#include "common/snapshot.hpp"
+#include "dnsd/health/checker.hpp"
+#include "dnsd/redirect/geo_feed.hpp"
+#include "dnsd/server/config.hpp"
+#include "dnsd/server/control.hpp"
+#include "dnsd/server/serving_state.hpp"
+#include "dnsd/server/sockets.hpp"
+#include "dnsd/server/tcp_server.hpp"
+#include "dnsd/server/udp_worker.hpp"
+
+using namespace signpost;
+using namespace signpost::dnsd;
+namespace po = boost::program_options;
+
+namespace {
+
+int parse_args(int argc, char** argv, std::string& config, bool& check) {
+    po::options_description desc(
+        "dnsd: signpost's authoritative DNS server\n\nUsage: dnsd --config FILE "
+        "[--check-config]\n\nOptions");
+    desc.add_options()("help,h", "show this help")(
+        "config,c", po::value(&config)->value_name("FILE"),
+        "the TOML configuration (see maps/dnsd.toml.example)")(
+        "check-config", "load the configuration and every zone, report problems, and exit");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "dnsd: " << e.what() << " (see --help)\n";
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << desc
+                  << "\nSignals: SIGHUP reloads the config and zones; SIGTERM/SIGINT stop.\n";
+        return 0;
+    }
+    if (config.empty()) {
+        std::cerr << "dnsd: --config FILE is required (see --help)\n";
+        return 2;
+    }
+    check = vm.count("check-config") > 0;
+    return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    common::set_log_ident("dnsd");
+    // Large blocks (decision ranges, compile temporaries) always from mmap:
+    // glibc otherwise raises the threshold after the first large free, and a
+    // compile's freed temporaries stay resident in the compiling thread's arena.
+    ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    std::string config_path;
+    bool check = false;
+    if (int rc = parse_args(argc, argv, config_path, check); rc >= 0) return rc;
+
+    std::string error;
+    auto config = load_config(config_path, error);
+    if (!config) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
+    }
+    std::vector<std::string> warnings;
+    auto initial = build_state(*config, 1, error, warnings);
+    for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());
+    if (!initial) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
+    }
+    for (const auto& z : initial->zones.all())
+        SP_LOG_INFO("zone %s serial %u, %zu names, from %s",
+                    name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())).c_str(),
+                    z->serial, z->nodes.size(), z->file.c_str());
+    if (check) {
+        std::printf("%s: OK, %zu zone(s)\n", config_path.c_str(), initial->zones.size());
+        return 0;
+    }
+
+    // Health checks hold a socket per address being checked, TCP clients one
+    // each: use the file descriptors the hard limit allows.
+    if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 1 << 20);
+        if (::setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            SP_LOG_WARN("cannot raise the open file limit: %s", std::strerror(errno));
+    }
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&mask, s);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    const int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+    const unsigned threads =
+        config->threads ? config->threads : std::max(1u, std::thread::hardware_concurrency());
+    // Sockets: per worker one UDP socket per listen address (SO_REUSEPORT), one
+    // TCP listener per address. Port 0 is resolved once so all workers share it.
+    std::vector<int> udp;  // threads x listen addresses, one worker thread each
+    std::vector<int> tcp;
+    for (const auto& la : config->listen) {
+        std::string where;
+        if (!bind_listener(la, threads, udp, tcp, where, error)) {
+            SP_LOG_ERROR("%s", error.c_str());
+            return 1;
+        }
+        SP_LOG_INFO("listening on %s (UDP x%u, TCP)", where.c_str(), threads);
+    }
+    // Receive buffers: room for bursts while a worker is busy. The kernel may
+    // grant less (net.core.rmem_max, without CAP_NET_ADMIN): say so once.
+    bool buffer_warned = false;
+    for (int fd : udp) {
+        const int got = set_receive_buffer(fd, config->udp_rcvbuf);
+        if (config->udp_rcvbuf != 0 && got >= 0 &&
+            static_cast<unsigned>(got) < 2ull * config->udp_rcvbuf && !buffer_warned) {
+            SP_LOG_WARN(
+                "udp_rcvbuf = %u: the kernel allowed %d (its accounting doubles the "
+                "value; raise net.core.rmem_max or give dnsd CAP_NET_ADMIN)",
+                config->udp_rcvbuf, got / 2);
+            buffer_warned = true;
+        }
+    }
+
+    common::Snapshot<ServingState> state(initial);
+    // Until the health checker's warm-up completes every admin-up node counts as up.
+    common::Snapshot<HealthState> health(std::make_shared<const HealthState>());
+    HealthChecker checker([&state] { return state.load()->edges; }, health);
+    checker.start();
+    initial.reset();
+    // One counter block per thread: UDP workers, then TCP, then control.
+    Stats stats(static_cast<unsigned>(udp.size()) + 2);
+    stats.set_udp_sockets(udp);
+    StateReloader reloader(config_path, state);
+    reloader.set_running_config(*config);
+    reloader.note_files();  // as read for the first state: a change from here on is reloaded
+    // The geo table: subscribed from geoipd on its own thread; each table is
+    // compiled against every map aside and published with the state.
+    GeoFeed feed([&state] { return state.load()->edges->geoip.socket; },
+                 [&reloader](std::shared_ptr<const common::GeoTable> t) {
+                     reloader.set_table(std::move(t));
+                 });
+    reloader.set_on_publish([&checker, &feed] {
+        checker.notify();
+        feed.wake();
+    });
+    stats.set_geo_status([&state, &feed] {
+        GeoStatus g;
+        const auto st = state.load();
+        g.configured = !st->edges->geoip.socket.empty();
+        g.connected = feed.connected();
+        g.tables_received = feed.tables_received();
+        g.tables_refused = feed.tables_refused();
+        g.disconnects = feed.disconnects();
+        if (const auto& d = st->decisions) {
+            g.compile_ms = d->compile_ms;
+            for (const auto& m : d->maps)
+                g.decision_ranges += m.ranges(common::Family::kV4) + m.ranges(common::Family::kV6);
+            if (const auto& t = d->table) {
+                g.have_table = true;
+                g.table_generation = t->generation();
+                const auto now = static_cast<std::uint64_t>(std::time(nullptr));
+                g.table_age_s = now > t->header().built_unix ? now - t->header().built_unix : 0;
+                g.table_ranges_v4 = t->header().v4_count;
+                g.table_ranges_v6 = t->header().v6_count;
+            }
+        }
+        return g;
+    });
+    ControlServer control({config->control_socket, config->metrics_listen}, state, stats, reloader);
+    control.set_health(&health, &checker);
+    control.set_own_stats(&stats.worker(static_cast<unsigned>(udp.size()) + 1));
+    if (!control.start(error)) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
+    }
+    // Geo answers from the first query when geoipd is up (the queries that
+    // arrive meanwhile wait in the socket buffers); no wait when it is not.
+    feed.start();
+    feed.wait_first(std::chrono::seconds(3));
+    const int stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> workers;
+    for (unsigned i = 0; i < udp.size(); ++i)
+        workers.emplace_back(
+            [&, i] { run_udp_worker(udp[i], state, health, stats.worker(i), stop); });
+    TcpLimits limits{config->tcp_idle_timeout_ms, config->tcp_max_connections,
+                     config->tcp_max_per_client};
+    const unsigned tcp_index = static_cast<unsigned>(udp.size());
+    workers.emplace_back(
+        [&] { run_tcp_server(tcp, limits, state, health, stats.worker(tcp_index), stop_fd); });
+    FileReloader file_reloader(reloader);
+    file_reloader.start();
+
+    SP_LOG_INFO("serving with %u UDP worker(s)", threads);
+
+    for (;;) {
+        signalfd_siginfo si;
+        if (::read(sfd, &si, sizeof si) != sizeof si) continue;
+        if (si.ssi_signo == SIGHUP) {
+            SP_LOG_INFO("SIGHUP: reloading %s", config_path.c_str());
+            reloader.reload();
+            continue;
+        }
+        SP_LOG_INFO("signal %u: shutting down", si.ssi_signo);
+        break;
+    }
+    stop = true;
+    std::uint64_t one = 1;
+    ssize_t w = ::write(stop_fd, &one, sizeof one);
+    (void)w;
+    file_reloader.stop();
+    feed.stop();
+    checker.stop();
+    for (auto& t : workers) t.join();
+    control.stop();
+    return 0;
+}

@@ -1,0 +1,222 @@
+#include "dnsd/server/serving_state.hpp"
+
+#include <malloc.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "common/file_watch.hpp"
+#include "common/log.hpp"
+#include "dnsd/redirect/redirect.hpp"
+#include "dnsd/zone/zone_loader.hpp"
+
+namespace signpost::dnsd {
+
+std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
+                                                std::string& error,
+                                                std::vector<std::string>& warnings,
+                                                std::shared_ptr<const common::GeoTable> table) {
+    auto st = std::make_shared<ServingState>();
+    st->generation = generation;
+    st->options.edns_payload = config.edns_payload;
+    st->options.nsid = config.nsid;
+    st->options.cookies = config.cookies;
+    if (config.rrl.responses_per_second != 0) st->rrl = std::make_shared<RateLimiter>(config.rrl);
+    st->options.cookie_secret = config.cookie_secret.value_or(process_cookie_secret());
+    auto edges = std::make_shared<const EdgeSet>(config.edges);
+    st->edges = edges;
+    std::vector<std::shared_ptr<Zone>> zones;
+    for (const auto& zc : config.zones) {
+        auto res = load_zone_file(zc.name, zc.file);
+        warnings.insert(warnings.end(), res.warnings.begin(), res.warnings.end());
+        if (!res.zone) {
+            error = res.error;
+            return nullptr;
+        }
+        zones.push_back(std::move(res.zone));
+    }
+    // Bind each redirect name to its zone: a node whose answer is computed.
+    for (std::size_t i = 0; i < edges->redirects.size(); ++i) {
+        const auto& r = edges->redirects[i];
+        const std::string wire = text_to_wire(r.name);
+        const std::string where =
+            config.path + ":" + std::to_string(r.line) + ": redirect " + r.name;
+        if (wire.empty()) {
+            error = where + ": not a valid domain name";
+            return nullptr;
+        }
+        Zone* zone = nullptr;
+        for (auto& z : zones) {
+            const auto& o = z->origin;
+            if (wire.size() > o.size() && wire.compare(wire.size() - o.size(), o.size(), o) == 0 &&
+                (zone == nullptr || o.size() > zone->origin.size()))
+                zone = z.get();
+        }
+        if (!zone) {
+            error = where + ": not below any served zone";
+            return nullptr;
+        }
+        Node& node = zone->nodes[wire];
+        if (!node.rrsets.empty() || node.dynamic) {
+            error = where + ": the zone file " + zone->file + " already has records at this name";
+            return nullptr;
+        }
+        node.dynamic = std::make_shared<RedirectAnswer>(edges, i);
+        // Ancestors up to the apex exist (empty non-terminals), and a wildcard
+        // redirect marks its parent.
+        std::string n = wire;
+        while (n != zone->origin) {
+            const std::string parent = n.substr(static_cast<unsigned char>(n[0]) + 1u);
+            Node& p = zone->nodes[parent];
+            if (n[0] == 1 && n[1] == '*') p.wildcard_child = true;
+            if (p.delegation) {
+                error = where + ": below the zone cut " +
+                        name_to_text(reinterpret_cast<const std::uint8_t*>(parent.data()));
+                return nullptr;
+            }
+            n = parent;
+        }
+    }
+    for (auto& z : zones) st->zones.add(std::move(z));
+    st->decisions = compile_decisions(*edges, std::move(table));
+    return st;
+}
+
+void StateReloader::set_table(std::shared_ptr<const common::GeoTable> table) {
+    std::lock_guard lock(mu_);
+    table_ = table;
+    const auto current = state_.load();
+    auto next = std::make_shared<ServingState>(*current);
+    next->decisions = compile_decisions(*next->edges, std::move(table));
+    std::size_t v4 = 0, v6 = 0, bytes = 0;
+    for (const auto& m : next->decisions->maps) {
+        v4 += m.ranges(common::Family::kV4);
+        v6 += m.ranges(common::Family::kV6);
+        bytes += m.memory_bytes();
+    }
+    SP_LOG_INFO(
+        "geo table generation %llu: %zu map(s) compiled in %.1f ms (%zu IPv4, %zu IPv6 "
+        "decision ranges, %.1f MiB)",
+        static_cast<unsigned long long>(next->decisions->table->generation()),
+        next->decisions->maps.size(), next->decisions->compile_ms, v4, v6,
+        static_cast<double>(bytes) / (1 << 20));
+    state_.publish(std::move(next));
+    // The query path reads only the decision ranges: the table's pages need
+    // not stay resident in dnsd (geoipd holds them; explain faults in a few).
+    table_->release_pages();
+    // And the compile's temporaries, freed on this (non-main) thread, go
+    // back to the system instead of staying in its malloc arena.
+    ::malloc_trim(0);
+}
+
+std::shared_ptr<const common::GeoTable> StateReloader::table() const {
+    std::lock_guard lock(mu_);
+    return table_;
+}
+
+std::vector<std::string> StateReloader::files() const {
+    std::string error;
+    std::vector<std::string> out{path_};
+    auto config = load_config(path_, error);
+    if (!config) return out;  // the config itself is broken: watch it for the fix
+    for (const auto& z : config->zones) out.push_back(z.file);
+    for (const auto& [name, m] : config->edges.maps)
+        if (m.file != path_) out.push_back(m.file);
+    return out;
+}
+
+void StateReloader::note_files() {
+    noted_.clear();
+    for (const auto& f : files()) noted_.emplace_back(f, common::FileWatcher::identify(f));
+}
+
+std::vector<std::string> StateReloader::changed_since_noted() const {
+    std::vector<std::string> out;
+    for (const auto& [f, id] : noted_)
+        if (common::FileWatcher::identify(f) != id) out.push_back(f);
+    return out;
+}
+
+void FileReloader::start() {
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    // Watching starts here, not when the thread gets to run: once start()
+    // returns (and dnsd says it is serving), no rename goes unnoticed.
+    files_ = reloader_.files();
+    watcher_ = std::make_unique<common::FileWatcher>(files_, std::chrono::seconds(5),
+                                                     std::chrono::milliseconds(100));
+    // And what changed between reading the files and now is reloaded at once.
+    auto early = reloader_.changed_since_noted();
+    thread_ = std::thread([this, early = std::move(early)] { run(early); });
+}
+
+void FileReloader::stop() {
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    std::uint64_t one = 1;
+    ssize_t w = ::write(wake_fd_, &one, sizeof one);
+    (void)w;
+    thread_.join();
+    ::close(wake_fd_);
+}
+
+void FileReloader::run(const std::vector<std::string>& early) {
+    auto files = std::move(files_);
+    auto watcher = std::move(watcher_);
+    std::set<std::string> changed(early.begin(), early.end());
+    while (!stopping_) {
+        if (changed.empty()) changed = watcher->wait(std::chrono::seconds(3600), wake_fd_);
+        if (stopping_) return;
+        if (changed.empty()) continue;
+        SP_LOG_INFO("%s changed: reloading", changed.begin()->c_str());
+        changed.clear();
+        // Watch afresh *before* reading, so a change during the reload is seen.
+        watcher = std::make_unique<common::FileWatcher>(files, std::chrono::seconds(5),
+                                                        std::chrono::milliseconds(100));
+        // A successful reload may have added or dropped files; after a failed
+        // one keep watching what we had, or the fix would go unnoticed.
+        if (!reloader_.reload().empty()) continue;
+        auto now = reloader_.files();
+        if (now != files) {
+            files = std::move(now);
+            watcher = std::make_unique<common::FileWatcher>(files, std::chrono::seconds(5),
+                                                            std::chrono::milliseconds(100));
+        }
+    }
+}
+
+std::string StateReloader::reload() {
+    std::lock_guard lock(mu_);
+    std::string error;
+    auto config = load_config(path_, error);
+    std::vector<std::string> warnings;
+    std::shared_ptr<const ServingState> next;
+    const auto current = state_.load();
+    if (config) next = build_state(*config, current->generation + 1, error, warnings, table_);
+    if (table_) table_->release_pages();
+    ::malloc_trim(0);
+    for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());
+    if (!next) {
+        ++failures_;
+        SP_LOG_ERROR("reload refused, still serving generation %llu: %s",
+                     static_cast<unsigned long long>(current->generation), error.c_str());
+        return error;
+    }
+    state_.publish(next);
+    if (on_publish_) on_publish_();
+    ++reloads_;
+    if (running_)
+        for (const auto& key : restart_only_changes(*running_, *config))
+            SP_LOG_WARN(
+                "%s: [server] %s changed: it takes effect when dnsd restarts (the rest of "
+                "this reload is live)",
+                path_.c_str(), key.c_str());
+    for (const auto& z : next->zones.all())
+        SP_LOG_INFO("zone %s serial %u from %s",
+                    name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())).c_str(),
+                    z->serial, z->file.c_str());
+    SP_LOG_INFO("published generation %llu", static_cast<unsigned long long>(next->generation));
+    return {};
+}
+
+}  // namespace signpost::dnsd

@@ -1,0 +1,151 @@
+#include "dnsd/wire/query.hpp"
+
+namespace signpost::dnsd {
+
+namespace {
+
+std::uint8_t to_lower(std::uint8_t c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + 32) : c;
+}
+
+// Skips a possibly compressed name in a resource record (additional section).
+bool skip_name(WireReader& r) {
+    for (std::size_t total = 0;;) {
+        const std::uint8_t len = r.u8();
+        if (!r.ok()) return false;
+        if (len == 0) return true;
+        if ((len & 0xc0) == 0xc0) {
+            r.skip(1);  // a pointer ends the name
+            return r.ok();
+        }
+        if ((len & 0xc0) != 0) return false;  // 0x40/0x80 label types: obsolete (RFC 6891 5)
+        total += len + 1u;
+        if (total + 1 > kMaxNameLen) return false;
+        r.skip(len);
+    }
+}
+
+// RFC 7871 section 6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH, and
+// exactly ceil(source/8) address octets with every bit past the source zero.
+bool parse_ecs(const std::uint8_t* p, std::size_t len, ClientSubnet& ecs) {
+    if (len < 4 || ecs.present) return false;  // two ECS options: malformed
+    const std::uint16_t family = load16(p);
+    const std::uint8_t source = p[2];
+    const std::uint8_t scope = p[3];
+    const unsigned width = family == 1 ? 32 : family == 2 ? 128 : 0;
+    if (width == 0 || source > width || scope > width) return false;
+    const std::size_t octets = (source + 7u) / 8u;
+    if (len - 4 != octets) return false;
+    std::uint8_t bytes[16] = {};
+    for (std::size_t i = 0; i < octets; ++i) bytes[i] = p[4 + i];
+    if (source % 8 != 0 && (bytes[octets - 1] & (0xffu >> (source % 8))) != 0) return false;
+    ecs.present = true;
+    ecs.family = family;
+    ecs.source_len = source;
+    ecs.scope_len = scope;
+    ecs.address = common::IpAddress::from_bytes(
+        family == 1 ? common::Family::kV4 : common::Family::kV6, bytes);
+    return true;
+}
+
+// One additional-section record. Returns false when malformed.
+bool parse_additional(WireReader& r, Query& q, bool& saw_opt) {
+    const std::size_t name_start = r.pos();
+    if (!skip_name(r)) return false;
+    const bool root_owner = r.pos() == name_start + 1;
+    const std::uint16_t rtype = r.u16();
+    const std::uint16_t rclass = r.u16();
+    const std::uint32_t ttl = r.u32();
+    const std::uint16_t rdlen = r.u16();
+    const std::uint8_t* rdata = r.bytes(rdlen);
+    if (!r.ok()) return false;
+    if (rtype != type::OPT) return true;  // e.g. TSIG, COOKIE-less others: not ours to judge
+    // RFC 6891 6.1.1: one OPT, owned by the root.
+    if (saw_opt || !root_owner) return false;
+    saw_opt = true;
+    q.edns = true;
+    q.udp_payload = rclass;
+    q.edns_version = static_cast<std::uint8_t>(ttl >> 16);
+    q.do_bit = (ttl & 0x8000) != 0;
+    for (std::size_t i = 0; i < rdlen;) {
+        if (rdlen - i < 4) return false;
+        const std::uint16_t code = load16(rdata + i);
+        const std::uint16_t olen = load16(rdata + i + 2);
+        i += 4;
+        if (rdlen - i < olen) return false;
+        if (code == kOptionEcs && !parse_ecs(rdata + i, olen, q.ecs)) return false;
+        if (code == kOptionCookie) {
+            // RFC 7873 5.2.2: a client cookie of 8 octets, then nothing or a
+            // server cookie of 8 to 32; anything else (or a second one) is FORMERR.
+            if (q.cookie.present || olen < 8 || (olen > 8 && olen < 16) || olen > 40) return false;
+            q.cookie.present = true;
+            std::memcpy(q.cookie.client, rdata + i, 8);
+            q.cookie.server_len = static_cast<std::uint8_t>(olen - 8);
+            std::memcpy(q.cookie.server, rdata + i + 8, olen - 8u);
+        }
+        // RFC 5001 2.1: a request carries no data; any is ignored.
+        if (code == kOptionNsid) q.nsid = true;
+        i += olen;  // unknown options are ignored (RFC 6891 6.1.2)
+    }
+    return true;
+}
+
+}  // namespace
+
+bool read_question_name(WireReader& r, Query& q) {
+    std::size_t out = 0;
+    q.label_count = 0;
+    for (;;) {
+        const std::uint8_t len = r.u8();
+        if (!r.ok() || (len & 0xc0) != 0) return false;  // no pointers, no extended labels
+        if (len == 0) break;
+        if (out + len + 2 > kMaxNameLen) return false;
+        const std::uint8_t* label = r.bytes(len);
+        if (!label) return false;
+        q.label_offset[q.label_count++] = static_cast<std::uint8_t>(out);
+        q.qname[out++] = len;
+        for (std::size_t i = 0; i < len; ++i) q.qname[out++] = to_lower(label[i]);
+    }
+    q.label_offset[q.label_count] = static_cast<std::uint8_t>(out);
+    q.qname[out++] = 0;
+    q.qname_len = static_cast<std::uint8_t>(out);
+    return true;
+}
+
+ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
+    if (packet.size() < kHeaderSize) return ParseStatus::kDrop;
+    WireReader r(packet.data(), packet.size());
+    q.id = r.u16();
+    q.flags = r.u16();
+    if (q.flags & flag::QR) return ParseStatus::kDrop;  // never answer a response
+    q.opcode = static_cast<std::uint8_t>((q.flags >> 11) & 0xf);
+    const std::uint16_t qdcount = r.u16();
+    const std::uint16_t ancount = r.u16();
+    const std::uint16_t nscount = r.u16();
+    const std::uint16_t arcount = r.u16();
+    q.has_question = false;
+    q.edns = false;
+    q.nsid = false;
+    q.cookie.present = false;
+    q.ecs = ClientSubnet{};
+    if (qdcount != 1) return q.opcode != 0 ? ParseStatus::kNotImp : ParseStatus::kFormErr;
+
+    q.question = r.here();
+    if (!read_question_name(r, q)) return ParseStatus::kFormErr;
+    q.qtype = r.u16();
+    q.qclass = r.u16();
+    if (!r.ok()) return ParseStatus::kFormErr;
+    q.question_len = static_cast<std::size_t>(r.here() - q.question);
+    q.has_question = true;
+    if (q.opcode != 0) return ParseStatus::kNotImp;
+    // A standard query carries nothing in answer or authority (RFC 1035 4.1.1).
+    if (ancount != 0 || nscount != 0) return ParseStatus::kFormErr;
+    bool saw_opt = false;
+    for (std::uint16_t i = 0; i < arcount; ++i)
+        if (!parse_additional(r, q, saw_opt)) return ParseStatus::kFormErr;
+    if (r.remaining() != 0) return ParseStatus::kFormErr;  // trailing garbage
+    if (q.edns && q.edns_version > 0) return ParseStatus::kBadVers;
+    return ParseStatus::kOk;
+}
+
+}  // namespace signpost::dnsd

@@ -1,0 +1,66 @@
+#pragma once
+// Parsing a query: only what an authoritative server needs (header, the one
+// question, the OPT record and its Client Subnet option), in place, with no
+// allocation. Everything else is validated for shape and skipped.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "common/ip_address.hpp"
+#include "dnsd/wire/cookie.hpp"
+#include "dnsd/wire/wire.hpp"
+
+namespace signpost::dnsd {
+
+// EDNS Client Subnet (RFC 7871 section 6).
+struct ClientSubnet {
+    bool present = false;
+    std::uint16_t family = 0;  // 1 IPv4, 2 IPv6
+    std::uint8_t source_len = 0;
+    std::uint8_t scope_len = 0;
+    common::IpAddress address;  // host bits past source_len are zero (checked)
+};
+
+struct Query {
+    std::uint16_t id = 0;
+    std::uint16_t flags = 0;  // the query's second header word, as received
+    std::uint8_t opcode = 0;
+    // The question, as received (original case: it is copied into the reply
+    // verbatim, RFC 4343 and resolvers using 0x20 mixed case rely on it).
+    const std::uint8_t* question = nullptr;
+    std::size_t question_len = 0;  // name + type + class
+    bool has_question = false;
+    // The name lower-cased, in wire form, and where each label starts in it.
+    std::uint8_t qname[kMaxNameLen];
+    std::uint8_t qname_len = 0;
+    std::uint8_t label_count = 0;  // not counting the root
+    std::uint8_t label_offset[128];
+    std::uint16_t qtype = 0;
+    std::uint16_t qclass = 0;
+    // EDNS (RFC 6891).
+    bool edns = false;
+    std::uint16_t udp_payload = 0;  // as the client sent it
+    std::uint8_t edns_version = 0;
+    bool do_bit = false;
+    bool nsid = false;   // the client asked for our name server identifier (RFC 5001)
+    QueryCookie cookie;  // DNS Cookies (RFC 7873)
+    ClientSubnet ecs;
+};
+
+enum class ParseStatus {
+    kOk,
+    kDrop,     // not worth an answer: shorter than a header, or a response (QR=1)
+    kFormErr,  // malformed: answer FORMERR (with the question if it parsed)
+    kNotImp,   // an opcode other than QUERY
+    kBadVers,  // EDNS version > 0: answer BADVERS with our OPT
+};
+
+ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q);
+
+// Reads an uncompressed name at r (a query's question may not use compression:
+// there is nothing before it to point at), lower-casing it into `out`.
+// Returns false on any malformation.
+bool read_question_name(WireReader& r, Query& q);
+
+}  // namespace signpost::dnsd

@@ -1,0 +1,60 @@
+#pragma once
+// A name whose answer is computed per query: the hook the redirect layer
+// plugs into. The zone holds it like any RRset; the responder calls it with
+// the query (for the client subnet) and writes what it returns.
+
+#include <cstdint>
+
+#include "dnsd/wire/query.hpp"
+#include "dnsd/wire/writer.hpp"
+
+namespace signpost::dnsd {
+
+// The owner name of records being written: the query's own name (written as a
+// pointer to the question, which keeps the client's letter case) or another
+// name in wire form (compressed against the message).
+struct Owner {
+    const std::uint8_t* wire = nullptr;  // nullptr: the query name
+    void write(Writer& w) const {
+        if (wire) {
+            w.name(wire);
+        } else {
+            w.u16(0xc000 | kHeaderSize);  // the question's name is always at offset 12
+        }
+    }
+};
+
+struct Decisions;
+struct WorkerStats;
+struct HealthState;
+
+// Per-thread state a dynamic answer may use (never shared between threads).
+struct QueryEnv {
+    const Decisions* decisions = nullptr;  // the serving state's compiled maps (nullptr: none)
+    const HealthState* health = nullptr;   // this batch's health snapshot (nullptr: all up)
+    std::uint64_t round_robin = 0;
+    // Set when a dynamic answer wrote into the response (it depends on more
+    // than the query's bytes: such responses are never cached).
+    bool dynamic_used = false;
+};
+
+struct DynamicContext {
+    const Query& query;
+    const common::IpAddress& source;  // the query's source address
+    QueryEnv& env;
+    WorkerStats& stats;
+    // Out: the ECS scope prefix length the answer depends on (RFC 7871 7.2.1).
+    std::uint8_t ecs_scope = 0;
+};
+
+class DynamicAnswer {
+  public:
+    virtual ~DynamicAnswer() = default;
+    // Writes answer records for qtype, owned by `owner` (the query name, or a
+    // CNAME target when a chain led here). Returns how many records were
+    // written (0: NODATA for this type).
+    virtual unsigned answer(DynamicContext& ctx, std::uint16_t qtype, const Owner& owner,
+                            Writer& w) const = 0;
+};
+
+}  // namespace signpost::dnsd

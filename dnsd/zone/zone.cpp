@@ -1,0 +1,119 @@
+#include "dnsd/zone/zone.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+namespace signpost::dnsd {
+
+void Zone::seal() {
+    std::vector<std::pair<std::string_view, const Node*>> items;
+    items.reserve(nodes.size());
+    for (const auto& [name, n] : nodes) items.emplace_back(name, &n);
+    index.build(items);
+}
+
+bool NameBuf::set(const std::uint8_t* name) {
+    std::size_t out = 0;
+    std::uint8_t labels = 0;
+    for (const std::uint8_t* s = name;; s += *s + 1) {
+        const std::uint8_t len = *s;
+        if (len == 0) break;
+        if (len > kMaxLabelLen || out + len + 2 > kMaxNameLen) return false;
+        offset[labels++] = static_cast<std::uint8_t>(out);
+        wire[out++] = len;
+        for (std::size_t i = 1; i <= len; ++i) {
+            std::uint8_t c = s[i];
+            wire[out++] = (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + 32) : c;
+        }
+    }
+    offset[labels] = static_cast<std::uint8_t>(out);
+    wire[out++] = 0;
+    ref.wire = wire;
+    ref.len = static_cast<std::uint8_t>(out);
+    ref.labels = labels;
+    ref.offset = offset;
+    return true;
+}
+
+LookupResult lookup(const Zone& zone, const NameRef& name, bool ds_at_cut) {
+    LookupResult r;
+    // name.suffix(k) strips k labels; the apex is suffix(name.labels - zone labels).
+    const unsigned below = name.labels - zone.origin_labels;
+    const Node* encloser = zone.apex;
+    for (int k = static_cast<int>(below) - 1; k >= 0; --k) {
+        const Node* n = zone.node(name.suffix(static_cast<unsigned>(k)));
+        if (!n) {
+            // `encloser` is the closest encloser: try its wildcard.
+            if (encloser->wildcard_child) {
+                std::uint8_t key[kMaxNameLen + 2];
+                const auto enc = name.suffix(static_cast<unsigned>(k) + 1);
+                key[0] = 1;
+                key[1] = '*';
+                std::memcpy(key + 2, enc.data(), enc.size());
+                const Node* w =
+                    zone.node(std::string_view(reinterpret_cast<char*>(key), enc.size() + 2));
+                if (w) {
+                    r.kind = LookupKind::kAnswer;
+                    r.node = w;
+                    r.wildcard = true;
+                    return r;
+                }
+            }
+            r.kind = LookupKind::kNxDomain;
+            return r;
+        }
+        if (n->delegation && !(k == 0 && ds_at_cut)) {
+            r.kind = LookupKind::kReferral;
+            r.node = n;
+            r.cut_name = name.suffix(static_cast<unsigned>(k));
+            return r;
+        }
+        encloser = n;
+    }
+    r.kind = LookupKind::kAnswer;
+    r.node = encloser;
+    return r;
+}
+
+void ZoneSet::add(std::shared_ptr<Zone> z) {
+    z->seal();
+    min_labels_ = std::min(min_labels_, z->origin_labels);
+    max_labels_ = std::max(max_labels_, z->origin_labels);
+    list_.push_back(std::move(z));
+    std::vector<std::pair<std::string_view, const Zone*>> items;
+    for (const auto& l : list_) items.emplace_back(l->origin, l.get());
+    index_.build(items);
+}
+
+const Zone* ZoneSet::find(const NameRef& name) const {
+    if (list_.empty() || name.labels < min_labels_) return nullptr;
+    // Longest origin first: strip as few labels as the deepest zone allows.
+    const unsigned first = name.labels > max_labels_ ? name.labels - max_labels_ : 0;
+    for (unsigned k = first; k + min_labels_ <= name.labels; ++k)
+        if (const auto* z = index_.find(name.suffix(k))) return *z;
+    return nullptr;
+}
+
+std::string name_to_text(const std::uint8_t* wire) {
+    std::string out;
+    for (const std::uint8_t* s = wire; *s != 0; s += *s + 1) {
+        for (std::size_t i = 1; i <= *s; ++i) {
+            const unsigned char c = s[i];
+            if (c == '.' || c == '\\') {
+                out.push_back('\\');
+                out.push_back(static_cast<char>(c));
+            } else if (c < 0x21 || c > 0x7e) {
+                char buf[5];
+                std::snprintf(buf, sizeof buf, "\\%03u", c);
+                out += buf;
+            } else {
+                out.push_back(static_cast<char>(c));
+            }
+        }
+        out.push_back('.');
+    }
+    return out.empty() ? "." : out;
+}
+
+}  // namespace signpost::dnsd

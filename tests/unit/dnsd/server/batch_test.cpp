@@ -1,0 +1,199 @@
+// The batch path with its answer cache: a cached answer must be the very
+// answer the responder gives (but for the ID) and count the same; redirect
+// answers are never cached; a new snapshot empties the cache.
+#include "dnsd/server/batch.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dnsd/zone/zone_loader.hpp"
+
+#include <ldns/ldns.h>  // after the C++ headers
+
+using namespace signpost::dnsd;
+
+namespace {
+
+const std::string kZone = std::string(SIGNPOST_SOURCE_DIR) + "/tests/system/data/test.zone";
+
+struct Ask {
+    const char* name;
+    ldns_rr_type type;
+    int edns = 1232;  // 0: no OPT
+    bool do_bit = false;
+    const char* ecs = nullptr;  // "a.b.c.d/len"
+    ldns_rr_class klass = LDNS_RR_CLASS_IN;
+};
+
+std::vector<std::uint8_t> wire(const Ask& a, std::uint16_t id) {
+    ldns_pkt* q = nullptr;
+    EXPECT_EQ(ldns_pkt_query_new_frm_str(&q, a.name, a.type, a.klass, LDNS_RD), LDNS_STATUS_OK);
+    ldns_pkt_set_id(q, id);
+    if (a.edns) {
+        ldns_pkt_set_edns_udp_size(q, static_cast<std::uint16_t>(a.edns));
+        if (a.do_bit) ldns_pkt_set_edns_do(q, true);
+    }
+    std::uint8_t* w = nullptr;
+    std::size_t n = 0;
+    ldns_pkt2wire(&w, q, &n);
+    std::vector<std::uint8_t> v(w, w + n);
+    std::free(w);
+    ldns_pkt_free(q);
+    if (a.ecs) {
+        // Append an ECS option to the OPT record (the last 11 octets, RDLEN 0).
+        const auto p = *signpost::common::Prefix::parse(a.ecs);
+        const unsigned octets = (p.length() + 7) / 8;
+        const std::uint8_t opt[] = {0,
+                                    8,
+                                    0,
+                                    static_cast<std::uint8_t>(4 + octets),
+                                    0,
+                                    1,
+                                    static_cast<std::uint8_t>(p.length()),
+                                    0};
+        v.insert(v.end(), opt, opt + sizeof opt);
+        v.insert(v.end(), p.address().bytes(), p.address().bytes() + octets);
+        v[v.size() - sizeof opt - octets - 1] = static_cast<std::uint8_t>(sizeof opt + octets);
+    }
+    return v;
+}
+
+// A dynamic answer that differs every time: if it were cached, it would repeat.
+class Counter : public DynamicAnswer {
+  public:
+    unsigned answer(DynamicContext&, std::uint16_t qtype, const Owner& owner,
+                    Writer& w) const override {
+        if (qtype != type::A) return 0;
+        owner.write(w);
+        w.u16(type::A);
+        w.u16(klass::IN);
+        w.u32(5);
+        w.u16(4);
+        w.u32(0xc0000200u + ++n_);
+        return 1;
+    }
+
+  private:
+    mutable std::uint32_t n_ = 0;
+};
+
+struct BatchCache : ::testing::Test {
+    std::shared_ptr<ServingState> state = std::make_shared<ServingState>();
+    WorkerStats stats;
+    std::unique_ptr<Batch> batch = std::make_unique<Batch>();
+    BatchAnswerer answerer{stats};
+
+    void SetUp() override {
+        auto r = load_zone_file("example.test", kZone);
+        ASSERT_TRUE(r.zone) << r.error;
+        r.zone->nodes[std::string("\4ctr1\7example\4test\0", 19)].dynamic =
+            std::make_shared<Counter>();
+        state->zones.add(r.zone);
+        state->edges = std::make_shared<EdgeSet>();
+        state->generation = 1;
+    }
+
+    // Answers the queries in one batch; returns the answers.
+    std::vector<std::vector<std::uint8_t>> run(const std::vector<std::vector<std::uint8_t>>& qs) {
+        for (std::size_t i = 0; i < qs.size(); ++i) {
+            std::memcpy(batch->in[i], qs[i].data(), qs[i].size());
+            batch->in_len[i] = qs[i].size();
+            batch->oversize[i] = false;
+            batch->source[i] = *signpost::common::IpAddress::parse("192.0.2.7");
+        }
+        answerer.answer(*batch, static_cast<unsigned>(qs.size()), *state, nullptr);
+        std::vector<std::vector<std::uint8_t>> out;
+        for (std::size_t i = 0; i < qs.size(); ++i)
+            out.emplace_back(batch->out[i], batch->out[i] + batch->out_len[i]);
+        return out;
+    }
+    std::vector<std::uint64_t> counters() const {
+        std::vector<std::uint64_t> v;
+        for (auto m : kWorkerCounters) v.push_back((stats.*m).load());
+        return v;
+    }
+};
+
+}  // namespace
+
+TEST_F(BatchCache, CachedAnswersAreTheResponderAnswersAndCountTheSame) {
+    const std::vector<Ask> asks = {
+        {"www.example.test.", LDNS_RR_TYPE_A},
+        {"WwW.ExAmPlE.tEsT.", LDNS_RR_TYPE_A},  // case preserved in the question
+        {"www.example.test.", LDNS_RR_TYPE_A, 0},
+        {"www.example.test.", LDNS_RR_TYPE_A, 4096, true},
+        {"www.example.test.", LDNS_RR_TYPE_A, 1232, false, "198.51.100.0/24"},
+        {"nope.example.test.", LDNS_RR_TYPE_A},  // NXDOMAIN
+        {"ent.example.test.", LDNS_RR_TYPE_A},   // NODATA
+        {"example.test.", LDNS_RR_TYPE_SOA},
+        {"example.test.", LDNS_RR_TYPE_ANY},        // RFC 8482
+        {"x.wild.example.test.", LDNS_RR_TYPE_A},   // wildcard
+        {"a.child.example.test.", LDNS_RR_TYPE_A},  // referral with glue
+        {"tv.example.test.", LDNS_RR_TYPE_A},       // CNAME to a name without data
+        {"example.org.", LDNS_RR_TYPE_A},           // REFUSED
+        {"www.example.test.", LDNS_RR_TYPE_A, 1232, false, nullptr, LDNS_RR_CLASS_CH},
+        {"example.test.", LDNS_RR_TYPE_TXT, 512},
+    };
+    std::vector<std::vector<std::uint8_t>> first, second;
+    for (std::size_t i = 0; i < asks.size(); ++i) first.push_back(wire(asks[i], 100 + i));
+    for (std::size_t i = 0; i < asks.size(); ++i) second.push_back(wire(asks[i], 9000 + i));
+    const auto c0 = counters();
+    const auto a1 = run(first);
+    const auto c1 = counters();
+    const auto a2 = run(second);
+    const auto c2 = counters();
+    for (std::size_t i = 0; i < asks.size(); ++i) {
+        ASSERT_GE(a1[i].size(), 12u) << asks[i].name;
+        ASSERT_EQ(a2[i].size(), a1[i].size()) << asks[i].name;
+        EXPECT_EQ(a2[i][0], second[i][0]);
+        EXPECT_EQ(a2[i][1], second[i][1]);
+        EXPECT_TRUE(std::equal(a1[i].begin() + 2, a1[i].end(), a2[i].begin() + 2)) << asks[i].name;
+    }
+    const std::size_t hits = std::find(std::begin(kWorkerCounters), std::end(kWorkerCounters),
+                                       &WorkerStats::answer_cache_hits) -
+                             std::begin(kWorkerCounters);
+    for (std::size_t k = 0; k < c0.size(); ++k) {
+        if (k == hits) continue;
+        EXPECT_EQ(c2[k] - c1[k], c1[k] - c0[k]) << "counter " << k;
+    }
+    for (std::size_t i = 0; i < asks.size(); ++i) {
+        const auto before = stats.answer_cache_hits.load();
+        run({wire(asks[i], 7)});
+        EXPECT_EQ(stats.answer_cache_hits.load() - before, 1u) << asks[i].name;
+    }
+    EXPECT_EQ(c1[hits] - c0[hits], 0u);
+    EXPECT_EQ(c2[hits] - c1[hits], asks.size());  // every one came from the cache
+}
+
+TEST_F(BatchCache, RedirectAnswersAreNeverCached) {
+    const Ask a{"ctr1.example.test.", LDNS_RR_TYPE_A};
+    const auto a1 = run({wire(a, 1)});
+    const auto a2 = run({wire(a, 1)});
+    ASSERT_EQ(a1[0].size(), a2[0].size());
+    EXPECT_NE(a1[0], a2[0]);  // the counter moved: answered afresh
+    EXPECT_EQ(stats.answer_cache_hits.load(), 0u);
+}
+
+TEST_F(BatchCache, ANewSnapshotEmptiesTheCache) {
+    const Ask a{"www.example.test.", LDNS_RR_TYPE_A};
+    const auto a1 = run({wire(a, 1)});
+    // Same generation, zone edited in place (never done for real): still cached.
+    auto next = std::make_shared<ServingState>();
+    auto r = load_zone_file("example.test",
+                            std::string(SIGNPOST_SOURCE_DIR) + "/tests/system/data/test.zone");
+    ASSERT_TRUE(r.zone);
+    r.zone->nodes.erase(std::string("\3www\7example\4test\0", 18));
+    next->zones.add(r.zone);
+    next->edges = state->edges;
+    next->generation = 2;
+    state = next;
+    const auto a2 = run({wire(a, 1)});
+    EXPECT_NE(a1[0], a2[0]);  // www is gone: NXDOMAIN now, not the cached answer
+    EXPECT_EQ(a2[0][3] & 0xf, 3);
+}
