@@ -61,7 +61,7 @@ void BM_DnsdPath(benchmark::State& state) {
     for (auto _ : state) {
         const auto st = parse_query(q, query);
         benchmark::DoNotOptimize(
-            respond(query, st, zones, src, false, opts, out, sizeof out, stats));
+            respond(query, st, src, Transport::kUdp, {zones, opts, stats}, out));
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }

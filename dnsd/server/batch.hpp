@@ -12,10 +12,10 @@
 
 #include "common/ip_address.hpp"
 #include "dnsd/health/checker.hpp"
+#include "dnsd/server/query_pipeline.hpp"
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/wire/query.hpp"
-#include "dnsd/zone/answer_cache.hpp"
 #include "dnsd/zone/dynamic_answer.hpp"
 
 namespace signpost::dnsd {
@@ -49,22 +49,18 @@ struct Batch {
     common::IpAddress client[kSize];  // the redirect client key (prefetching only)
 };
 
-// One per worker thread: keeps the worker's answer cache and health view
-// across batches.
+// One per worker thread: the UDP side of the query pipeline (batching,
+// prefetching, response rate limiting) around the worker's QueryPipeline.
 class BatchAnswerer {
   public:
-    explicit BatchAnswerer(WorkerStats& stats) : stats_(stats) {}
+    explicit BatchAnswerer(WorkerStats& stats) : pipeline_(stats) {}
     void answer(Batch& b, unsigned n, const ServingState& state,
                 const std::shared_ptr<const HealthState>& health);
 
   private:
     // Response rate limiting (UDP only): drops or slips answers over the rate.
     void limit(Batch& b, unsigned n, const ServingState& state);
-    WorkerStats& stats_;
-    QueryEnv env_;
-    HealthFor health_;
-    AnswerCache cache_;  // static answers; emptied when the snapshot changes
-    std::uint64_t generation_ = 0;
+    QueryPipeline pipeline_;
 };
 
 }  // namespace signpost::dnsd

@@ -14,6 +14,7 @@
 
 #include "common/log.hpp"
 #include "dnsd/health/checker.hpp"
+#include "dnsd/server/query_pipeline.hpp"
 #include "dnsd/wire/query.hpp"
 #include "dnsd/zone/responder.hpp"
 
@@ -41,7 +42,12 @@ class TcpServer {
   public:
     TcpServer(const TcpLimits& l, common::Snapshot<ServingState>& s,
               common::Snapshot<HealthState>& h, WorkerStats& st)
-        : limits_(l), state_(s), health_(h), stats_(st), scratch_(new std::uint8_t[kMaxMessage]) {}
+        : limits_(l),
+          state_(s),
+          health_(h),
+          stats_(st),
+          pipeline_(st),
+          scratch_(new std::uint8_t[kMaxMessage]) {}
     ~TcpServer() {
         for (auto& [fd, c] : conns_) ::close(fd);
     }
@@ -61,10 +67,8 @@ class TcpServer {
     common::Snapshot<ServingState>& state_;
     common::Snapshot<HealthState>& health_;
     WorkerStats& stats_;
+    QueryPipeline pipeline_;
     std::unique_ptr<std::uint8_t[]> scratch_;
-    Query query_;
-    HealthFor health_for_;
-    QueryEnv env_;
     std::unordered_map<int, std::unique_ptr<Conn>> conns_;
     std::map<common::IpAddress, unsigned> per_client_;
 };
@@ -115,21 +119,25 @@ void TcpServer::close_conn(int fd) {
 // Answers every complete length-prefixed message in the input, in order.
 void TcpServer::answer_ready(Conn& c) {
     std::size_t pos = 0;
+    // One state and one health view for every message of this read, as for
+    // a UDP batch.
     std::shared_ptr<const ServingState> snap;
+    std::shared_ptr<const HealthState> hs;
     while (c.in.size() - pos >= 2 && c.out.size() - c.out_pos < kMaxPendingOut) {
         const std::size_t len = load16(c.in.data() + pos);
         if (c.in.size() - pos - 2 < len) break;
-        if (!snap) snap = state_.load();
+        if (!snap) {
+            snap = state_.load();
+            hs = health_.load();
+            pipeline_.begin(*snap, hs);
+        }
         // Idle means no complete query: a client trickling bytes of one
         // message (slowloris) times out like a silent one.
         c.last_active = Clock::now();
         bump(stats_.tcp_queries);
-        env_.decisions = snap->decisions.get();
-        const auto hs = health_.load();
-        env_.health = health_for_.get(hs, snap->edges);
-        const ParseStatus st = parse_query(std::span(c.in.data() + pos + 2, len), query_);
-        const std::size_t rlen = respond(query_, st, snap->zones, c.peer, true, snap->options,
-                                         scratch_.get(), kMaxMessage, stats_, &env_);
+        const std::size_t rlen =
+            pipeline_.answer_message(std::span(c.in.data() + pos + 2, len), c.peer, Transport::kTcp,
+                                     std::span(scratch_.get(), kMaxMessage));
         pos += 2 + len;
         if (rlen == 0) continue;
         c.out.push_back(static_cast<std::uint8_t>(rlen >> 8));

@@ -229,9 +229,15 @@ const DynamicAnswer* dynamic_target(const Query& q, const ZoneSet& zones) {
     return nullptr;
 }
 
-std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
-                    const common::IpAddress& source, bool tcp, const ResponderOptions& opts,
-                    std::uint8_t* out, std::size_t capacity, WorkerStats& stats, QueryEnv* env) {
+std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress& source,
+                    Transport transport, const AnswerContext& ctx, std::span<std::uint8_t> buf) {
+    const ZoneSet& zones = ctx.zones;
+    const ResponderOptions& opts = ctx.options;
+    WorkerStats& stats = ctx.stats;
+    QueryEnv* env = ctx.env;
+    const bool tcp = transport == Transport::kTcp;
+    std::uint8_t* const out = buf.data();
+    const std::size_t capacity = buf.size();
     QueryEnv no_env;
     if (status == ParseStatus::kDrop) {
         bump(stats.dropped);

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "common/ip_address.hpp"
@@ -25,12 +26,22 @@ struct ResponderOptions {
     CookieSecret cookie_secret{};
 };
 
-// Writes the response for `q` (parsed with `status`) into out[0..capacity).
-// `tcp`: no UDP size limit (64 KiB). Returns the response length, 0 to drop.
-std::size_t respond(const Query& q, ParseStatus status, const ZoneSet& zones,
-                    const common::IpAddress& source, bool tcp, const ResponderOptions& opts,
-                    std::uint8_t* out, std::size_t capacity, WorkerStats& stats,
-                    QueryEnv* env = nullptr);
+// UDP answers are bounded by the client's EDNS size (or 512) and truncated
+// (TC=1) past it; TCP answers by the 64 KiB message limit only.
+enum class Transport { kUdp, kTcp };
+
+// What every query of a batch (or of a TCP read) is answered from.
+struct AnswerContext {
+    const ZoneSet& zones;
+    const ResponderOptions& options;
+    WorkerStats& stats;
+    QueryEnv* env = nullptr;  // nullptr: no dynamic answers' per-thread state (tests)
+};
+
+// Writes the response for `q` (parsed with `status`) into `out`. Returns the
+// response length, 0 to drop.
+std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress& source,
+                    Transport transport, const AnswerContext& ctx, std::span<std::uint8_t> out);
 
 // The dynamic answer a parsed query will reach, if any (for batch prefetching).
 const DynamicAnswer* dynamic_target(const Query& q, const ZoneSet& zones);

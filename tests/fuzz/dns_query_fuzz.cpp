@@ -45,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static Query q;  // reused, as each worker reuses its batch's
     for (bool tcp : {false, true}) {
         const ParseStatus st = parse_query(std::span(data, size), q);
-        const std::size_t n = respond(q, st, zones(), src, tcp, opts, out, sizeof out, stats);
+        const std::size_t n = respond(q, st, src, tcp ? Transport::kTcp : Transport::kUdp,
+                                      {zones(), opts, stats}, out);
         if (n == 0) {
             if (st != ParseStatus::kDrop) std::abort();  // only drops go unanswered
             continue;

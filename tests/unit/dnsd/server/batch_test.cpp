@@ -197,3 +197,45 @@ TEST_F(BatchCache, ANewSnapshotEmptiesTheCache) {
     EXPECT_NE(a1[0], a2[0]);  // www is gone: NXDOMAIN now, not the cached answer
     EXPECT_EQ(a2[0][3] & 0xf, 3);
 }
+
+// UDP and TCP answer through the same pipeline: the same bytes for the same
+// query wherever the answer fits, and over TCP never the truncated UDP answer
+// the cache holds.
+TEST_F(BatchCache, TcpAnswersAreTheUdpAnswersUntruncated) {
+    const std::vector<Ask> asks = {
+        {"www.example.test.", LDNS_RR_TYPE_A},
+        {"www.example.test.", LDNS_RR_TYPE_A, 1232, false, "198.51.100.0/24"},
+        {"nope.example.test.", LDNS_RR_TYPE_A},
+        {"example.test.", LDNS_RR_TYPE_ANY},
+        {"a.child.example.test.", LDNS_RR_TYPE_A},
+        {"ctr1.example.test.", LDNS_RR_TYPE_AAAA},  // dynamic name, no AAAA: NODATA
+        {"example.org.", LDNS_RR_TYPE_A},
+    };
+    QueryPipeline tcp(stats);
+    std::vector<std::uint8_t> buf(65535);
+    const auto src = *signpost::common::IpAddress::parse("192.0.2.7");
+    for (const auto& a : asks) {
+        const auto q = wire(a, 42);
+        const auto udp = run({q});
+        tcp.begin(*state, nullptr);
+        const std::size_t n = tcp.answer_message(q, src, Transport::kTcp, buf);
+        ASSERT_EQ(std::vector<std::uint8_t>(buf.begin(), buf.begin() + n), udp[0]) << a.name;
+    }
+    // An answer larger than the client's UDP size: TC=1 over UDP (and cached
+    // so), whole over TCP, through one pipeline that answered it over UDP.
+    const auto q = wire({"big.example.test.", LDNS_RR_TYPE_TXT, 512}, 43);
+    QueryPipeline both(stats);
+    both.begin(*state, nullptr);
+    std::vector<std::uint8_t> udp(4096);
+    for (int i = 0; i < 2; ++i) {
+        const auto hits = stats.answer_cache_hits.load();
+        ASSERT_GT(both.answer_message(q, src, Transport::kUdp, udp), 12u);
+        EXPECT_EQ(stats.answer_cache_hits.load() - hits, i == 0 ? 0u : 1u);
+    }
+    ASSERT_TRUE(udp[2] & 0x02) << "the test zone's big TXT must not fit 512 octets";
+    const auto hits = stats.answer_cache_hits.load();
+    const std::size_t n = both.answer_message(q, src, Transport::kTcp, buf);
+    EXPECT_EQ(stats.answer_cache_hits.load(), hits);
+    EXPECT_FALSE(buf[2] & 0x02);
+    EXPECT_GT(n, 512u);
+}

@@ -43,7 +43,7 @@ struct Fixture : ::testing::Test {
         auto st = parse_query(std::span(wire, wlen), q);
         std::uint8_t out[65535];
         auto src = *signpost::common::IpAddress::parse("192.0.2.1");
-        std::size_t n = respond(q, st, zones, src, false, opts, out, sizeof out, stats);
+        std::size_t n = respond(q, st, src, Transport::kUdp, {zones, opts, stats}, out);
         std::free(wire);
         if (len_out) *len_out = n;
         ldns_pkt* resp = nullptr;
@@ -182,7 +182,7 @@ TEST_F(Fixture, NsidSentOnlyWhenAskedAndConfigured) {
         auto st = parse_query(std::span(query.data(), query.size()), q);
         std::uint8_t out[4096];
         auto src = *signpost::common::IpAddress::parse("192.0.2.1");
-        const std::size_t n = respond(q, st, zones, src, false, opts, out, sizeof out, stats);
+        const std::size_t n = respond(q, st, src, Transport::kUdp, {zones, opts, stats}, out);
         return opt_rdata(out, n);
     };
     const std::vector<std::uint8_t> nsid_request = {0, 3, 0, 0};

@@ -1,0 +1,74 @@
+#include "dnsd/server/query_pipeline.hpp"
+
+#include "dnsd/redirect/redirect.hpp"
+
+namespace signpost::dnsd {
+
+void QueryPipeline::begin(const ServingState& state,
+                          const std::shared_ptr<const HealthState>& health) {
+    state_ = &state;
+    env_.health = health_.get(health, state.edges);
+    env_.decisions = state.decisions.get();
+    if (state.generation != generation_) {
+        generation_ = state.generation;
+        cache_.clear();
+    }
+}
+
+ParseStatus QueryPipeline::parse(std::span<const std::uint8_t> in, bool oversize, Query& q) {
+    if (oversize) {
+        q = Query{};
+        return ParseStatus::kFormErr;
+    }
+    return parse_query(in, q);
+}
+
+void QueryPipeline::prefetch(std::span<const Query> queries, std::span<const ParseStatus> status,
+                             std::span<const common::IpAddress> sources,
+                             std::span<common::IpAddress> scratch) const {
+    // For every well-formed query: which are redirects is known only when
+    // answering. With many maps the prefetches would evict each other.
+    const Decisions* d = env_.decisions;
+    if (!d || d->maps.empty() || d->maps.size() > 4) return;
+    const std::size_t n = queries.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        if (status[i] != ParseStatus::kOk) continue;
+        scratch[i] = client_key(queries[i], sources[i]).address;
+        for (const auto& m : d->maps) m.prefetch_index(scratch[i]);
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        if (status[i] == ParseStatus::kOk)
+            for (const auto& m : d->maps) m.prefetch_ranges(scratch[i]);
+}
+
+std::size_t QueryPipeline::answer(const Query& q, ParseStatus status,
+                                  std::span<const std::uint8_t> in, const common::IpAddress& source,
+                                  Transport transport, std::span<std::uint8_t> out) {
+    // Static answers come from the cache when the same query bytes were
+    // answered before (only well-formed queries are looked up or kept; a
+    // redirect answer is never stored, so its lookup misses). A cookie answer
+    // carries a server cookie made for this client and second: never cached.
+    const bool cacheable =
+        transport == Transport::kUdp && status == ParseStatus::kOk && !q.cookie.present;
+    AnswerCache::Counts before;
+    if (cacheable) {
+        const std::size_t n = cache_.find(in.data(), in.size(), out.data(), stats_);
+        if (n != 0) return n;
+        AnswerCache::read(stats_, before);
+    }
+    env_.dynamic_used = false;
+    const std::size_t n =
+        respond(q, status, source, transport, {state_->zones, state_->options, stats_, &env_}, out);
+    if (cacheable && !env_.dynamic_used)
+        cache_.store(in.data(), in.size(), out.data(), n, before, stats_);
+    return n;
+}
+
+std::size_t QueryPipeline::answer_message(std::span<const std::uint8_t> in,
+                                          const common::IpAddress& source, Transport transport,
+                                          std::span<std::uint8_t> out) {
+    const ParseStatus st = parse(in, false, query_);
+    return answer(query_, st, in, source, transport, out);
+}
+
+}  // namespace signpost::dnsd
