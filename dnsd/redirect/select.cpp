@@ -144,41 +144,17 @@ std::string step_name(const Chain::Step& s) {
 
 Decision decide(const EdgeSet& e, const RedirectConfig& r, const CompiledMap* map,
                 common::Family family, const ClientKey& client, const HealthView& health,
-                std::uint64_t rr_counter, bool want_trail) {
+                std::uint64_t rr_counter) {
     Decision d;
     const unsigned stick = client.address.is_v4() ? r.stick_v4 : r.stick_v6;
     const Eligibility ok{e, health, family, client.address, stick};
-    auto trail_entry = [&](const MapEntry& entry) {
-        if (!want_trail) return;
-        for (const auto& m : entry.members) {
-            const auto& n = e.nodes[m.node];
-            std::string s = n.name + " weight " + std::to_string(m.weight) + " (capacity " +
-                            std::to_string(n.weight) + ")";
-            if (!has_family(n, family)) {
-                s += ", no " + std::string(family == common::Family::kV4 ? "IPv4" : "IPv6");
-            } else if (!ok.up(m.node)) {
-                s += health.up_v4.empty() && health.up_v6.empty() ? ", admin down" : ", down";
-            } else if (ok.keep(m.node) < 1.0) {
-                char pct[64];
-                std::snprintf(pct, sizeof pct, ", draining (%.0f%% of subnets kept): %s",
-                              ok.keep(m.node) * 100.0,
-                              ok.kept(m.node) ? "this subnet kept" : "this subnet moved off");
-                s += pct;
-            } else {
-                s += ", up";
-            }
-            d.trail.push_back(s);
-        }
-    };
 
     if (!map || !map->ready()) {
         // No geo table yet (geoipd never reached): weighted round robin over
         // the fallback pool; a draining node's weight shrinks with its ramp.
         d.tier = Tier::kFallback;
-        if (want_trail) d.entry = "fallback";
         d.ttl = r.fallback_ttl;
         d.scope = 0;
-        trail_entry(r.fallback);
         const auto& members = r.fallback.members;
         bool ignore = false;  // no member with weight left: fail open over the pool
         auto weight_of = [&](const MapEntry::Member& m) -> std::uint64_t {
@@ -224,8 +200,6 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const CompiledMap* ma
         d.tier = t.tier;
         d.step = &t;
         d.ttl = r.ttl;
-        if (want_trail) d.entry = step_name(t);
-        trail_entry(*t.entry);
         d.scope = hit.scope;
         // A hashed tie, or a drain that kept or moved this subnet (here or in
         // a tier above), makes the answer specific to the stickiness subnet.
@@ -245,8 +219,6 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const CompiledMap* ma
         d.tier = Tier::kFailOpen;
         d.step = &t;
         d.ttl = r.fallback_ttl;
-        if (want_trail) d.entry = step_name(t);
-        trail_entry(*t.entry);
         // Still this client's chain: scope 0 would let a resolver give this
         // answer to clients whose chain fails open elsewhere.
         d.scope = hit.scope;
@@ -254,6 +226,42 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const CompiledMap* ma
         return d;
     }
     return d;
+}
+
+Explanation explain(const Decision& d, const EdgeSet& e, const RedirectConfig& r,
+                    common::Family family, const ClientKey& client, const HealthView& health) {
+    Explanation x;
+    const MapEntry* entry = nullptr;
+    if (d.tier == Tier::kFallback) {
+        x.entry = "fallback";
+        entry = &r.fallback;
+    } else if (d.step) {
+        x.entry = step_name(*d.step);
+        entry = d.step->entry;
+    }
+    if (!entry) return x;
+    const unsigned stick = client.address.is_v4() ? r.stick_v4 : r.stick_v6;
+    const Eligibility ok{e, health, family, client.address, stick};
+    for (const auto& m : entry->members) {
+        const auto& n = e.nodes[m.node];
+        std::string s = n.name + " weight " + std::to_string(m.weight) + " (capacity " +
+                        std::to_string(n.weight) + ")";
+        if (!has_family(n, family)) {
+            s += ", no " + std::string(family == common::Family::kV4 ? "IPv4" : "IPv6");
+        } else if (!ok.up(m.node)) {
+            s += health.up_v4.empty() && health.up_v6.empty() ? ", admin down" : ", down";
+        } else if (ok.keep(m.node) < 1.0) {
+            char pct[64];
+            std::snprintf(pct, sizeof pct, ", draining (%.0f%% of subnets kept): %s",
+                          ok.keep(m.node) * 100.0,
+                          ok.kept(m.node) ? "this subnet kept" : "this subnet moved off");
+            s += pct;
+        } else {
+            s += ", up";
+        }
+        x.candidates.push_back(std::move(s));
+    }
+    return x;
 }
 
 }  // namespace signpost::dnsd

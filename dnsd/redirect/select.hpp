@@ -45,10 +45,6 @@ struct Decision {
     unsigned scope = 0;                 // ECS scope prefix length
     std::uint32_t ttl = 0;
     bool hashed = false;  // a tie was spread by hashing on the stickiness subnet
-    // For `dnsdctl explain` (want_trail): the winning entry's name and each
-    // of its candidates, as text. Left empty on the query path.
-    std::string entry;  // "DE", "AS3320", "192.0.2.0/24", "default", "fallback"
-    std::vector<std::string> trail;
 };
 
 // map: the redirect's map compiled against the geo table; nullptr or not
@@ -57,7 +53,18 @@ struct Decision {
 // rr_counter: per-worker counter for the fallback's weighted round robin.
 Decision decide(const EdgeSet& edges, const RedirectConfig& redirect, const CompiledMap* map,
                 common::Family family, const ClientKey& client, const HealthView& health,
-                std::uint64_t rr_counter, bool want_trail = false);
+                std::uint64_t rr_counter);
+
+// For `dnsdctl explain`, rebuilt from a decision when asked (the query path
+// formats no text): the winning entry's name ("DE", "AS3320",
+// "192.0.2.0/24", "default", "fallback"; empty: none) and each of its
+// candidates with its weight and state, from the same inputs as decide().
+struct Explanation {
+    std::string entry;
+    std::vector<std::string> candidates;
+};
+Explanation explain(const Decision& d, const EdgeSet& edges, const RedirectConfig& redirect,
+                    common::Family family, const ClientKey& client, const HealthView& health);
 
 // "DE", "AS3320", "192.0.2.0/24", "default".
 std::string step_name(const Chain::Step& s);

@@ -396,10 +396,11 @@ std::string ControlServer::explain(std::string_view args) {
     const HealthState* h = health_for_.get(hs, st->edges);
     const HealthView& hv = h ? h->view : kAllUp;
     for (auto family : {common::Family::kV4, common::Family::kV6}) {
-        const Decision d = decide(*st->edges, rc, compiled, family, key, hv, 0, true);
+        const Decision d = decide(*st->edges, rc, compiled, family, key, hv, 0);
+        const Explanation why = dnsd::explain(d, *st->edges, rc, family, key, hv);
         add(std::string(family == common::Family::kV4 ? "A" : "AAAA") + ": tier " +
-            tier_name(d.tier) + ", entry " + (d.entry.empty() ? "-" : d.entry));
-        for (const auto& t : d.trail) add("  candidate " + t);
+            tier_name(d.tier) + ", entry " + (why.entry.empty() ? "-" : why.entry));
+        for (const auto& t : why.candidates) add("  candidate " + t);
         std::string chosen;
         for (auto n : d.nodes) chosen += (chosen.empty() ? "" : ", ") + st->edges->nodes[n].name;
         add("  chosen: " + (chosen.empty() ? std::string("none (NODATA)") : chosen) +

@@ -167,6 +167,7 @@ class Redirect(unittest.TestCase):
     def test_explain(self):
         out = self.d.ctl_cmd("explain", "video.example.test", "10.1.2.3/24").stdout
         self.assertIn("tier asn, entry AS64501", out)
+        self.assertRegex(out, r"candidate par1 weight \d+ \(capacity \d+\), up")
         self.assertIn("chosen: par1", out)
         self.assertIn("country FR", out)
         self.assertIn("ECS scope /24", out)

@@ -405,3 +405,31 @@ TEST(Select, DrainMakesTheScopeTheStickinessSubnet) {
     h.keep[w.e.node_index.at("fra1")] = 0.0;  // fully drained: the same for everyone again
     EXPECT_EQ(w.ask("10.1.2.0/24", &g, Family::kV4, h).scope, 16u);
 }
+
+// The explanation is rebuilt from the decision: the winning entry and each of
+// its candidates with its state (the query path formats none of it).
+TEST(Select, ExplainNamesTheEntryAndEveryCandidate) {
+    World w = standard();
+    auto g = geo("10.1.2.0/24", "FR", "EU", 1);
+    HealthView h;
+    h.up_v4 = {true, false, true, true};  // par1 down
+    h.up_v6 = {true, false, true, true};
+    ClientKey k{*IpAddress::parse("10.1.2.0"), 24, true};
+    auto d = w.ask("10.1.2.0/24", &g, Family::kV4, h);
+    EXPECT_EQ(w.name(d), "fra1");
+    auto x = explain(d, w.e, w.r, Family::kV4, k, h);
+    EXPECT_EQ(x.entry, "FR");
+    ASSERT_EQ(x.candidates.size(), 2u);
+    EXPECT_EQ(x.candidates[0], "par1 weight 100 (capacity 100), down");
+    EXPECT_EQ(x.candidates[1], "fra1 weight 50 (capacity 100), up");
+    x = explain(d, w.e, w.r, Family::kV6, k, h);
+    EXPECT_EQ(x.candidates[0], "par1 weight 100 (capacity 100), no IPv6");
+    // Without a compiled map: the fallback pool.
+    d = decide(w.e, w.r, nullptr, Family::kV4, k, {}, 0);
+    x = explain(d, w.e, w.r, Family::kV4, k, {});
+    EXPECT_EQ(x.entry, "fallback");
+    ASSERT_EQ(x.candidates.size(), 2u);
+    EXPECT_EQ(x.candidates[0], "fra1 weight 3 (capacity 100), up");
+    // No decision at all: nothing to explain.
+    EXPECT_EQ(explain(Decision{}, w.e, w.r, Family::kV4, k, {}).entry, "");
+}
