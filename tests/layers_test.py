@@ -12,7 +12,7 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Lower index = lower layer. A file may include its own layer or any below.
-DNSD_LAYERS = ["stats", "wire", "zone", "redirect", "health", "server"]
+DNSD_LAYERS = ["stats", "config", "wire", "zone", "redirect", "health", "server"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

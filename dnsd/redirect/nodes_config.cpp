@@ -7,21 +7,174 @@
 #include <filesystem>
 #include <set>
 #include "common/hash.hpp"
-#include "dnsd/redirect/toml_util.hpp"
+#include "dnsd/config/schema.hpp"
+#include "dnsd/redirect/select.hpp"
 
 namespace signpost::dnsd {
 
 namespace {
 
-struct Problem {
-    std::string file;
-    int line;
-    std::string what;
-};
+using config::describe;
+using config::Key;
+using config::line_of;
+using config::Problem;
+using config::Source;
+
+const std::vector<Key<CheckConfig>>& check_keys() {
+    using C = CheckConfig;
+    static const std::vector<Key<C>> keys = {
+        config::choice<C>(
+            "type", [](auto& c) -> auto& { return c.type; },
+            std::vector<std::pair<const char*, C::Type>>{{"none", C::Type::kNone},
+                                                         {"tcp", C::Type::kTcp},
+                                                         {"http", C::Type::kHttp},
+                                                         {"https", C::Type::kHttps}},
+            "How a node is checked: none (always up), a TCP connect, or an HTTP(S) "
+            "GET with the node's address pinned"),
+        config::integer<C>(
+            "port", [](auto& c) -> auto& { return c.port; }, 0, 65535,
+            "The port checked (0: 80 for http, 443 for https; tcp needs one)"),
+        config::string<C>(
+            "path", [](auto& c) -> auto& { return c.path; }, "The HTTP(S) path, starting with '/'"),
+        config::string<C>(
+            "host", [](auto& c) -> auto& { return c.host; },
+            "Host header and TLS SNI (empty: the address); the address is pinned"),
+        config::custom<C>(
+            "expect", "list of HTTP statuses 100..599", "The statuses that count as up", false,
+            [](C& c, const toml::node& n, const Source& src) {
+                const auto* arr = n.as_array();
+                if (!arr || arr->empty())
+                    src.fail(n, "expect: a list of HTTP status codes, like [200, 204]");
+                c.expect.clear();
+                for (const auto& x : *arr) {
+                    const auto* i = x.as_integer();
+                    if (!i || i->get() < 100 || i->get() > 599)
+                        src.fail(x, "expect: " + describe(x) + " is not an HTTP status");
+                    c.expect.push_back(static_cast<long>(i->get()));
+                }
+            },
+            [](const C& c) {
+                std::string s = "[";
+                for (const long v : c.expect) s += (s.size() > 1 ? ", " : "") + std::to_string(v);
+                return s + "]";
+            }),
+        config::string<C>(
+            "body", [](auto& c) -> auto& { return c.body; },
+            "A substring the body must contain (empty: any body)"),
+        config::boolean<C>(
+            "tls_verify", [](auto& c) -> auto& { return c.tls_verify; },
+            "Verify the node's certificate (https)"),
+        config::integer<C>(
+            "interval_ms", [](auto& c) -> auto& { return c.interval_ms; }, 100, 3600000,
+            "Time between checks of one address"),
+        config::integer<C>(
+            "connect_timeout_ms", [](auto& c) -> auto& { return c.connect_timeout_ms; }, 10, 600000,
+            "Connect deadline, at most timeout_ms"),
+        config::integer<C>(
+            "timeout_ms", [](auto& c) -> auto& { return c.timeout_ms; }, 10, 600000,
+            "Total deadline: a node that accepts and stalls fails here"),
+        config::integer<C>(
+            "rise", [](auto& c) -> auto& { return c.rise; }, 1, 1000,
+            "Consecutive successes that bring an address up"),
+        config::integer<C>(
+            "fall", [](auto& c) -> auto& { return c.fall; }, 1, 1000,
+            "Consecutive failures that take an address down"),
+    };
+    return keys;
+}
+
+const std::vector<Key<HealthSettings>>& health_keys() {
+    using H = HealthSettings;
+    static const std::vector<Key<H>> keys = {
+        config::choice<H>(
+            "warmup", [](auto& h) -> auto& { return h.warmup; },
+            std::vector<std::pair<const char*, H::Warmup>>{
+                {"wait", H::Warmup::kWait}, {"up", H::Warmup::kUp}, {"down", H::Warmup::kDown}},
+            "Until every address has a first result (at most one timeout): wait counts every "
+            "admin-up node as up; up/down use health at once, unchecked addresses up/down"),
+        config::integer<H>(
+            "drain_seconds", [](auto& h) -> auto& { return h.drain_s; }, 0, 86400 * 7,
+            "The default ramp of `dnsdctl node NAME drain`"),
+        config::string<H>(
+            "state_file", [](auto& h) -> auto& { return h.state_file; },
+            "Where admin overrides are kept across restarts (empty: not kept)"),
+        config::string<H>(
+            "external_file", [](auto& h) -> auto& { return h.external_file; },
+            "Marks from another vantage point, \"NAME [ADDRESS] down [REASON]\" "
+            "per line (empty: none)"),
+        config::integer<H>(
+            "external_max_age_s", [](auto& h) -> auto& { return h.external_max_age_s; }, 0,
+            86400 * 365, "External marks older than this are ignored (0: never stale)"),
+    };
+    return keys;
+}
+
+const std::vector<Key<GeoipConfig>>& geoip_keys() {
+    static const std::vector<Key<GeoipConfig>> keys = {
+        config::string<GeoipConfig>(
+            "socket", [](auto& g) -> auto& { return g.socket; },
+            "geoipd's socket; dnsd subscribes to its geo table (empty: no geoipd, maps use CIDR "
+            "and default entries only)"),
+    };
+    return keys;
+}
+
+const std::vector<Key<RedirectConfig>>& redirect_keys() {
+    using R = RedirectConfig;
+    static const std::vector<Key<R>> keys = {
+        config::string<R>(
+            "name", [](auto& r) -> auto& { return r.name; },
+            "The name answered, like \"video.cdn.example.net\" or a wildcard "
+            "\"*.img.cdn.example.net\" (required)"),
+        config::string<R>(
+            "map", [](auto& r) -> auto& { return r.map; }, "The map that decides (required)"),
+        config::integer<R>(
+            "ttl", [](auto& r) -> auto& { return r.ttl; }, 0, 86400,
+            "TTL of answers from the map, in seconds"),
+        config::integer<R>(
+            "answers", [](auto& r) -> auto& { return r.answers; }, 1,
+            static_cast<long long>(NodeList::kMax),
+            "Nodes per answer, best first, each with all its addresses"),
+        config::integer<R>(
+            "fallback_ttl", [](auto& r) -> auto& { return r.fallback_ttl; }, 0, 86400,
+            "TTL of answers from the fallback pool (no geo table yet) or failed "
+            "open"),
+        config::integer<R>(
+            "stickiness_v4", [](auto& r) -> auto& { return r.stick_v4; }, 0, 32,
+            "Ties are spread by hashing the client's IPv4 subnet of this length"),
+        config::integer<R>(
+            "stickiness_v6", [](auto& r) -> auto& { return r.stick_v6; }, 0, 128,
+            "... and IPv6 subnet of this length"),
+    };
+    return keys;
+}
+
+const std::vector<Key<EdgeNode>>& node_keys() {
+    static const std::vector<Key<EdgeNode>> keys = {
+        config::string<EdgeNode>(
+            "name", [](auto& n) -> auto& { return n.name; },
+            "The node's name, without ':', '#' or white space (required)"),
+        config::integer<EdgeNode>(
+            "weight", [](auto& n) -> auto& { return n.weight; }, 1, 1000000,
+            "Capacity: nodes of equal entry weight share clients in this "
+            "proportion"),
+        config::choice<EdgeNode>(
+            "admin", [](auto& n) -> auto& { return n.admin_up; },
+            std::vector<std::pair<const char*, bool>>{{"up", true}, {"down", false}},
+            "down takes the node out of service from the start"),
+    };
+    return keys;
+}
+
+// Keys a table has beyond its rows, read by code here (lists of nodes and
+// addresses, nested tables): for unknown-key errors and the reference.
+const std::vector<std::string> kNodeKeysInCode = {"ipv4", "ipv6", "check"};
+const std::vector<std::string> kRedirectKeysInCode = {"fallback"};
 
 class Reader {
   public:
     Reader(EdgeSet& e, std::string file) : e_(e), file_(std::move(file)) {}
+    const std::string& file() const { return file_; }
     [[noreturn]] void fail(const toml::node& n, const std::string& what) const {
         throw Problem{file_, line_of(n), what};
     }
@@ -140,57 +293,15 @@ class Reader {
     std::string file_;
 };
 
-// Reads check fields from `t` over `base` (the [health] defaults).
-// [health] also holds the settings of health checking as a whole.
+// Reads check fields from `t` over `c` (the [health] defaults). [health]
+// also holds the settings of health checking as a whole (`global`).
 CheckConfig read_check(Reader& r, const toml::table& t, CheckConfig c, bool global = false) {
-    r.known(t,
-            {"type", "port", "path", "host", "expect", "body", "tls_verify", "interval_ms",
-             "connect_timeout_ms", "timeout_ms", "rise", "fall"},
-            global ? "[health]" : "a health check",
-            global ? std::initializer_list<const char*>{"warmup", "drain_seconds", "state_file",
-                                                        "external_file", "external_max_age_s"}
-                   : std::initializer_list<const char*>{});
-    if (const toml::node* n = t.get("type")) {
-        const auto* s = n->as_string();
-        const std::string v = s ? s->get() : "";
-        if (v == "none")
-            c.type = CheckConfig::Type::kNone;
-        else if (v == "tcp")
-            c.type = CheckConfig::Type::kTcp;
-        else if (v == "http")
-            c.type = CheckConfig::Type::kHttp;
-        else if (v == "https")
-            c.type = CheckConfig::Type::kHttps;
-        else
-            r.fail(*n, "type = " + describe(*n) +
-                           ": expected \"none\", \"tcp\", \"http\" or \"https\"");
-    }
-    c.port = static_cast<std::uint16_t>(r.integer(t, "port", c.port, 0, 65535));
-    if (t.get("path")) c.path = r.string(t, "path", false);
+    const Source src{r.file()};
+    config::read_table<CheckConfig>(
+        t, check_keys(), c, src, global ? "[health]" : "a health check",
+        global ? config::names<HealthSettings>(health_keys()) : std::vector<std::string>{});
+    // Rules beyond one key's type and range.
     if (c.path.empty() || c.path[0] != '/') r.fail(*t.get("path"), "path must start with '/'");
-    if (t.get("host")) c.host = r.string(t, "host", false);
-    if (t.get("body")) c.body = r.string(t, "body", false);
-    if (const toml::node* n = t.get("expect")) {
-        const auto* arr = n->as_array();
-        if (!arr || arr->empty())
-            r.fail(*n, "expect: a list of HTTP status codes, like [200, 204]");
-        c.expect.clear();
-        for (const auto& x : *arr) {
-            const auto* i = x.as_integer();
-            if (!i || i->get() < 100 || i->get() > 599)
-                r.fail(x, "expect: " + describe(x) + " is not an HTTP status");
-            c.expect.push_back(static_cast<long>(i->get()));
-        }
-    }
-    if (const toml::node* n = t.get("tls_verify")) {
-        if (!n->as_boolean()) r.fail(*n, "tls_verify: expected true or false");
-        c.tls_verify = n->as_boolean()->get();
-    }
-    c.interval_ms = r.integer(t, "interval_ms", c.interval_ms, 100, 3600000);
-    c.connect_timeout_ms = r.integer(t, "connect_timeout_ms", c.connect_timeout_ms, 10, 600000);
-    c.timeout_ms = r.integer(t, "timeout_ms", c.timeout_ms, 10, 600000);
-    c.rise = r.integer(t, "rise", c.rise, 1, 1000);
-    c.fall = r.integer(t, "fall", c.fall, 1, 1000);
     if (c.connect_timeout_ms > c.timeout_ms)
         r.fail(t, "connect_timeout_ms (" + std::to_string(c.connect_timeout_ms) +
                       ") exceeds timeout_ms (" + std::to_string(c.timeout_ms) + ")");
@@ -205,23 +316,8 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
         const toml::table& t = *h->as_table();
         defaults = read_check(r, t, defaults, true);
         e.check_defaults = defaults;
-        auto& hs = e.health;
-        if (const toml::node* w = t.get("warmup")) {
-            const std::string v = w->as_string() ? w->as_string()->get() : "";
-            if (v == "wait")
-                hs.warmup = HealthSettings::Warmup::kWait;
-            else if (v == "up")
-                hs.warmup = HealthSettings::Warmup::kUp;
-            else if (v == "down")
-                hs.warmup = HealthSettings::Warmup::kDown;
-            else
-                r.fail(*w, "warmup = " + describe(*w) + ": expected \"wait\", \"up\" or \"down\"");
-        }
-        hs.drain_s = r.integer(t, "drain_seconds", hs.drain_s, 0, 86400 * 7);
-        hs.state_file = r.string(t, "state_file", false);
-        hs.external_file = r.string(t, "external_file", false);
-        hs.external_max_age_s =
-            r.integer(t, "external_max_age_s", hs.external_max_age_s, 0, 86400 * 365);
+        config::read_table<HealthSettings>(t, health_keys(), e.health, Source{r.file()}, "[health]",
+                                           config::names<CheckConfig>(check_keys()));
     }
     const toml::node* n = root.get("nodes");
     if (!n) return;
@@ -230,20 +326,16 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
     for (const auto& item : *arr) {
         const auto* t = item.as_table();
         if (!t) r.fail(item, "[[nodes]] entries must be tables");
-        r.known(*t, {"name", "ipv4", "ipv6", "weight", "admin", "check"}, "[[nodes]]");
         EdgeNode node;
         node.line = line_of(item);
-        node.name = r.string(*t, "name", true);
+        config::read_table<EdgeNode>(*t, node_keys(), node, Source{r.file()}, "[[nodes]]",
+                                     kNodeKeysInCode);
+        if (!t->get("name")) r.fail(item, "missing name");
         node.name_hash = common::fnv1a(node.name);
         // (Names are words in the admin and external state files.)
         if (node.name.empty() || node.name.find_first_of(": \t\r\n#") != std::string::npos)
             r.fail(item, "node name \"" + node.name +
                              "\" must be non-empty, without ':', '#' or white space");
-        node.weight = r.integer(*t, "weight", 100, 1, 1000000);
-        const std::string admin = r.string(*t, "admin", false);
-        if (!admin.empty() && admin != "up" && admin != "down")
-            r.fail(*t->get("admin"), "admin = \"" + admin + "\": expected \"up\" or \"down\"");
-        node.admin_up = admin != "down";
         node.check = defaults;
         if (const toml::node* c = t->get("check")) {
             if (!c->as_table())
@@ -380,8 +472,7 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
                                    " is no longer used: dnsd maps geoipd's compiled geo table "
                                    "(one lookup per query, no cache, no per-query deadline); "
                                    "remove the key");
-            r.known(*t, {"socket"}, "[geoip]");
-            e.geoip.socket = r.string(*t, "socket", false);
+            config::read_table<GeoipConfig>(*t, geoip_keys(), e.geoip, Source{r.file()}, "[geoip]");
         }
         if (const toml::node* rd = root.get("redirects")) {
             const auto* arr = rd->as_array();
@@ -390,21 +481,14 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
             for (const auto& item : *arr) {
                 const auto* t = item.as_table();
                 if (!t) r.fail(item, "[[redirects]] entries must be tables");
-                r.known(*t,
-                        {"name", "map", "ttl", "answers", "fallback", "fallback_ttl",
-                         "stickiness_v4", "stickiness_v6"},
-                        "[[redirects]]");
                 RedirectConfig c;
                 c.line = line_of(item);
-                c.name = r.string(*t, "name", true);
+                config::read_table<RedirectConfig>(*t, redirect_keys(), c, Source{r.file()},
+                                                   "[[redirects]]", kRedirectKeysInCode);
+                if (!t->get("name")) r.fail(item, "missing name");
+                if (!t->get("map")) r.fail(item, "missing map");
                 while (c.name.size() > 1 && c.name.back() == '.') c.name.pop_back();
-                c.map = r.string(*t, "map", true);
                 if (!e.maps.count(c.map)) r.fail(*t->get("map"), "unknown map \"" + c.map + "\"");
-                c.ttl = r.integer(*t, "ttl", 30, 0, 86400);
-                c.answers = r.integer(*t, "answers", 1, 1, 16);
-                c.fallback_ttl = r.integer(*t, "fallback_ttl", 10, 0, 86400);
-                c.stick_v4 = static_cast<std::uint8_t>(r.integer(*t, "stickiness_v4", 24, 0, 32));
-                c.stick_v6 = static_cast<std::uint8_t>(r.integer(*t, "stickiness_v6", 48, 0, 128));
                 if (const toml::node* f = t->get("fallback")) {
                     c.fallback = r.entry(*f);
                 } else {
@@ -417,11 +501,38 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
             }
         }
     } catch (const Problem& p) {
-        error =
-            p.file + (p.line > 0 ? ":" + std::to_string(p.line) : std::string()) + ": " + p.what;
+        error = p.text();
         return std::nullopt;
     }
     return e;
+}
+
+std::string edges_reference() {
+    std::string s;
+    s += config::reference<GeoipConfig>("[geoip]", "Where the geo facts come from.", geoip_keys(),
+                                        GeoipConfig{});
+    s += config::reference<CheckConfig>(
+        "[health] (check defaults) and a node's or map's `check = { ... }`",
+        "How nodes are checked. [health] sets the defaults; a map's `check` applies to its nodes "
+        "without one of their own, a node's own `check` to the node, each field over the "
+        "defaults. `connect_timeout_ms` may not exceed `timeout_ms`; a tcp check needs a port.",
+        check_keys(), CheckConfig{});
+    s += config::reference<HealthSettings>("[health] (health checking as a whole)",
+                                           "Warm-up, drains and admin and external state.",
+                                           health_keys(), HealthSettings{});
+    s += config::reference<EdgeNode>(
+        "[[nodes]]",
+        "One table per edge node. Also `ipv4 = [...]` and `ipv6 = [...]` (at least one "
+        "address in all) and `check = { ... }`.",
+        node_keys(), EdgeNode{});
+    s += config::reference<RedirectConfig>(
+        "[[redirects]]",
+        "One table per redirect name. Also `fallback = [\"NODE\", \"NODE:WEIGHT\", ...]`: the "
+        "pool answered by weighted round robin while no geo table has arrived (default: the "
+        "map's default entry). Maps (`[maps.NAME]`, or a file of their own) are lists of nodes "
+        "by `cidr`, `asn`, `country`, `continent` and `default`: see the README.",
+        redirect_keys(), RedirectConfig{});
+    return s;
 }
 
 }  // namespace signpost::dnsd

@@ -21,4 +21,8 @@ namespace signpost::dnsd {
 std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& path,
                                   std::string& error);
 
+// The schema reference of [geoip], [health], checks, [[nodes]] and
+// [[redirects]] (Markdown; part of config_reference()).
+std::string edges_reference();
+
 }  // namespace signpost::dnsd

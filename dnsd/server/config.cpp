@@ -1,7 +1,7 @@
 #include "dnsd/server/config.hpp"
 
+#include "dnsd/config/schema.hpp"
 #include "dnsd/redirect/nodes_config.hpp"
-#include "dnsd/redirect/toml_util.hpp"
 
 #include <toml++/toml.h>
 #include <charconv>
@@ -40,59 +40,176 @@ std::optional<ListenAddress> parse_listen(const std::string& text) {
 
 namespace {
 
-struct Problem {
-    std::string what;
-    int line;
-};
+using config::Key;
+using config::line_of;
+using config::Problem;
+using config::Source;
 
-template <class T>
-T get_int(const toml::table& t, const char* key, T def, long long lo, long long hi) {
-    const toml::node* n = t.get(key);
-    if (!n) return def;
-    const auto* v = n->as_integer();
-    if (!v || v->get() < lo || v->get() > hi) {
-        throw Problem{std::string(key) + " = " + describe(*n) + ": expected an integer " +
-                          std::to_string(lo) + ".." + std::to_string(hi),
-                      line_of(*n)};
+std::string hex(const CookieSecret& s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (const auto byte : s) {
+        out += kHex[byte >> 4];
+        out += kHex[byte & 15];
     }
-    return static_cast<T>(v->get());
+    return out;
 }
 
-std::string get_string(const toml::table& t, const char* key, const std::string& def) {
-    const toml::node* n = t.get(key);
-    if (!n) return def;
-    const auto* v = n->as_string();
-    if (!v) throw Problem{std::string(key) + ": expected a string", line_of(*n)};
-    return v->get();
+const std::vector<Key<Config>>& server_keys() {
+    static const std::vector<Key<Config>> keys = {
+        config::custom<Config>(
+            "listen", "list of \"ipv4:port\" or \"[ipv6]:port\"",
+            "Addresses and ports answered on, UDP and TCP; \"0.0.0.0:53\" and \"[::]:53\" answer "
+            "on every address of the host, each answer from the address its query was sent to",
+            true,
+            [](Config& c, const toml::node& n, const Source& src) {
+                const auto* arr = n.as_array();
+                if (!arr || arr->empty())
+                    src.fail(n, "listen: expected a list of \"address:port\"");
+                c.listen.clear();
+                for (const auto& item : *arr) {
+                    const auto* str = item.as_string();
+                    auto la = str ? parse_listen(str->get()) : std::nullopt;
+                    if (!la)
+                        src.fail(item, "listen: " +
+                                           (str ? "'" + str->get() + "'" : std::string("value")) +
+                                           " is not \"ipv4:port\" or \"[ipv6]:port\"");
+                    c.listen.push_back(*la);
+                }
+            },
+            [](const Config& c) {
+                std::string s = "[";
+                for (const auto& l : c.listen)
+                    s += (s.size() > 1 ? ", " : "") + config::toml_string(l.text());
+                return s + "]";
+            }),
+        config::integer<Config>(
+            "threads", [](auto& c) -> auto& { return c.threads; }, 0, 256,
+            "UDP worker threads per listen address (0: one per core)", true),
+        config::integer<Config>(
+            "edns_payload", [](auto& c) -> auto& { return c.edns_payload; }, 512, 4096,
+            "The EDNS UDP payload advertised and honoured at most; 1232 fits the IPv6 minimum "
+            "MTU, so answers are never fragmented"),
+        config::string<Config>(
+            "nsid", [](auto& c) -> auto& { return c.nsid; },
+            "Name server identifier (EDNS NSID, RFC 5001) sent to clients "
+            "that ask, up to 128 octets; empty: none"),
+        config::boolean<Config>(
+            "cookies", [](auto& c) -> auto& { return c.cookies; },
+            "Answer DNS Cookies (RFC 7873, RFC 9018 server cookies)"),
+        config::custom<Config>(
+            "cookie_secret", "32 hexadecimal digits",
+            "The RFC 9018 server cookie secret, the same on every server of a fleet; "
+            "unset: random per process",
+            false,
+            [](Config& c, const toml::node& n, const Source& src) {
+                const auto* str = n.as_string();
+                if (str) c.cookie_secret = parse_cookie_secret(str->get());
+                if (!str || !c.cookie_secret)
+                    src.fail(n,
+                             "cookie_secret: expected 32 hexadecimal digits (128 bits, RFC 9018), "
+                             "got " +
+                                 config::describe(n));
+            },
+            [](const Config& c) {
+                return c.cookie_secret ? config::toml_string(hex(*c.cookie_secret))
+                                       : std::string("(random)");
+            }),
+        config::integer<Config>(
+            "tcp_idle_timeout_ms", [](auto& c) -> auto& { return c.tcp_idle_timeout_ms; }, 100,
+            3600000, "TCP connections without a complete query for this long are closed", true),
+        config::integer<Config>(
+            "tcp_max_connections", [](auto& c) -> auto& { return c.tcp_max_connections; }, 1,
+            1000000, "TCP connections at most, in total", true),
+        config::integer<Config>(
+            "tcp_max_per_client", [](auto& c) -> auto& { return c.tcp_max_per_client; }, 1, 1000000,
+            "TCP connections at most per client address", true),
+        config::integer<Config>(
+            "udp_rcvbuf", [](auto& c) -> auto& { return c.udp_rcvbuf; }, 0, 1 << 30,
+            "Receive buffer of each UDP socket, in bytes, at least 4096 (0: the kernel's "
+            "default); bursts that overflow it are lost and counted",
+            true),
+        config::string<Config>(
+            "control_socket", [](auto& c) -> auto& { return c.control_socket; },
+            "The Unix socket dnsdctl talks to (empty: none)", true),
+        config::string<Config>(
+            "metrics_listen", [](auto& c) -> auto& { return c.metrics_listen; },
+            "\"address:port\" where Prometheus scrapes /metrics (empty: none)", true),
+    };
+    return keys;
 }
 
-void check_keys(const toml::table& t, std::initializer_list<const char*> known, const char* where) {
-    for (const auto& [k, v] : t) {
-        bool ok = false;
-        for (const char* name : known) ok = ok || k.str() == name;
-        if (!ok)
-            throw Problem{"unknown key '" + std::string(k.str()) + "' in " + where, line_of(v)};
-    }
+const std::vector<Key<Config>>& rrl_keys() {
+    static const std::vector<Key<Config>> keys = {
+        config::integer<Config>(
+            "responses_per_second", [](auto& c) -> auto& { return c.rrl.responses_per_second; }, 0,
+            1000000, "Responses per second per client netblock and kind of response (0: off)"),
+        config::integer<Config>(
+            "slip", [](auto& c) -> auto& { return c.rrl.slip; }, 0, 10,
+            "Every slip-th limited response is sent empty with TC=1, so a real client retries "
+            "over TCP (0: none)"),
+        config::integer<Config>(
+            "ipv4_prefix", [](auto& c) -> auto& { return c.rrl.ipv4_prefix; }, 8, 32,
+            "IPv4 clients are counted per netblock of this length"),
+        config::integer<Config>(
+            "ipv6_prefix", [](auto& c) -> auto& { return c.rrl.ipv6_prefix; }, 16, 128,
+            "IPv6 clients are counted per netblock of this length"),
+        config::integer<Config>(
+            "table_size", [](auto& c) -> auto& { return c.rrl.table_size; }, 1024, 1 << 24,
+            "Counting cells (rounded up to a power of two)"),
+    };
+    return keys;
+}
+
+const std::vector<Key<ZoneConfig>>& zone_keys() {
+    static const std::vector<Key<ZoneConfig>> keys = {
+        config::string<ZoneConfig>(
+            "name", [](auto& z) -> auto& { return z.name; },
+            "The zone's apex, like \"cdn.example.net\" (required)"),
+        config::string<ZoneConfig>(
+            "file", [](auto& z) -> auto& { return z.file; },
+            "Its RFC 1035 master file; relative to the config file's directory (required)"),
+    };
+    return keys;
+}
+
+const char* const kTopLevel[] = {"server",    "zones", "nodes",  "maps",
+                                 "redirects", "geoip", "health", "rrl"};
+
+// A table of the top level (absent: `empty`), or a Problem if not a table.
+const toml::table& section(const toml::table& root, const char* name, const Source& src) {
+    static const toml::table empty;
+    const toml::node* n = root.get(name);
+    if (!n) return empty;
+    if (!n->as_table()) src.fail(*n, std::string("[") + name + "] must be a table");
+    return *n->as_table();
 }
 
 }  // namespace
 
 std::vector<std::string> restart_only_changes(const Config& a, const Config& b) {
-    std::vector<std::string> out;
-    auto texts = [](const Config& c) {
-        std::vector<std::string> t;
-        for (const auto& l : c.listen) t.push_back(l.text());
-        return t;
-    };
-    if (texts(a) != texts(b)) out.push_back("listen");
-    if (a.threads != b.threads) out.push_back("threads");
-    if (a.udp_rcvbuf != b.udp_rcvbuf) out.push_back("udp_rcvbuf");
-    if (a.tcp_idle_timeout_ms != b.tcp_idle_timeout_ms) out.push_back("tcp_idle_timeout_ms");
-    if (a.tcp_max_connections != b.tcp_max_connections) out.push_back("tcp_max_connections");
-    if (a.tcp_max_per_client != b.tcp_max_per_client) out.push_back("tcp_max_per_client");
-    if (a.control_socket != b.control_socket) out.push_back("control_socket");
-    if (a.metrics_listen != b.metrics_listen) out.push_back("metrics_listen");
-    return out;
+    return config::restart_changes<Config>(server_keys(), a, b);
+}
+
+std::string config_reference() {
+    std::string s =
+        "# dnsd configuration reference\n\n"
+        "Generated by `dnsd --print-config-reference` from the schema in the code "
+        "(`dnsd/server/config.cpp`, `dnsd/redirect/nodes_config.cpp`); a test checks this file "
+        "against it and against `maps/dnsd.toml.example`. \"restart\": a change takes effect "
+        "when dnsd restarts; every other key applies on reload. Rules that tie keys together "
+        "are checked as code and reported, like every error, with file:line.\n\n";
+    const Config c;
+    s += config::reference<Config>("[server]", "The server as a whole.", server_keys(), c);
+    s += config::reference<Config>(
+        "[rrl]",
+        "Response rate limiting for UDP, against use as a reflector. TCP and clients with a "
+        "valid server cookie are not limited.",
+        rrl_keys(), c);
+    s += config::reference<ZoneConfig>("[[zones]]", "One table per zone served from a file.",
+                                       zone_keys(), ZoneConfig{});
+    s += edges_reference();
+    return s;
 }
 
 std::optional<Config> load_config(const std::string& path, std::string& error) {
@@ -107,116 +224,56 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         return std::nullopt;
     }
     const auto base = std::filesystem::absolute(path).parent_path();
+    const Source src{path};
     try {
-        check_keys(root,
-                   {"server", "zones", "nodes", "maps", "redirects", "geoip", "health", "rrl"},
-                   "the top level (expected [server], [[zones]], [[nodes]], [maps.NAME], "
-                   "[[redirects]], [geoip], [health], [rrl])");
-        const toml::table empty;
-        const toml::table* server = root["server"].as_table();
-        if (root.get("server") && !server)
-            throw Problem{"[server] must be a table", line_of(*root.get("server"))};
-        const toml::table& s = server ? *server : empty;
-        check_keys(s,
-                   {"listen", "threads", "edns_payload", "nsid", "cookies", "cookie_secret",
-                    "tcp_idle_timeout_ms", "tcp_max_connections", "tcp_max_per_client",
-                    "udp_rcvbuf", "control_socket", "metrics_listen"},
-                   "[server]");
-        if (const toml::node* l = s.get("listen")) {
-            const auto* arr = l->as_array();
-            if (!arr || arr->empty())
-                throw Problem{"listen: expected a list of \"address:port\"", line_of(*l)};
-            for (const auto& item : *arr) {
-                const auto* str = item.as_string();
-                auto la = str ? parse_listen(str->get()) : std::nullopt;
-                if (!la)
-                    throw Problem{
-                        "listen: " + (str ? "'" + str->get() + "'" : std::string("value")) +
-                            " is not \"ipv4:port\" or \"[ipv6]:port\"",
-                        line_of(item)};
-                c.listen.push_back(*la);
-            }
-        } else {
-            c.listen.push_back(*parse_listen("127.0.0.1:53"));
+        std::string top;
+        for (const char* t : kTopLevel) top += (top.empty() ? "" : ", ") + std::string(t);
+        for (const auto& [k, v] : root) {
+            bool known = false;
+            for (const char* t : kTopLevel) known = known || k.str() == t;
+            if (!known)
+                src.fail(v, "unknown key '" + std::string(k.str()) +
+                                "' in the top level (expected [server], [[zones]], [[nodes]], "
+                                "[maps.NAME], [[redirects]], [geoip], [health], [rrl])");
         }
-        c.threads = get_int<unsigned>(s, "threads", 0, 0, 256);
-        // RFC 6891 6.2.5: values below 512 are treated as 512; above 4096 is
-        // pointless (fragmentation) and our buffers stop there.
-        c.edns_payload = get_int<std::uint16_t>(s, "edns_payload", 1232, 512, 4096);
-        c.nsid = get_string(s, "nsid", "");
+        const toml::table& s = section(root, "server", src);
+        config::read_table<Config>(s, server_keys(), c, src, "[server]");
+        // Rules beyond one key's type and range.
         if (c.nsid.size() > 128)
-            throw Problem{"nsid: " + std::to_string(c.nsid.size()) +
-                              " octets; at most 128 (it rides in every answer that asks)",
-                          line_of(*s.get("nsid"))};
-        if (const toml::node* n = s.get("cookies")) {
-            if (!n->as_boolean()) throw Problem{"cookies: expected true or false", line_of(*n)};
-            c.cookies = n->as_boolean()->get();
-        }
-        if (s.get("cookie_secret")) {
-            const std::string hex = get_string(s, "cookie_secret", "");
-            c.cookie_secret = parse_cookie_secret(hex);
-            if (!c.cookie_secret)
-                throw Problem{
-                    "cookie_secret: expected 32 hexadecimal digits (128 bits, RFC 9018), "
-                    "got '" +
-                        hex + "'",
-                    line_of(*s.get("cookie_secret"))};
-        }
-        c.tcp_idle_timeout_ms = get_int<unsigned>(s, "tcp_idle_timeout_ms", 10000, 100, 3600000);
-        c.tcp_max_connections = get_int<unsigned>(s, "tcp_max_connections", 1024, 1, 1000000);
-        c.tcp_max_per_client = get_int<unsigned>(s, "tcp_max_per_client", 32, 1, 1000000);
-        c.udp_rcvbuf = get_int<unsigned>(s, "udp_rcvbuf", 4u << 20, 0, 1u << 30);
+            src.fail(*s.get("nsid"), "nsid: " + std::to_string(c.nsid.size()) +
+                                         " octets; at most 128 (it rides in every answer that "
+                                         "asks)");
         if (c.udp_rcvbuf != 0 && c.udp_rcvbuf < 4096)
-            throw Problem{"udp_rcvbuf: " + std::to_string(c.udp_rcvbuf) +
-                              " is below 4096 (0 keeps the kernel's default)",
-                          line_of(*s.get("udp_rcvbuf"))};
-        c.control_socket = get_string(s, "control_socket", "");
-        c.metrics_listen = get_string(s, "metrics_listen", "");
+            src.fail(*s.get("udp_rcvbuf"), "udp_rcvbuf: " + std::to_string(c.udp_rcvbuf) +
+                                               " is below 4096 (0 keeps the kernel's default)");
         if (!c.metrics_listen.empty() && !parse_listen(c.metrics_listen))
-            throw Problem{"metrics_listen: '" + c.metrics_listen + "' is not \"address:port\"",
-                          line_of(*s.get("metrics_listen"))};
-
-        if (const toml::node* rn = root.get("rrl")) {
-            const toml::table* r = rn->as_table();
-            if (!r) throw Problem{"[rrl] must be a table", line_of(*rn)};
-            check_keys(*r,
-                       {"responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix", "table_size"},
-                       "[rrl]");
-            c.rrl.responses_per_second =
-                get_int<unsigned>(*r, "responses_per_second", 0, 0, 1000000);
-            c.rrl.slip = get_int<unsigned>(*r, "slip", 2, 0, 10);
-            c.rrl.ipv4_prefix = get_int<unsigned>(*r, "ipv4_prefix", 24, 8, 32);
-            c.rrl.ipv6_prefix = get_int<unsigned>(*r, "ipv6_prefix", 56, 16, 128);
-            c.rrl.table_size = get_int<unsigned>(*r, "table_size", 65536, 1024, 1u << 24);
-        }
+            src.fail(*s.get("metrics_listen"),
+                     "metrics_listen: '" + c.metrics_listen + "' is not \"address:port\"");
+        config::read_table<Config>(section(root, "rrl", src), rrl_keys(), c, src, "[rrl]");
 
         const toml::node* zn = root.get("zones");
         const toml::array* zones = zn ? zn->as_array() : nullptr;
         if (!zones || zones->empty())
-            throw Problem{"no zones: add a [[zones]] table with name and file",
-                          zn ? line_of(*zn) : 0};
+            src.fail(zn ? line_of(*zn) : 0, "no zones: add a [[zones]] table with name and file");
         std::set<std::string> names;
         for (const auto& z : *zones) {
             const auto* zt = z.as_table();
-            if (!zt) throw Problem{"[[zones]] entries must be tables", line_of(z)};
-            check_keys(*zt, {"name", "file"}, "[[zones]]");
+            if (!zt) src.fail(z, "[[zones]] entries must be tables");
             ZoneConfig zc;
             zc.line = line_of(z);
-            zc.name = get_string(*zt, "name", "");
-            zc.file = get_string(*zt, "file", "");
+            config::read_table<ZoneConfig>(*zt, zone_keys(), zc, src, "[[zones]]");
             if (zc.name.empty() || zc.file.empty())
-                throw Problem{"[[zones]] needs both name and file", zc.line};
+                src.fail(zc.line, "[[zones]] needs both name and file");
             while (zc.name.size() > 1 && zc.name.back() == '.') zc.name.pop_back();
             std::string lower = zc.name;
             for (auto& ch : lower)
                 ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-            if (!names.insert(lower).second)
-                throw Problem{"zone " + zc.name + " listed twice", zc.line};
+            if (!names.insert(lower).second) src.fail(zc.line, "zone " + zc.name + " listed twice");
             if (std::filesystem::path(zc.file).is_relative()) zc.file = (base / zc.file).string();
             c.zones.push_back(std::move(zc));
         }
     } catch (const Problem& p) {
-        error = path + (p.line > 0 ? ":" + std::to_string(p.line) : std::string()) + ": " + p.what;
+        error = p.text();
         return std::nullopt;
     }
     auto edges = load_edges(root, path, error);

@@ -11,6 +11,7 @@
 #include "dnsd/redirect/nodes.hpp"
 #include "dnsd/server/rrl.hpp"
 #include "dnsd/wire/cookie.hpp"
+#include "dnsd/wire/wire.hpp"
 
 namespace signpost::dnsd {
 
@@ -26,16 +27,16 @@ struct ZoneConfig {
     int line = 0;      // where it was configured
 };
 
+// Defaults are these member initializers, and only these: the schema
+// (config.cpp) shows them in the generated reference.
 struct Config {
     std::string path;
-    std::vector<ListenAddress> listen;
+    std::vector<ListenAddress> listen{ListenAddress{common::IpAddress::v4(0x7f000001), 53}};
     unsigned threads = 0;  // 0: one per core
-    std::uint16_t edns_payload = 1232;
-    std::string nsid;
+    std::uint16_t edns_payload = kDefaultEdnsPayload;
+    std::string nsid;     // EDNS NSID (RFC 5001) sent to clients that ask; empty: none
     bool cookies = true;  // answer DNS Cookies (RFC 7873)
-    std::optional<CookieSecret>
-        cookie_secret;  // RFC 9018 secret; none: random per process  // EDNS NSID (RFC 5001) sent
-                        // to clients that ask; empty: none
+    std::optional<CookieSecret> cookie_secret;  // RFC 9018 secret; none: random per process
     unsigned tcp_idle_timeout_ms = 10000;
     unsigned tcp_max_connections = 1024;
     unsigned tcp_max_per_client = 32;
@@ -56,6 +57,10 @@ std::optional<Config> load_config(const std::string& path, std::string& error);
 // when dnsd starts (sockets, threads, TCP limits): "listen", "threads", ...
 // A reload applies everything else; these it names in a warning.
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
+
+// Every key of the config file, generated from the schema (Markdown):
+// `dnsd --print-config-reference`, docs/config-reference.md.
+std::string config_reference();
 
 // "127.0.0.1:53", "[::1]:5353"; nullopt if malformed.
 std::optional<ListenAddress> parse_listen(const std::string& text);

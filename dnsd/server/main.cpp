@@ -35,11 +35,14 @@ namespace {
 int parse_args(int argc, char** argv, std::string& config, bool& check) {
     po::options_description desc(
         "dnsd: signpost's authoritative DNS server\n\nUsage: dnsd --config FILE "
-        "[--check-config]\n\nOptions");
+        "[--check-config]\n       dnsd --print-config-reference\n\nOptions");
     desc.add_options()("help,h", "show this help")(
         "config,c", po::value(&config)->value_name("FILE"),
         "the TOML configuration (see maps/dnsd.toml.example)")(
-        "check-config", "load the configuration and every zone, report problems, and exit");
+        "check-config", "load the configuration and every zone, report problems, and exit")(
+        "print-config-reference",
+        "print every configuration key (type, range, default, whether a change needs a "
+        "restart, what it does) as Markdown, and exit");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -51,6 +54,10 @@ int parse_args(int argc, char** argv, std::string& config, bool& check) {
     if (vm.count("help")) {
         std::cout << desc
                   << "\nSignals: SIGHUP reloads the config and zones; SIGTERM/SIGINT stop.\n";
+        return 0;
+    }
+    if (vm.count("print-config-reference")) {
+        std::cout << config_reference();
         return 0;
     }
     if (config.empty()) {

@@ -255,7 +255,7 @@ class ConfigErrors(unittest.TestCase):
             ('[server]\nudp_rcvbuf = -1\n', ":2:", "udp_rcvbuf"),
             ('[server]\nnsid = "%s"\n' % ("x" * 129), ":2:", "nsid: 129 octets; at most 128"),
             ('[server]\ncookie_secret = "e5e973e5"\n', ":2:", "cookie_secret: expected 32 hexadecimal"),
-            ('[server]\ncookies = "yes"\n', ":2:", "cookies: expected true or false"),
+            ('[server]\ncookies = "yes"\n', ":2:", 'cookies = "yes": expected true or false'),
             ('[rrl]\nresponses_per_second = 10\nslip = 11\n', ":3:", "slip = 11: expected an integer 0..10"),
             ('[rrl]\nrate = 10\n', ":2:", "unknown key 'rate' in [rrl]"),
             ('[server]\nlisten = [\n', ":", ""),

@@ -22,8 +22,8 @@ TEST(Config, RestartOnlyChangesNameEachStartupSetting) {
     b.control_socket = "/run/x.sock";
     b.metrics_listen = "127.0.0.1:9153";
     EXPECT_EQ(restart_only_changes(a, b),
-              (std::vector<std::string>{"listen", "threads", "udp_rcvbuf", "tcp_idle_timeout_ms",
-                                        "tcp_max_connections", "tcp_max_per_client",
+              (std::vector<std::string>{"listen", "threads", "tcp_idle_timeout_ms",
+                                        "tcp_max_connections", "tcp_max_per_client", "udp_rcvbuf",
                                         "control_socket", "metrics_listen"}));
     Config c = a;
     c.listen[0] = *parse_listen("127.0.0.1:5353");  // same count, other port
