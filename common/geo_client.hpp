@@ -12,6 +12,7 @@
 
 #include "common/geo_answer.hpp"
 #include "common/ip_address.hpp"
+#include "common/line_client.hpp"
 
 namespace signpost::common {
 
@@ -20,7 +21,6 @@ class GeoClient {
     using Clock = std::chrono::steady_clock;
 
     explicit GeoClient(std::string socket_path);
-    ~GeoClient();
     GeoClient(const GeoClient&) = delete;
     GeoClient& operator=(const GeoClient&) = delete;
 
@@ -43,18 +43,11 @@ class GeoClient {
     std::string command(std::string_view line, std::string& response,
                         std::chrono::milliseconds timeout);
 
-    bool connected() const { return fd_ >= 0; }
-    void close();
+    bool connected() const { return conn_.connected(); }
+    void close() { conn_.close(); }
 
   private:
-    std::string ensure_connected();
-    std::string write_all(std::string_view data, Clock::time_point deadline);
-    std::string read_line(std::string& line, Clock::time_point deadline);
-
-    std::string path_;
-    int fd_ = -1;
-    std::string in_;          // bytes received and not yet consumed
-    std::size_t in_pos_ = 0;  // start of unconsumed bytes in in_
+    LineClient conn_;
 };
 
 }  // namespace signpost::common

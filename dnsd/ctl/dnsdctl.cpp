@@ -2,16 +2,13 @@
 //   dnsdctl [-s SOCKET] reload | stats | zones | status | explain NAME ADDRESS[/PREFIX]
 //                      | node NAME [up|down|drain [SECONDS]|auto]
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <iostream>
 #include <string>
 
-#include "common/unix_socket.hpp"
+#include "common/json.hpp"
+#include "common/line_client.hpp"
 
 namespace po = boost::program_options;
 
@@ -52,56 +49,35 @@ int main(int argc, char** argv) {
     }
     std::string request;
     for (const auto& a : args) request += (request.empty() ? "" : " ") + a;
-    request += "\n";
-    std::string error;
-    int fd = signpost::common::connect_unix(socket, error);
-    if (fd < 0) {
-        std::cerr << "dnsdctl: " << error << "\n";
+    signpost::common::LineClient client(socket, "dnsd", 64u << 20);
+    std::string response;
+    if (auto e = client.command(request, response, std::chrono::milliseconds(timeout_ms));
+        !e.empty()) {
+        std::cerr << "dnsdctl: " << e << "\n";
         return 2;
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    auto wait = [&](short what) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        pollfd p{fd, what, 0};
-        return left.count() > 0 && ::poll(&p, 1, static_cast<int>(left.count())) > 0;
-    };
-    for (std::size_t off = 0; off < request.size();) {
-        ssize_t n = ::send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
-        if (n > 0) {
-            off += static_cast<std::size_t>(n);
-        } else if (!wait(POLLOUT)) {
-            std::cerr << "dnsdctl: timeout sending to " << socket << "\n";
-            return 2;
-        }
-    }
-    std::string response;
-    while (response.find('\n') == std::string::npos) {
-        char buf[4096];
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            response.append(buf, static_cast<std::size_t>(n));
-        } else if (n == 0 || !wait(POLLIN)) {
-            std::cerr << "dnsdctl: no answer from " << socket << "\n";
-            return 2;
-        }
-    }
-    ::close(fd);
-    // explain answers with readable text: print it as text.
-    const auto t = response.find("\"text\":\"");
-    if ((args[0] == "explain" || args[0] == "status") && t != std::string::npos) {
-        std::string text;
-        for (std::size_t i = t + 8; i < response.size() && response[i] != '"'; ++i) {
-            if (response[i] == '\\' && i + 1 < response.size()) {
-                const char e = response[++i];
-                text += e == 'n' ? '\n' : e == 't' ? '\t' : e;
-            } else {
-                text += response[i];
+    // {"ok":true|false, ...}: explain and status answer with readable text
+    // ("text"), printed as text; anything else is printed as the JSON it is.
+    bool failed = false;  // "ok":false (answers without "ok", like stats, are answers)
+    bool has_text = false;
+    std::string text;
+    const std::string bad =
+        signpost::common::json::for_each_member(response, [&](std::string_view k, const auto& v) {
+            if (k == "ok") failed = !(v.type == signpost::common::json::Type::kBool && v.boolean);
+            if (k == "text" && v.type == signpost::common::json::Type::kString) {
+                has_text = true;
+                text = v.str;
             }
-        }
-        std::cout << text;
-        return 0;
+        });
+    if (!bad.empty()) {
+        std::cerr << "dnsdctl: not a dnsd answer (" << bad << "): " << response.substr(0, 200)
+                  << "\n";
+        return 2;
     }
-    std::cout << response;
-    return response.find("\"ok\":false") != std::string::npos ? 1 : 0;
+    if ((args[0] == "explain" || args[0] == "status") && has_text) {
+        std::cout << text;
+        return failed ? 1 : 0;
+    }
+    std::cout << response << "\n";
+    return failed ? 1 : 0;
 }
