@@ -156,12 +156,12 @@ void BM_Batch(benchmark::State& state) {
     const std::shared_ptr<const HealthState> health;  // no checks: the config's admin state
     for (std::size_t done = 0; done < queries.size() + Batch::kSize; done += Batch::kSize) {
         fill();  // every query once before timing (page in the ranges, warm the answer cache)
-        answerer.answer(*batch, Batch::kSize, *serving, health);
+        answerer.answer(*batch, Batch::kSize, serving, health);
     }
     std::uint64_t unanswered = 0;
     for (auto _ : state) {
         fill();
-        answerer.answer(*batch, Batch::kSize, *serving, health);
+        answerer.answer(*batch, Batch::kSize, serving, health);
         for (unsigned i = 0; i < Batch::kSize; ++i) unanswered += batch->out_len[i] == 0;
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * Batch::kSize);

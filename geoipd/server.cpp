@@ -15,6 +15,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "common/event_loop.hpp"
 #include "common/geo_protocol.hpp"
 #include "common/line_framer.hpp"
 #include "common/log.hpp"
@@ -25,7 +26,6 @@ namespace signpost::geoipd {
 
 namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr int kMaxEvents = 64;
 // Pushed tables a subscriber may leave unread before it is closed rather than
 // pushed to: each one pins a whole table image, in our queue or in the
 // socket's (an fd in flight keeps its memfd alive until the peer reads it).
@@ -34,58 +34,29 @@ constexpr unsigned kMaxUnreadPushes = 4;
 
 namespace {
 
-// A table fd to pass with the output byte at stream offset `at` (the first
-// byte of its table line). The shared_ptr keeps the table, and so its memfd,
-// open until the fd has been sent.
-struct FdMark {
-    std::uint64_t at;
-    std::shared_ptr<const common::GeoTable> table;
-};
-
 struct Connection {
     int fd = -1;
     common::LineFramer framer{common::kMaxRequestLine};
-    std::string out;
-    std::size_t out_pos = 0;
-    // Stream offset of out[0]: flush() erases sent bytes, marks stay absolute.
-    std::uint64_t out_base = 0;
-    std::deque<FdMark> fds;  // ascending `at`, all at or after out_base + out_pos
+    common::OutBuffer out;  // table fds ride with the first byte of their table line
     bool subscribed = false;
     std::uint64_t table_generation = 0;  // newest generation sent or queued to it
     unsigned unread_pushes = 0;          // pushed since the peer last had nothing left to read
     bool read_closed = false;
     bool reading_paused = false;
-    std::uint32_t events = EPOLLIN | EPOLLRDHUP;  // what epoll is asked to report
-    std::size_t pending() const { return out.size() - out_pos; }
+    std::size_t pending() const { return out.pending(); }
+    // The table line starting at `line_start` of out.buffer() carries t's memfd;
+    // the shared_ptr keeps the table, and so the memfd, open until it is sent.
     void queue_table(std::shared_ptr<const common::GeoTable> t, std::size_t line_start) {
-        fds.push_back({out_base + line_start, std::move(t)});
+        const int tfd = t->fd();
+        out.pass_fd(line_start, tfd, std::move(t));
     }
 };
 
-// Sends `len` bytes with `fd` attached to the first one. The kernel delivers
-// the fd with the data, so a reader gets it from the recvmsg that returns
-// that byte.
-ssize_t send_with_fd(int sock, const char* data, std::size_t len, int fd) {
-    iovec iov{const_cast<char*>(data), len};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-    return ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
 class Worker {
   public:
-    Worker(int epfd, int listen_fd, const ServerOptions& opts, common::Snapshot<DatabaseSet>& dbs,
-           Stats& stats, WorkerCounters& counters)
-        : epfd_(epfd), listen_fd_(listen_fd), opts_(opts), dbs_(dbs), stats_(stats), c_(counters) {}
+    Worker(common::EventLoop& loop, int listen_fd, const ServerOptions& opts,
+           common::Snapshot<DatabaseSet>& dbs, Stats& stats, WorkerCounters& counters)
+        : loop_(loop), listen_fd_(listen_fd), opts_(opts), dbs_(dbs), stats_(stats), c_(counters) {}
     ~Worker() {
         for (auto& [fd, conn] : conns_) close_conn(fd, false);
     }
@@ -98,11 +69,10 @@ class Worker {
     using Conn = Connection;
     void handle_line(Conn& c, std::string_view line, const DatabaseSet& set);
     void consume(Conn& c, const char* data, std::size_t n, const DatabaseSet& set);
-    bool flush(Conn& c);  // false: connection broken
     void update_interest(Conn& c);
     void close_conn(int fd, bool erase = true);
 
-    int epfd_;
+    common::EventLoop& loop_;
     int listen_fd_;
     const ServerOptions& opts_;
     common::Snapshot<DatabaseSet>& dbs_;
@@ -134,10 +104,8 @@ void Worker::on_listen() {
         bump(c_.connections_accepted);
         auto conn = std::make_unique<Conn>();
         conn->fd = fd;
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLRDHUP;
-        ev.data.fd = fd;
-        if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        if (!loop_.add(fd, EPOLLIN | EPOLLRDHUP,
+                       [this, fd](std::uint32_t events) { on_conn(fd, events); })) {
             stats_.connections_current.fetch_sub(1);
             ::close(fd);
             continue;
@@ -147,9 +115,9 @@ void Worker::on_listen() {
 }
 
 void Worker::handle_line(Conn& c, std::string_view line, const DatabaseSet& set) {
-    const std::size_t line_start = c.out.size();
+    const std::size_t line_start = c.out.buffer().size();
     RequestEffects fx;
-    handle_request_line(line, set, stats_, c_, c.out, &fx);
+    handle_request_line(line, set, stats_, c_, c.out.buffer(), &fx);
     if (fx.attach_table) c.queue_table(set.table(), line_start);
     if (fx.subscribe) {
         c.subscribed = true;
@@ -180,13 +148,13 @@ void Worker::on_publish() {
             drop.push_back(fd);
             continue;
         }
-        const std::size_t line_start = c.out.size();
-        append_table_line(c.out, *set->table());
+        const std::size_t line_start = c.out.buffer().size();
+        append_table_line(c.out.buffer(), *set->table());
         c.queue_table(set->table(), line_start);
         c.table_generation = gen;
         ++c.unread_pushes;
         bump(c_.table_pushes);
-        if (!flush(c)) {
+        if (!c.out.flush(fd)) {
             drop.push_back(fd);
             continue;
         }
@@ -200,46 +168,8 @@ void Worker::consume(Conn& c, const char* data, std::size_t n, const DatabaseSet
         std::string_view(data, n), [&](std::string_view line) { handle_line(c, line, set); },
         [&](std::string_view head) {
             bump(c_.bad_requests);
-            common::append_error_json(c.out, "request too long", head);
+            common::append_error_json(c.out.buffer(), "request too long", head);
         });
-}
-
-bool Worker::flush(Conn& c) {
-    while (c.pending() > 0) {
-        // Bytes before the next fd go with send(); at a mark, sendmsg() carries
-        // the fd with the bytes up to the mark after it (one fd per call, so
-        // each arrives with its own line).
-        const std::uint64_t pos = c.out_base + c.out_pos;
-        const bool at_mark = !c.fds.empty() && c.fds.front().at == pos;
-        std::size_t len = c.pending();
-        for (const auto& m : c.fds) {
-            if (m.at > pos) {
-                len = std::min<std::size_t>(len, m.at - pos);
-                break;
-            }
-        }
-        const char* data = c.out.data() + c.out_pos;
-        ssize_t n = at_mark ? send_with_fd(c.fd, data, len, c.fds.front().table->fd())
-                            : ::send(c.fd, data, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            c.out_pos += static_cast<std::size_t>(n);
-            if (at_mark) c.fds.pop_front();  // sent with the first byte, even if not all
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        return false;
-    }
-    if (c.pending() == 0) {
-        c.out_base += c.out.size();
-        c.out.clear();
-        c.out_pos = 0;
-    } else if (c.out_pos > (1 << 16)) {
-        c.out_base += c.out_pos;
-        c.out.erase(0, c.out_pos);
-        c.out_pos = 0;
-    }
-    return true;
 }
 
 void Worker::update_interest(Conn& c) {
@@ -251,18 +181,12 @@ void Worker::update_interest(Conn& c) {
     } else if (c.reading_paused && c.pending() <= opts_.max_pending_output / 2) {
         c.reading_paused = false;
     }
-    const std::uint32_t want = (c.reading_paused || c.read_closed ? 0u : (EPOLLIN | EPOLLRDHUP)) |
-                               (c.pending() > 0 ? EPOLLOUT : 0u);
-    if (want == c.events) return;
-    c.events = want;
-    epoll_event ev{};
-    ev.events = want;
-    ev.data.fd = c.fd;
-    ::epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+    loop_.watch(c.fd, (c.reading_paused || c.read_closed ? 0u : (EPOLLIN | EPOLLRDHUP)) |
+                          (c.pending() > 0 ? EPOLLOUT : 0u));
 }
 
 void Worker::close_conn(int fd, bool erase) {
-    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    loop_.remove(fd);
     ::close(fd);
     stats_.connections_current.fetch_sub(1);
     if (erase) conns_.erase(fd);
@@ -292,7 +216,7 @@ void Worker::on_conn(int fd, std::uint32_t events) {
             break;
         }
     }
-    if (!flush(c)) return close_conn(fd);
+    if (!c.out.flush(fd)) return close_conn(fd);
     if (c.read_closed && c.pending() == 0) return close_conn(fd);
     update_interest(c);
 }
@@ -331,48 +255,19 @@ bool Server::start(std::string& error) {
 }
 
 void Server::run_worker(unsigned index) {
-    int epfd = ::epoll_create1(EPOLL_CLOEXEC);
-    epoll_event ev{};
+    common::EventLoop loop;
+    Worker worker(loop, listen_fd_, opts_, dbs_, stats_, stats_.worker(index));
     // EPOLLEXCLUSIVE: one worker wakes per new connection, not all of them.
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.fd = listen_fd_;
-    ::epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd_, &ev);
-    ev.events = EPOLLIN;
-    ev.data.fd = stop_fd_;
-    ::epoll_ctl(epfd, EPOLL_CTL_ADD, stop_fd_, &ev);
+    loop.add(listen_fd_, EPOLLIN | EPOLLEXCLUSIVE, [&](std::uint32_t) { worker.on_listen(); });
+    loop.add(stop_fd_, EPOLLIN, [&](std::uint32_t) { loop.stop(); });
     const int publish_fd = publish_fds_[index];
-    ev.events = EPOLLIN;
-    ev.data.fd = publish_fd;
-    ::epoll_ctl(epfd, EPOLL_CTL_ADD, publish_fd, &ev);
-    {
-        auto worker =
-            std::make_unique<Worker>(epfd, listen_fd_, opts_, dbs_, stats_, stats_.worker(index));
-        epoll_event events[kMaxEvents];
-        bool running = true;
-        while (running) {
-            int n = ::epoll_wait(epfd, events, kMaxEvents, -1);
-            if (n < 0 && errno != EINTR) {
-                SP_LOG_ERROR("epoll_wait: %s", std::strerror(errno));
-                break;
-            }
-            for (int i = 0; i < n; ++i) {
-                const int fd = events[i].data.fd;
-                if (fd == stop_fd_) {
-                    running = false;
-                } else if (fd == listen_fd_) {
-                    worker->on_listen();
-                } else if (fd == publish_fd) {
-                    std::uint64_t v;
-                    while (::read(publish_fd, &v, sizeof v) > 0) {
-                    }
-                    worker->on_publish();
-                } else {
-                    worker->on_conn(fd, events[i].events);
-                }
-            }
+    loop.add(publish_fd, EPOLLIN, [&](std::uint32_t) {
+        std::uint64_t v;
+        while (::read(publish_fd, &v, sizeof v) > 0) {
         }
-    }
-    ::close(epfd);
+        worker.on_publish();
+    });
+    loop.run();
 }
 
 void Server::stop() {

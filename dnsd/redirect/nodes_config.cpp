@@ -160,8 +160,8 @@ const std::vector<Key<EdgeNode>>& node_keys() {
             "proportion"),
         config::choice<EdgeNode>(
             "admin", [](auto& n) -> auto& { return n.admin_up; },
-            std::vector<std::pair<const char*, bool>>{{"up", true}, {"down", false}},
-            "down takes the node out of service from the start"),
+            std::vector<std::pair<const char*, bool>>{{"up", true}, {"down", false}, {"", true}},
+            "down takes the node out of service from the start (\"\": up)"),
     };
     return keys;
 }

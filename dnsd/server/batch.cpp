@@ -30,7 +30,7 @@ std::uint64_t response_kind(const Query& q, ParseStatus status, const std::uint8
 }
 }  // namespace
 
-void BatchAnswerer::answer(Batch& b, unsigned n, const ServingState& state,
+void BatchAnswerer::answer(Batch& b, unsigned n, const std::shared_ptr<const ServingState>& state,
                            const std::shared_ptr<const HealthState>& health) {
     pipeline_.begin(state, health);
     for (unsigned i = 0; i < n; ++i)
@@ -42,7 +42,7 @@ void BatchAnswerer::answer(Batch& b, unsigned n, const ServingState& state,
         b.out_len[i] =
             pipeline_.answer(b.query[i], b.status[i], std::span(b.in[i], b.in_len[i]), b.source[i],
                              Transport::kUdp, std::span(b.out[i], Batch::kOutSize));
-    if (state.rrl) limit(b, n, state);
+    if (state->rrl) limit(b, n, *state);
 }
 
 void BatchAnswerer::limit(Batch& b, unsigned n, const ServingState& state) {

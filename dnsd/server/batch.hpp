@@ -54,7 +54,7 @@ struct Batch {
 class BatchAnswerer {
   public:
     explicit BatchAnswerer(WorkerStats& stats) : pipeline_(stats) {}
-    void answer(Batch& b, unsigned n, const ServingState& state,
+    void answer(Batch& b, unsigned n, const std::shared_ptr<const ServingState>& state,
                 const std::shared_ptr<const HealthState>& health);
 
   private:

@@ -4,13 +4,14 @@
 
 namespace signpost::dnsd {
 
-void QueryPipeline::begin(const ServingState& state,
-                          const std::shared_ptr<const HealthState>& health) {
-    state_ = &state;
-    env_.health = health_.get(health, state.edges);
-    env_.decisions = state.decisions.get();
-    if (state.generation != generation_) {
-        generation_ = state.generation;
+void QueryPipeline::begin(std::shared_ptr<const ServingState> state,
+                          std::shared_ptr<const HealthState> health) {
+    state_ = std::move(state);
+    health_source_ = std::move(health);
+    env_.health = health_.get(health_source_, state_->edges);
+    env_.decisions = state_->decisions.get();
+    if (state_->generation != generation_) {
+        generation_ = state_->generation;
         cache_.clear();
     }
 }
@@ -48,8 +49,8 @@ std::size_t QueryPipeline::answer(const Query& q, ParseStatus status,
     // answered before (only well-formed queries are looked up or kept; a
     // redirect answer is never stored, so its lookup misses). A cookie answer
     // carries a server cookie made for this client and second: never cached.
-    const bool cacheable =
-        transport == Transport::kUdp && status == ParseStatus::kOk && !q.cookie.present;
+    const bool cacheable = transport == Transport::kUdp && status == ParseStatus::kOk &&
+                           !q.cookie.present && out.size() >= AnswerCache::kMaxAnswer;
     AnswerCache::Counts before;
     if (cacheable) {
         const std::size_t n = cache_.find(in.data(), in.size(), out.data(), stats_);

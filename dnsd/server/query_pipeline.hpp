@@ -27,8 +27,9 @@ class QueryPipeline {
     explicit QueryPipeline(WorkerStats& stats) : stats_(stats) {}
 
     // The state and health every query is answered with until the next call:
-    // once per UDP batch, once per TCP read. Both must outlive those answers.
-    void begin(const ServingState& state, const std::shared_ptr<const HealthState>& health);
+    // once per UDP batch, once per TCP read. Kept (not borrowed) until then.
+    void begin(std::shared_ptr<const ServingState> state,
+               std::shared_ptr<const HealthState> health);
 
     // Parses one message (oversize: longer than the transport accepts, FORMERR).
     static ParseStatus parse(std::span<const std::uint8_t> in, bool oversize, Query& q);
@@ -51,12 +52,12 @@ class QueryPipeline {
     std::size_t answer_message(std::span<const std::uint8_t> in, const common::IpAddress& source,
                                Transport transport, std::span<std::uint8_t> out);
 
-    const ServingState& state() const { return *state_; }
     WorkerStats& stats() { return stats_; }
 
   private:
     WorkerStats& stats_;
-    const ServingState* state_ = nullptr;
+    std::shared_ptr<const ServingState> state_;
+    std::shared_ptr<const HealthState> health_source_;
     QueryEnv env_;
     HealthFor health_;
     AnswerCache cache_;  // static UDP answers; emptied when the serving state changes

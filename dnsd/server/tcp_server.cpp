@@ -12,6 +12,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "common/event_loop.hpp"
 #include "common/log.hpp"
 #include "dnsd/health/checker.hpp"
 #include "dnsd/server/query_pipeline.hpp"
@@ -31,18 +32,17 @@ struct Conn {
     int fd = -1;
     common::IpAddress peer;
     std::vector<std::uint8_t> in;
-    std::vector<std::uint8_t> out;
-    std::size_t out_pos = 0;
+    common::OutBuffer out;
     Clock::time_point last_active;
-    std::uint32_t events = 0;
     bool read_closed = false;
 };
 
 class TcpServer {
   public:
-    TcpServer(const TcpLimits& l, common::Snapshot<ServingState>& s,
+    TcpServer(common::EventLoop& loop, const TcpLimits& l, common::Snapshot<ServingState>& s,
               common::Snapshot<HealthState>& h, WorkerStats& st)
-        : limits_(l),
+        : loop_(loop),
+          limits_(l),
           state_(s),
           health_(h),
           stats_(st),
@@ -51,8 +51,6 @@ class TcpServer {
     ~TcpServer() {
         for (auto& [fd, c] : conns_) ::close(fd);
     }
-    int ep = -1;
-
     void accept_all(int lfd);
     void on_event(int fd, std::uint32_t events);
     void expire_idle();
@@ -60,9 +58,9 @@ class TcpServer {
   private:
     void close_conn(int fd);
     void answer_ready(Conn& c);
-    bool flush(Conn& c);
     void update(Conn& c);
 
+    common::EventLoop& loop_;
     TcpLimits limits_;
     common::Snapshot<ServingState>& state_;
     common::Snapshot<HealthState>& health_;
@@ -97,11 +95,13 @@ void TcpServer::accept_all(int lfd) {
         c->fd = fd;
         c->peer = ip;
         c->last_active = Clock::now();
-        c->events = EPOLLIN | EPOLLRDHUP;
-        epoll_event ev{};
-        ev.events = c->events;
-        ev.data.fd = fd;
-        ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        if (!loop_.add(fd, EPOLLIN | EPOLLRDHUP,
+                       [this, fd](std::uint32_t events) { on_event(fd, events); })) {
+            --per_client_[ip];
+            if (per_client_[ip] == 0) per_client_.erase(ip);
+            ::close(fd);
+            continue;
+        }
         conns_.emplace(fd, std::move(c));
     }
 }
@@ -111,7 +111,7 @@ void TcpServer::close_conn(int fd) {
     if (it == conns_.end()) return;
     auto pc = per_client_.find(it->second->peer);
     if (pc != per_client_.end() && --pc->second == 0) per_client_.erase(pc);
-    ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+    loop_.remove(fd);
     ::close(fd);
     conns_.erase(it);
 }
@@ -123,13 +123,13 @@ void TcpServer::answer_ready(Conn& c) {
     // a UDP batch.
     std::shared_ptr<const ServingState> snap;
     std::shared_ptr<const HealthState> hs;
-    while (c.in.size() - pos >= 2 && c.out.size() - c.out_pos < kMaxPendingOut) {
+    while (c.in.size() - pos >= 2 && c.out.pending() < kMaxPendingOut) {
         const std::size_t len = load16(c.in.data() + pos);
         if (c.in.size() - pos - 2 < len) break;
         if (!snap) {
             snap = state_.load();
             hs = health_.load();
-            pipeline_.begin(*snap, hs);
+            pipeline_.begin(snap, hs);
         }
         // Idle means no complete query: a client trickling bytes of one
         // message (slowloris) times out like a silent one.
@@ -140,41 +140,17 @@ void TcpServer::answer_ready(Conn& c) {
                                      std::span(scratch_.get(), kMaxMessage));
         pos += 2 + len;
         if (rlen == 0) continue;
-        c.out.push_back(static_cast<std::uint8_t>(rlen >> 8));
-        c.out.push_back(static_cast<std::uint8_t>(rlen));
-        c.out.insert(c.out.end(), scratch_.get(), scratch_.get() + rlen);
+        const std::uint8_t prefix[2] = {static_cast<std::uint8_t>(rlen >> 8),
+                                        static_cast<std::uint8_t>(rlen)};
+        c.out.append(prefix, 2);
+        c.out.append(scratch_.get(), rlen);
     }
     c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(pos));
 }
 
-bool TcpServer::flush(Conn& c) {
-    while (c.out_pos < c.out.size()) {
-        ssize_t n = ::send(c.fd, c.out.data() + c.out_pos, c.out.size() - c.out_pos, MSG_NOSIGNAL);
-        if (n > 0) {
-            c.out_pos += static_cast<std::size_t>(n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        return false;
-    }
-    if (c.out_pos == c.out.size()) {
-        c.out.clear();
-        c.out_pos = 0;
-    }
-    return true;
-}
-
 void TcpServer::update(Conn& c) {
-    const bool pending = c.out_pos < c.out.size();
-    const bool can_read = !c.read_closed && c.out.size() - c.out_pos < kMaxPendingOut;
-    const std::uint32_t want = (can_read ? (EPOLLIN | EPOLLRDHUP) : 0u) | (pending ? EPOLLOUT : 0u);
-    if (want == c.events) return;
-    c.events = want;
-    epoll_event ev{};
-    ev.events = want;
-    ev.data.fd = c.fd;
-    ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
+    const bool can_read = !c.read_closed && c.out.pending() < kMaxPendingOut;
+    loop_.watch(c.fd, (can_read ? (EPOLLIN | EPOLLRDHUP) : 0u) | (c.out.empty() ? 0u : EPOLLOUT));
 }
 
 void TcpServer::on_event(int fd, std::uint32_t events) {
@@ -191,7 +167,7 @@ void TcpServer::on_event(int fd, std::uint32_t events) {
             if (n > 0) {
                 c.in.insert(c.in.end(), buf, buf + n);
                 answer_ready(c);
-                if (c.out.size() - c.out_pos >= kMaxPendingOut) break;
+                if (c.out.pending() >= kMaxPendingOut) break;
                 continue;
             }
             if (n < 0 && errno == EINTR) continue;
@@ -202,8 +178,8 @@ void TcpServer::on_event(int fd, std::uint32_t events) {
         }
     }
     if (events & EPOLLOUT) answer_ready(c);  // resume after backpressure
-    if (!flush(c)) return close_conn(fd);
-    if (c.read_closed && c.out_pos == c.out.size()) return close_conn(fd);
+    if (!c.out.flush(fd)) return close_conn(fd);
+    if (c.read_closed && c.out.empty()) return close_conn(fd);
     update(c);
 }
 
@@ -224,41 +200,18 @@ void TcpServer::expire_idle() {
 void run_tcp_server(const std::vector<int>& fds, const TcpLimits& limits,
                     common::Snapshot<ServingState>& state, common::Snapshot<HealthState>& health,
                     WorkerStats& stats, int stop_fd) {
-    TcpServer s(limits, state, health, stats);
-    s.ep = ::epoll_create1(EPOLL_CLOEXEC);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    for (int fd : fds) {
-        ev.data.fd = fd;
-        ::epoll_ctl(s.ep, EPOLL_CTL_ADD, fd, &ev);
-    }
-    ev.data.fd = stop_fd;
-    ::epoll_ctl(s.ep, EPOLL_CTL_ADD, stop_fd, &ev);
+    common::EventLoop loop;
+    TcpServer s(loop, limits, state, health, stats);
+    for (int fd : fds) loop.add(fd, EPOLLIN, [&s, fd](std::uint32_t) { s.accept_all(fd); });
+    loop.add(stop_fd, EPOLLIN, [&loop](std::uint32_t) { loop.stop(); });
     // Idle connections are swept at a tenth of the timeout (at least every 50 ms).
     const int tick = static_cast<int>(std::max(50u, limits.idle_timeout_ms / 10));
     auto next_sweep = Clock::now();
-    epoll_event events[64];
-    for (;;) {
-        const int n = ::epoll_wait(s.ep, events, 64, tick);
-        if (n < 0 && errno != EINTR) break;
-        bool stop = false;
-        for (int i = 0; i < n; ++i) {
-            const int fd = events[i].data.fd;
-            if (fd == stop_fd) {
-                stop = true;
-            } else if (std::find(fds.begin(), fds.end(), fd) != fds.end()) {
-                s.accept_all(fd);
-            } else {
-                s.on_event(fd, events[i].events);
-            }
-        }
-        if (stop) break;
-        if (Clock::now() >= next_sweep) {
-            s.expire_idle();
-            next_sweep = Clock::now() + std::chrono::milliseconds(tick);
-        }
-    }
-    ::close(s.ep);
+    loop.run(tick, [&] {
+        if (Clock::now() < next_sweep) return;
+        s.expire_idle();
+        next_sweep = Clock::now() + std::chrono::milliseconds(tick);
+    });
 }
 
 }  // namespace signpost::dnsd

@@ -106,7 +106,7 @@ bool serve_batch(int fd, Slots& s, BatchAnswerer& answerer, common::Snapshot<Ser
         b.source[i] = src ? *src : common::IpAddress{};
     }
     const auto snap = state.load();  // once per batch, not per packet
-    answerer.answer(b, static_cast<unsigned>(n), *snap, health.load());
+    answerer.answer(b, static_cast<unsigned>(n), snap, health.load());
     unsigned out = 0;
     for (int i = 0; i < n; ++i) {
         if (b.out_len[i] == 0) continue;

@@ -93,3 +93,32 @@ external_max_age_s = 120
     EXPECT_FALSE(load("[health]\ndrain_secs = 5\n", error));
     EXPECT_NE(error.find("unknown key 'drain_secs' in [health]"), std::string::npos) << error;
 }
+
+// A node's admin: "up", "down", or "" (up, as before the schema); anything
+// else refused with the words it takes, and an unknown key with the real ones.
+TEST(EdgeConfig, NodeAdminWordsAndUnknownKeys) {
+    std::string error;
+    auto e = load(R"(
+[[nodes]]
+name = "a"
+ipv4 = ["192.0.2.1"]
+admin = ""
+[[nodes]]
+name = "b"
+ipv4 = ["192.0.2.2"]
+admin = "down"
+)",
+                  error);
+    ASSERT_TRUE(e) << error;
+    EXPECT_TRUE(e->nodes[0].admin_up);
+    EXPECT_FALSE(e->nodes[1].admin_up);
+    EXPECT_FALSE(load("[[nodes]]\nname = \"a\"\nipv4 = [\"192.0.2.1\"]\nadmin = \"off\"\n", error));
+    EXPECT_NE(error.find(":4: admin = \"off\": expected \"up\", \"down\" or \"\""),
+              std::string::npos)
+        << error;
+    EXPECT_FALSE(load("[[nodes]]\nname = \"a\"\nipv4 = [\"192.0.2.1\"]\nwieght = 5\n", error));
+    EXPECT_NE(error.find(":4: unknown key 'wieght' in [[nodes]] (known: name, weight, admin, "
+                         "ipv4, ipv6, check)"),
+              std::string::npos)
+        << error;
+}

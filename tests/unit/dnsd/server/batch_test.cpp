@@ -107,7 +107,7 @@ struct BatchCache : ::testing::Test {
             batch->oversize[i] = false;
             batch->source[i] = *signpost::common::IpAddress::parse("192.0.2.7");
         }
-        answerer.answer(*batch, static_cast<unsigned>(qs.size()), *state, nullptr);
+        answerer.answer(*batch, static_cast<unsigned>(qs.size()), state, nullptr);
         std::vector<std::vector<std::uint8_t>> out;
         for (std::size_t i = 0; i < qs.size(); ++i)
             out.emplace_back(batch->out[i], batch->out[i] + batch->out_len[i]);
@@ -217,7 +217,7 @@ TEST_F(BatchCache, TcpAnswersAreTheUdpAnswersUntruncated) {
     for (const auto& a : asks) {
         const auto q = wire(a, 42);
         const auto udp = run({q});
-        tcp.begin(*state, nullptr);
+        tcp.begin(state, nullptr);
         const std::size_t n = tcp.answer_message(q, src, Transport::kTcp, buf);
         ASSERT_EQ(std::vector<std::uint8_t>(buf.begin(), buf.begin() + n), udp[0]) << a.name;
     }
@@ -225,7 +225,7 @@ TEST_F(BatchCache, TcpAnswersAreTheUdpAnswersUntruncated) {
     // so), whole over TCP, through one pipeline that answered it over UDP.
     const auto q = wire({"big.example.test.", LDNS_RR_TYPE_TXT, 512}, 43);
     QueryPipeline both(stats);
-    both.begin(*state, nullptr);
+    both.begin(state, nullptr);
     std::vector<std::uint8_t> udp(4096);
     for (int i = 0; i < 2; ++i) {
         const auto hits = stats.answer_cache_hits.load();
