@@ -13,6 +13,7 @@
 #include <map>
 #include <thread>
 
+#include "common/event_loop.hpp"
 #include "common/json.hpp"
 #include "common/line_framer.hpp"
 #include "common/log.hpp"
@@ -32,7 +33,7 @@ struct Client {
     bool http = false;
     common::LineFramer framer{kMaxControlLine};
     std::string in;
-    std::string out;
+    common::OutBuffer out;
     std::chrono::steady_clock::time_point opened;
     bool close_after_write = false;
 };
@@ -414,100 +415,76 @@ std::string ControlServer::explain(std::string_view args) {
 }
 
 void ControlServer::run() {
-    int ep = ::epoll_create1(EPOLL_CLOEXEC);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    for (int fd : {unix_fd_, http_fd_, stop_fd_}) {
-        if (fd < 0) continue;
-        ev.data.fd = fd;
-        ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    }
+    common::EventLoop loop;
     std::map<int, Client> clients;
     auto drop = [&](int fd) {
-        ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+        loop.remove(fd);
         ::close(fd);
         clients.erase(fd);
     };
     auto flush = [&](int fd, Client& c) {
-        while (!c.out.empty()) {
-            ssize_t n = ::send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
-            if (n <= 0) break;
-            c.out.erase(0, static_cast<std::size_t>(n));
-        }
-        if (c.out.empty() && c.close_after_write) return drop(fd);
-        epoll_event e{};
-        e.events = EPOLLIN | (c.out.empty() ? 0u : EPOLLOUT);
-        e.data.fd = fd;
-        ::epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+        if (!c.out.flush(fd) || (c.out.empty() && c.close_after_write)) return drop(fd);
+        loop.watch(fd, EPOLLIN | (c.out.empty() ? 0u : EPOLLOUT));
     };
-    bool running = true;
-    while (running) {
-        epoll_event events[16];
-        const int n = ::epoll_wait(ep, events, 16, 1000);
-        const auto now = std::chrono::steady_clock::now();
-        for (int i = 0; i < n; ++i) {
-            const int fd = events[i].data.fd;
-            if (fd == stop_fd_) {
-                running = false;
-            } else if (fd == unix_fd_ || fd == http_fd_) {
-                int cfd = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (cfd < 0) continue;
-                if (clients.size() >= 64) {  // a control plane, not a service: few clients
-                    ::close(cfd);
-                    continue;
-                }
-                Client& c = clients[cfd];
-                c.http = fd == http_fd_;
-                c.opened = now;
-                ev.events = EPOLLIN;
-                ev.data.fd = cfd;
-                ::epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev);
-            } else {
-                auto it = clients.find(fd);
-                if (it == clients.end()) continue;
-                Client& c = it->second;
-                char buf[4096];
-                ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-                if (r <= 0 && !(events[i].events & EPOLLOUT)) {
-                    drop(fd);
-                    continue;
-                }
-                if (r > 0 && c.http) {
-                    c.in.append(buf, static_cast<std::size_t>(r));
-                    if (c.in.find("\r\n\r\n") != std::string::npos ||
-                        c.in.size() > kMaxHttpRequest) {
-                        const bool ok =
-                            c.in.starts_with("GET /metrics ") || c.in.starts_with("GET / ");
-                        const std::string body =
-                            ok ? stats_.prometheus(state_.load()->generation, reloader_.reloads(),
-                                                   reloader_.failures()) +
-                                     node_metrics()
-                               : "not found: try GET /metrics\n";
-                        c.out =
-                            std::string(ok ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.0 404 Not Found\r\n") +
-                            "Content-Type: text/plain; version=0.0.4\r\nContent-Length: " +
-                            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-                        c.close_after_write = true;
-                    }
-                } else if (r > 0) {
-                    c.framer.feed(
-                        std::string_view(buf, static_cast<std::size_t>(r)),
-                        [&](std::string_view line) { c.out += handle(line) + "\n"; },
-                        [&](std::string_view) {
-                            c.out += "{\"ok\":false,\"error\":\"request too long\"}\n";
-                        });
-                }
-                flush(fd, c);
+    auto on_client = [&](int fd, std::uint32_t events) {
+        auto it = clients.find(fd);
+        if (it == clients.end()) return;
+        Client& c = it->second;
+        char buf[4096];
+        ssize_t r = ::recv(fd, buf, sizeof buf, 0);
+        if (r <= 0 && !(events & EPOLLOUT)) return drop(fd);
+        if (r > 0 && c.http) {
+            c.in.append(buf, static_cast<std::size_t>(r));
+            if (c.in.find("\r\n\r\n") != std::string::npos || c.in.size() > kMaxHttpRequest) {
+                const bool ok = c.in.starts_with("GET /metrics ") || c.in.starts_with("GET / ");
+                const std::string body =
+                    ok ? stats_.prometheus(state_.load()->generation, reloader_.reloads(),
+                                           reloader_.failures()) +
+                             node_metrics()
+                       : "not found: try GET /metrics\n";
+                c.out.append(
+                    std::string(ok ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.0 404 Not Found\r\n") +
+                    "Content-Type: text/plain; version=0.0.4\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+                c.close_after_write = true;
             }
+        } else if (r > 0) {
+            c.framer.feed(
+                std::string_view(buf, static_cast<std::size_t>(r)),
+                [&](std::string_view line) { c.out.append(handle(line) + "\n"); },
+                [&](std::string_view) {
+                    c.out.append("{\"ok\":false,\"error\":\"request too long\"}\n");
+                });
         }
+        flush(fd, c);
+    };
+    auto on_listen = [&](int lfd) {
+        int cfd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) return;
+        if (clients.size() >= 64) {  // a control plane, not a service: few clients
+            ::close(cfd);
+            return;
+        }
+        Client& c = clients[cfd];
+        c.http = lfd == http_fd_;
+        c.opened = std::chrono::steady_clock::now();
+        if (!loop.add(cfd, EPOLLIN, [&, cfd](std::uint32_t ev) { on_client(cfd, ev); })) {
+            ::close(cfd);
+            clients.erase(cfd);
+        }
+    };
+    for (int fd : {unix_fd_, http_fd_})
+        if (fd >= 0) loop.add(fd, EPOLLIN, [&, fd](std::uint32_t) { on_listen(fd); });
+    loop.add(stop_fd_, EPOLLIN, [&](std::uint32_t) { loop.stop(); });
+    loop.run(1000, [&] {
         // Nobody holds a control or metrics connection for more than a minute.
+        const auto now = std::chrono::steady_clock::now();
         std::vector<int> stale;
         for (auto& [fd, c] : clients)
             if (now - c.opened > std::chrono::seconds(60)) stale.push_back(fd);
         for (int fd : stale) drop(fd);
-    }
+    });
     for (auto& [fd, c] : clients) ::close(fd);
-    ::close(ep);
 }
 
 }  // namespace signpost::dnsd
