@@ -8,7 +8,7 @@
 #include <cstring>
 #include <random>
 
-#include "common/siphash.hpp"
+#include "dnsd/wire/siphash.hpp"
 
 namespace signpost::dnsd {
 
@@ -19,7 +19,7 @@ std::uint64_t tag(const std::uint8_t client[8], const std::uint8_t head[8],
     std::memcpy(in, client, 8);
     std::memcpy(in + 8, head, 8);
     std::memcpy(in + 16, ip.bytes(), ip.byte_len());
-    return common::siphash24(secret.data(), in, 16 + ip.byte_len());
+    return siphash24(secret.data(), in, 16 + ip.byte_len());
 }
 }  // namespace
 

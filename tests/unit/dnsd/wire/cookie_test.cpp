@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/siphash.hpp"
 #include "dnsd/wire/query.hpp"
+#include "dnsd/wire/siphash.hpp"
 
 using namespace signpost::dnsd;
 using signpost::common::IpAddress;
@@ -38,8 +38,8 @@ TEST(SipHash, ReferenceVectors) {
     std::uint8_t key[16], msg[64];
     for (int i = 0; i < 16; ++i) key[i] = static_cast<std::uint8_t>(i);
     for (int i = 0; i < 64; ++i) msg[i] = static_cast<std::uint8_t>(i);
-    EXPECT_EQ(signpost::common::siphash24(key, msg, 0), 0x726fdb47dd0e0e31ULL);
-    EXPECT_EQ(signpost::common::siphash24(key, msg, 63), 0x958a324ceb064572ULL);
+    EXPECT_EQ(signpost::dnsd::siphash24(key, msg, 0), 0x726fdb47dd0e0e31ULL);
+    EXPECT_EQ(signpost::dnsd::siphash24(key, msg, 63), 0x958a324ceb064572ULL);
 }
 
 TEST(Cookie, Rfc9018AppendixA) {

@@ -6,7 +6,7 @@
 
 #include <string_view>
 
-namespace signpost::common {
+namespace signpost::geoipd {
 
 // Empty when the code is unknown. Case-sensitive: codes are upper case.
 std::string_view continent_of_country(std::string_view iso_code);
@@ -15,4 +15,4 @@ std::string_view continent_of_country(std::string_view iso_code);
 // lookup is a binary search).
 bool country_table_is_sorted();
 
-}  // namespace signpost::common
+}  // namespace signpost::geoipd

@@ -1,11 +1,11 @@
-#include "common/country_continent.hpp"
+#include "geoipd/country_continent.hpp"
 
 #include <gtest/gtest.h>
 
-using signpost::common::continent_of_country;
+using signpost::geoipd::continent_of_country;
 
 TEST(CountryContinent, TableIsSortedForBinarySearch) {
-    EXPECT_TRUE(signpost::common::country_table_is_sorted());
+    EXPECT_TRUE(signpost::geoipd::country_table_is_sorted());
 }
 
 TEST(CountryContinent, KnownAssignments) {

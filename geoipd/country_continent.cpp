@@ -1,10 +1,10 @@
-#include "common/country_continent.hpp"
+#include "geoipd/country_continent.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
 
-namespace signpost::common {
+namespace signpost::geoipd {
 namespace {
 
 struct Entry {
@@ -90,4 +90,4 @@ bool country_table_is_sorted() {
                }) == std::end(kTable);
 }
 
-}  // namespace signpost::common
+}  // namespace signpost::geoipd
