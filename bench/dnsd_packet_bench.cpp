@@ -23,6 +23,7 @@
 #include "bench/query_file.hpp"
 #include "dnsd/server/batch.hpp"
 #include "dnsd/server/config.hpp"
+#include "dnsd/server/serving_state.hpp"
 #include "dnsd/wire/query.hpp"
 #include "dnsd/zone/responder.hpp"
 #include "dnsd/zone/zone_loader.hpp"

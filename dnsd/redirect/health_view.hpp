@@ -65,4 +65,21 @@ struct HealthState {
     std::uint64_t admin_generation = 0;  // overrides up to this set_admin() are in the view
 };
 
+// The health view for the node set a batch is answered with. Right after a
+// reload the checker's snapshot may describe the previous node set for a
+// moment (until the checker re-indexes, about a millisecond); then the view is
+// carried over by node name, so nodes that are down, forced down or draining
+// stay so across every reload instead of counting as up for that moment.
+// One per worker thread; rebuilt only when either snapshot changes.
+class HealthFor {
+  public:
+    const HealthState* get(const std::shared_ptr<const HealthState>& hs,
+                           const std::shared_ptr<const EdgeSet>& edges);
+
+  private:
+    std::shared_ptr<const HealthState> source_;
+    const EdgeSet* for_ = nullptr;
+    HealthState translated_;
+};
+
 }  // namespace signpost::dnsd

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "common/hash.hpp"
+#include "dnsd/server/serving_state.hpp"
 #include "dnsd/zone/responder.hpp"
 
 namespace signpost::dnsd {

@@ -11,14 +11,13 @@
 #include <vector>
 
 #include "common/ip_address.hpp"
-#include "dnsd/health/checker.hpp"
 #include "dnsd/server/query_pipeline.hpp"
-#include "dnsd/server/serving_state.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/wire/query.hpp"
-#include "dnsd/zone/dynamic_answer.hpp"
 
 namespace signpost::dnsd {
+
+struct ServingState;
 
 struct Batch {
     // Datagrams per batch: enough to amortise a syscall, few enough that a

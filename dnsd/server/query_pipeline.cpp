@@ -1,6 +1,7 @@
 #include "dnsd/server/query_pipeline.hpp"
 
 #include "dnsd/redirect/redirect.hpp"
+#include "dnsd/server/serving_state.hpp"
 
 namespace signpost::dnsd {
 

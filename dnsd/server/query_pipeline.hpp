@@ -12,8 +12,7 @@
 #include <span>
 
 #include "common/ip_address.hpp"
-#include "dnsd/health/checker.hpp"
-#include "dnsd/server/serving_state.hpp"
+#include "dnsd/redirect/health_view.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/wire/query.hpp"
 #include "dnsd/zone/answer_cache.hpp"
@@ -21,6 +20,8 @@
 #include "dnsd/zone/responder.hpp"
 
 namespace signpost::dnsd {
+
+struct ServingState;
 
 class QueryPipeline {
   public:

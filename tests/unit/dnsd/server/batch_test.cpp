@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dnsd/server/serving_state.hpp"
 #include "dnsd/zone/zone_loader.hpp"
 
 #include <ldns/ldns.h>  // after the C++ headers
