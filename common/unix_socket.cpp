@@ -81,4 +81,29 @@ int connect_unix(const std::string& path, std::string& error) {
     return fd;
 }
 
+ssize_t recv_with_fds(int sock, char* buf, std::size_t len, std::size_t max_fds,
+                      std::vector<int>& fds, bool& truncated, int flags) {
+    std::vector<char> control(CMSG_SPACE(sizeof(int) * max_fds));
+    iovec iov{buf, len};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    const ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
+    truncated = false;
+    if (n < 0) return n;  // nothing was received, control messages included
+    truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < count; ++i) {
+            int got;
+            std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            fds.push_back(got);
+        }
+    }
+    return n;
+}
+
 }  // namespace signpost::common

@@ -2,7 +2,11 @@
 // Unix-domain stream sockets: the transport of the geoipd protocol and of the
 // control sockets. Both ends are non-blocking and close-on-exec.
 
+#include <sys/types.h>
+
+#include <cstddef>
 #include <string>
+#include <vector>
 
 namespace signpost::common {
 
@@ -17,5 +21,12 @@ int listen_unix(const std::string& path, int backlog, std::string& error);
 
 // Connects to `path`; returns a non-blocking fd, or -1 with `error` set.
 int connect_unix(const std::string& path, std::string& error);
+
+// recvmsg() of data and of the file descriptors passed with it (SCM_RIGHTS,
+// received close-on-exec), at most `max_fds` per call: appends them to
+// `fds`. `truncated`: more were sent than fit; the kernel closed those (so
+// the data can no longer be paired with its fds). Returns recvmsg's result.
+ssize_t recv_with_fds(int sock, char* buf, std::size_t len, std::size_t max_fds,
+                      std::vector<int>& fds, bool& truncated, int flags = 0);
 
 }  // namespace signpost::common

@@ -93,30 +93,19 @@ int run_table(const std::string& socket, std::chrono::milliseconds timeout) {
             break;
         }
         char buf[4096];
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-        iovec iov{buf, sizeof buf};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        const ssize_t n = ::recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
+        std::vector<int> got;
+        bool truncated = false;
+        const ssize_t n = recv_with_fds(s, buf, sizeof buf, 4, got, truncated);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n <= 0) {
             std::cerr << "geoipctl: " << socket << ": connection closed before the table\n";
             break;
         }
-        for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-            if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-            const std::size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (std::size_t i = 0; i < count; ++i) {
-                int got;
-                std::memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
-                if (fd < 0)
-                    fd = got;
-                else
-                    ::close(got);
-            }
+        for (int g : got) {
+            if (fd < 0)
+                fd = g;
+            else
+                ::close(g);
         }
         line.append(buf, static_cast<std::size_t>(n));
     }

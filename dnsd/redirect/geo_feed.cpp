@@ -145,41 +145,23 @@ bool GeoFeed::session(const std::string& path) {
         }
         if (!p[0].revents) continue;
         char data[16384];
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead)] = {};
-        iovec iov{data, sizeof data};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        const ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        std::vector<int> got;
+        bool truncated = false;
+        const ssize_t n = common::recv_with_fds(fd, data, sizeof data, kMaxFdsPerRead, got,
+                                                truncated, MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n < 0) {  // nothing was received, control messages included
             why = std::strerror(errno);
             break;
         }
-        if (msg.msg_flags & MSG_CTRUNC) {
+        if (truncated) {
             // The kernel closed the fds that did not fit; the lines they came
             // with can no longer be paired with theirs: start afresh.
             why = "more file descriptors than expected in one read";
-            for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                    for (std::size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
-                        int got;
-                        std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-                        ::close(got);
-                    }
+            for (int g : got) ::close(g);
             break;
         }
-        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-            const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (std::size_t i = 0; i < count; ++i) {
-                int got;
-                std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-                fds.push_back(got);
-            }
-        }
+        fds.insert(fds.end(), got.begin(), got.end());
         if (n == 0) break;  // closed by geoipd
         buf.append(data, static_cast<std::size_t>(n));
         std::size_t start = 0;
