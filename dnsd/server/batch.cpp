@@ -44,6 +44,7 @@ void BatchAnswerer::answer(Batch& b, unsigned n, const std::shared_ptr<const Ser
             pipeline_.answer(b.query[i], b.status[i], std::span(b.in[i], b.in_len[i]), b.source[i],
                              Transport::kUdp, std::span(b.out[i], Batch::kOutSize));
     if (state->rrl) limit(b, n, *state);
+    pipeline_.end();
 }
 
 void BatchAnswerer::limit(Batch& b, unsigned n, const ServingState& state) {

@@ -17,6 +17,13 @@ void QueryPipeline::begin(std::shared_ptr<const ServingState> state,
     }
 }
 
+void QueryPipeline::end() {
+    env_.health = nullptr;
+    env_.decisions = nullptr;
+    health_source_.reset();
+    state_.reset();
+}
+
 ParseStatus QueryPipeline::parse(std::span<const std::uint8_t> in, bool oversize, Query& q) {
     if (oversize) {
         q = Query{};

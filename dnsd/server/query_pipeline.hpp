@@ -27,10 +27,13 @@ class QueryPipeline {
   public:
     explicit QueryPipeline(WorkerStats& stats) : stats_(stats) {}
 
-    // The state and health every query is answered with until the next call:
-    // once per UDP batch, once per TCP read. Kept (not borrowed) until then.
+    // The state and health every query is answered with until end(): once
+    // per UDP batch, once per TCP read. Held (not borrowed) until end(), which
+    // lets them go, so an idle worker never pins a replaced state (its zones
+    // and compiled maps) until its next query.
     void begin(std::shared_ptr<const ServingState> state,
                std::shared_ptr<const HealthState> health);
+    void end();
 
     // Parses one message (oversize: longer than the transport accepts, FORMERR).
     static ParseStatus parse(std::span<const std::uint8_t> in, bool oversize, Query& q);

@@ -145,6 +145,7 @@ void TcpServer::answer_ready(Conn& c) {
         c.out.append(prefix, 2);
         c.out.append(scratch_.get(), rlen);
     }
+    if (snap) pipeline_.end();
     c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(pos));
 }
 

@@ -240,3 +240,15 @@ TEST_F(BatchCache, TcpAnswersAreTheUdpAnswersUntruncated) {
     EXPECT_FALSE(buf[2] & 0x02);
     EXPECT_GT(n, 512u);
 }
+
+// A worker lets go of the serving state once its batch is answered: an idle
+// worker must not keep a replaced state (zones, compiled maps) alive.
+TEST_F(BatchCache, AnsweredBatchDoesNotPinTheState) {
+    run({wire({"www.example.test.", LDNS_RR_TYPE_A}, 1)});
+    EXPECT_EQ(state.use_count(), 1);
+    QueryPipeline tcp(stats);
+    tcp.begin(state, nullptr);
+    EXPECT_EQ(state.use_count(), 2);
+    tcp.end();
+    EXPECT_EQ(state.use_count(), 1);
+}
