@@ -96,6 +96,29 @@ class Layers(unittest.TestCase):
                 visit(n, [])
         self.assertEqual(cycles, [], "\n" + "\n".join(cycles))
 
+    def test_namespaces_follow_folders(self):
+        # dnsd/<layer>/ is signpost::dnsd::<layer> (an inline namespace, so
+        # code within dnsd names its types unqualified while every symbol
+        # carries its layer); common/ is signpost::common, geoipd/ signpost::geoipd.
+        problems = []
+        for src in sources():
+            with open(os.path.join(ROOT, src)) as f:
+                names = [n.replace("inline ", "") for n in
+                         re.findall(r"^namespace (signpost[\w: ]*?) \{", f.read(), re.M)]
+            if not names:
+                continue  # main() only
+            parts = src.split("/")
+            want = {"common": "signpost::common", "geoipd": "signpost::geoipd"}.get(parts[0])
+            if parts[0] == "dnsd":
+                want = "signpost::dnsd::" + parts[1]
+            if not any(n == want or n.startswith(want + "::") for n in names):
+                problems.append("%s: declares %s, not %s" % (src, ", ".join(names), want))
+            for n in names:
+                if n == "signpost::dnsd" or (n.startswith("signpost::dnsd::") and
+                                             n.split("::")[2] not in DNSD_LAYERS):
+                    problems.append("%s: namespace %s is no layer's" % (src, n))
+        self.assertEqual(problems, [], "\n" + "\n".join(problems))
+
     def test_the_check_sees_a_violation(self):
         # The rule itself: an upward include is refused, a downward one allowed.
         self.assertFalse(allowed("dnsd/wire/query.cpp", "dnsd/zone/zone.hpp")[0])

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline health {
 
 namespace {
 
@@ -228,4 +228,4 @@ bool write_file_atomically(const std::string& path, const std::string& content,
     return true;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline health

@@ -36,7 +36,7 @@
 #include "common/ip_address.hpp"
 #include "dnsd/redirect/health_view.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline health {
 
 const char* admin_mode_name(AdminMode m);
 std::optional<AdminMode> parse_admin_mode(std::string_view s);
@@ -71,4 +71,4 @@ bool read_small_file(const std::string& path, std::string& out, std::string& err
 // never a part: a temporary file beside it, fsync, rename, fsync of the directory.
 bool write_file_atomically(const std::string& path, const std::string& content, std::string& error);
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline health

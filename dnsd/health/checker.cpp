@@ -15,7 +15,7 @@
 
 #include "common/log.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline health {
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -616,4 +616,4 @@ void HealthChecker::run() {
     }
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline health

@@ -27,7 +27,7 @@
 #include "dnsd/redirect/nodes.hpp"
 #include "dnsd/redirect/select.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline health {
 
 struct AdminResult {
     bool ok = false;
@@ -105,4 +105,4 @@ class HealthChecker {
     std::string external_status_;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline health

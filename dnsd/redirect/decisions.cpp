@@ -7,7 +7,7 @@
 
 #include "common/hash.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
 
 using common::Family;
 using common::Uint128;
@@ -448,4 +448,4 @@ std::shared_ptr<const Decisions> compile_decisions(const EdgeSet& edges,
     return d;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline redirect

@@ -12,7 +12,7 @@
 #include "common/log.hpp"
 #include "common/unix_socket.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
 
 namespace {
 // geoipd's lines are short; a line this long is not geoipd speaking.
@@ -231,4 +231,4 @@ void GeoFeed::on_line(std::string_view line, int fd) {
     first_attempt_done();
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline redirect

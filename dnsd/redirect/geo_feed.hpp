@@ -20,7 +20,7 @@
 
 #include "common/geo_table.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
 
 class GeoFeed {
   public:
@@ -78,4 +78,4 @@ class GeoFeed {
     std::thread thread_;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline redirect

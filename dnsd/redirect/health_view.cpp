@@ -1,6 +1,6 @@
 #include "dnsd/redirect/health_view.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
 
 const HealthState* HealthFor::get(const std::shared_ptr<const HealthState>& hs,
                                   const std::shared_ptr<const EdgeSet>& edges) {
@@ -35,4 +35,4 @@ const HealthState* HealthFor::get(const std::shared_ptr<const HealthState>& hs,
     return &translated_;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline redirect

@@ -12,7 +12,7 @@
 #include "common/ip_address.hpp"
 #include "dnsd/redirect/nodes.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
 
 // Which nodes are up, per family (index = node index), as computed by the
 // health checker from checks, admin overrides and external marks. Empty: the
@@ -82,4 +82,4 @@ class HealthFor {
     HealthState translated_;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline redirect

@@ -12,7 +12,7 @@
 
 #include "common/ip_address.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
 
 // How a node is checked (issue: health). Defaults come from [health], a
 // node's own `check = { ... }` overrides them field by field.
@@ -114,4 +114,4 @@ struct EdgeSet {
     CheckConfig check_defaults;  // [health]'s check fields
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline redirect

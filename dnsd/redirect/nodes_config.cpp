@@ -10,7 +10,7 @@
 #include "dnsd/config/schema.hpp"
 #include "dnsd/redirect/select.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
 
 namespace {
 
@@ -535,4 +535,4 @@ std::string edges_reference() {
     return s;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline redirect

@@ -4,7 +4,7 @@
 #include "dnsd/redirect/health_view.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
 
 ClientKey client_key(const Query& q, const common::IpAddress& source) {
     ClientKey k;
@@ -55,4 +55,4 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const 
     return written;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline redirect

@@ -8,7 +8,7 @@
 
 #include "common/hash.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
 
 namespace {
 
@@ -264,4 +264,4 @@ Explanation explain(const Decision& d, const EdgeSet& e, const RedirectConfig& r
     return x;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline redirect

@@ -8,7 +8,7 @@
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/zone/responder.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 namespace {
 // What a response is, for rate limiting: answers and NODATA by name and type
@@ -83,4 +83,4 @@ void BatchAnswerer::limit(Batch& b, unsigned n, const ServingState& state) {
     }
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

@@ -15,7 +15,7 @@
 #include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/wire/query.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 struct ServingState;
 
@@ -62,4 +62,4 @@ class BatchAnswerer {
     QueryPipeline pipeline_;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

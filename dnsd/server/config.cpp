@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 std::string ListenAddress::text() const {
     return address.is_v4() ? address.to_string() + ":" + std::to_string(port)
@@ -282,4 +282,4 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
     return c;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

@@ -13,7 +13,7 @@
 #include "dnsd/wire/cookie.hpp"
 #include "dnsd/wire/wire.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 struct ListenAddress {
     common::IpAddress address;
@@ -65,4 +65,4 @@ std::string config_reference();
 // "127.0.0.1:53", "[::1]:5353"; nullopt if malformed.
 std::optional<ListenAddress> parse_listen(const std::string& text);
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

@@ -22,7 +22,7 @@
 #include "dnsd/server/sockets.hpp"
 #include "dnsd/zone/zone_loader.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 namespace {
 // Control requests are short words; metrics requests are one HTTP header block.
@@ -487,4 +487,4 @@ void ControlServer::run() {
     for (auto& [fd, c] : clients) ::close(fd);
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

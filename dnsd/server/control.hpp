@@ -22,7 +22,7 @@
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/server/stats.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 struct ControlOptions {
     std::string socket_path;     // empty: no control socket
@@ -64,4 +64,4 @@ class ControlServer {
     std::string explain(std::string_view args);
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

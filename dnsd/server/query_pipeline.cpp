@@ -3,7 +3,7 @@
 #include "dnsd/redirect/redirect.hpp"
 #include "dnsd/server/serving_state.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 void QueryPipeline::begin(std::shared_ptr<const ServingState> state,
                           std::shared_ptr<const HealthState> health) {
@@ -80,4 +80,4 @@ std::size_t QueryPipeline::answer_message(std::span<const std::uint8_t> in,
     return answer(query_, st, in, source, transport, out);
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

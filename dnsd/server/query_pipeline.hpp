@@ -19,7 +19,7 @@
 #include "dnsd/zone/dynamic_answer.hpp"
 #include "dnsd/zone/responder.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 struct ServingState;
 
@@ -69,4 +69,4 @@ class QueryPipeline {
     Query query_;  // answer_message()'s
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

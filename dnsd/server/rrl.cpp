@@ -5,7 +5,7 @@
 #include "common/hash.hpp"
 #include "dnsd/redirect/select.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 RateLimiter::RateLimiter(const RrlConfig& c) : config_(c) {
     std::uint64_t size = 1024;
@@ -34,4 +34,4 @@ RateLimiter::Verdict RateLimiter::check(const common::IpAddress& client, std::ui
     return config_.slip != 0 && over % config_.slip == 0 ? Verdict::kSlip : Verdict::kDrop;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

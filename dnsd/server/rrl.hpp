@@ -16,7 +16,7 @@
 
 #include "common/ip_address.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 struct RrlConfig {
     unsigned responses_per_second = 0;  // 0: off
@@ -43,4 +43,4 @@ class RateLimiter {
     std::unique_ptr<std::atomic<std::uint64_t>[]> cells_;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

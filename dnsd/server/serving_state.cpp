@@ -11,7 +11,7 @@
 #include "dnsd/redirect/redirect.hpp"
 #include "dnsd/zone/zone_loader.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
                                                 std::string& error,
@@ -219,4 +219,4 @@ std::string StateReloader::reload() {
     return {};
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

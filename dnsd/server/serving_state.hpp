@@ -20,7 +20,7 @@
 #include "dnsd/zone/responder.hpp"
 #include "dnsd/zone/zone.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 struct ServingState {
     ZoneSet zones;
@@ -101,4 +101,4 @@ class FileReloader {
     std::thread thread_;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 namespace {
 bool is_wildcard_address(const sockaddr_storage& ss) {
@@ -148,4 +148,4 @@ int bound_port(int fd) {
     return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

@@ -6,7 +6,7 @@
 
 #include "dnsd/server/config.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 // A UDP socket with SO_REUSEPORT (one per worker thread: the kernel spreads
 // clients over them) or a TCP listener. IPv6 sockets are IPv6-only, so
@@ -39,4 +39,4 @@ int bound_port(int fd);
 bool bind_listener(const ListenAddress& la, unsigned threads, std::vector<int>& udp,
                    std::vector<int>& tcp, std::string& where, std::string& error);
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

@@ -2,7 +2,7 @@
 
 #include "dnsd/server/sockets.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 Stats::Stats(unsigned workers) {
     for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerStats>());
@@ -96,4 +96,4 @@ std::uint64_t Stats::udp_receive_drops() const {
     return sum;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

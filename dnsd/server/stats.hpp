@@ -11,7 +11,7 @@
 
 #include "dnsd/stats/worker_stats.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 // The geo table in use and the subscription to geoipd, for metrics.
 struct GeoStatus {
@@ -46,4 +46,4 @@ class Stats {
     std::vector<int> udp_fds_;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

@@ -19,7 +19,7 @@
 #include "dnsd/wire/query.hpp"
 #include "dnsd/zone/responder.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 namespace {
 
@@ -215,4 +215,4 @@ void run_tcp_server(const std::vector<int>& fds, const TcpLimits& limits,
     });
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

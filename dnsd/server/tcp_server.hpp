@@ -10,7 +10,11 @@
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
+struct HealthState;
+}  // namespace signpost::dnsd::inline redirect
+
+namespace signpost::dnsd::inline server {
 
 struct TcpLimits {
     unsigned idle_timeout_ms = 10000;
@@ -19,9 +23,8 @@ struct TcpLimits {
 };
 
 // Serves every listener in `fds` on the calling thread until `stop_fd` is readable.
-struct HealthState;
 void run_tcp_server(const std::vector<int>& fds, const TcpLimits& limits,
                     common::Snapshot<ServingState>& state, common::Snapshot<HealthState>& health,
                     WorkerStats& stats, int stop_fd);
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

@@ -13,7 +13,7 @@
 #include "dnsd/server/batch.hpp"
 #include "dnsd/server/sockets.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline server {
 
 namespace {
 
@@ -155,4 +155,4 @@ void run_udp_worker(int fd, common::Snapshot<ServingState>& state,
     }
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

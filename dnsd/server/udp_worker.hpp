@@ -11,15 +11,18 @@
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline redirect {
+struct HealthState;
+}  // namespace signpost::dnsd::inline redirect
+
+namespace signpost::dnsd::inline server {
 
 // How often a blocked worker wakes to look at `stop`: the bound on shutdown time.
 inline constexpr int kUdpStopCheckMs = 200;
 
 // Runs until `stop` is set.
-struct HealthState;
 void run_udp_worker(int fd, common::Snapshot<ServingState>& state,
                     common::Snapshot<HealthState>& health, WorkerStats& stats,
                     const std::atomic<bool>& stop);
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline server

@@ -10,7 +10,7 @@
 
 #include "dnsd/wire/siphash.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline wire {
 
 namespace {
 std::uint64_t tag(const std::uint8_t client[8], const std::uint8_t head[8],
@@ -104,4 +104,4 @@ const CookieSecret& process_cookie_secret() {
     return secret;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline wire

@@ -1,6 +1,6 @@
 #include "dnsd/wire/query.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline wire {
 
 namespace {
 
@@ -148,4 +148,4 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
     return ParseStatus::kOk;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline wire

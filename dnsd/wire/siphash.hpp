@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline wire {
 
 inline std::uint64_t siphash24(const std::uint8_t key[16], const std::uint8_t* in,
                                std::size_t len) {
@@ -58,4 +58,4 @@ inline std::uint64_t siphash24(const std::uint8_t key[16], const std::uint8_t* i
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline wire

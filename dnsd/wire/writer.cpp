@@ -1,6 +1,6 @@
 #include "dnsd/wire/writer.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline wire {
 
 namespace {
 std::uint8_t lower(std::uint8_t c) {
@@ -61,4 +61,4 @@ void Writer::name(const std::uint8_t* wire, bool compress) {
     if (!overflow_ && compress) remember(start);
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline wire

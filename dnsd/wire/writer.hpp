@@ -10,7 +10,7 @@
 
 #include "dnsd/wire/wire.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline wire {
 
 class Writer {
   public:
@@ -85,4 +85,4 @@ class Writer {
     bool overflow_ = false;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline wire

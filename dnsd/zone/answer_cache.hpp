@@ -19,7 +19,7 @@
 #include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/zone/name_index.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline zone {
 
 class AnswerCache {
   public:
@@ -116,4 +116,4 @@ class AnswerCache {
     std::uint64_t stamp_ = 0;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline zone

@@ -5,10 +5,18 @@
 
 #include <cstdint>
 
+#include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/wire/query.hpp"
 #include "dnsd/wire/writer.hpp"
 
-namespace signpost::dnsd {
+// The redirect layer's state, carried through a query opaquely (declared
+// above this layer: the zone only passes the pointers on).
+namespace signpost::dnsd::inline redirect {
+struct Decisions;
+struct HealthState;
+}  // namespace signpost::dnsd::inline redirect
+
+namespace signpost::dnsd::inline zone {
 
 // The owner name of records being written: the query's own name (written as a
 // pointer to the question, which keeps the client's letter case) or another
@@ -23,10 +31,6 @@ struct Owner {
         }
     }
 };
-
-struct Decisions;
-struct WorkerStats;
-struct HealthState;
 
 // Per-thread state a dynamic answer may use (never shared between threads).
 struct QueryEnv {
@@ -57,4 +61,4 @@ class DynamicAnswer {
                             Writer& w) const = 0;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline zone

@@ -16,7 +16,7 @@
 
 #include "common/hash.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline zone {
 
 // Eight bytes per step; not for anything an attacker must not predict (names
 // come from zone files; queries only probe).
@@ -81,4 +81,4 @@ class NameIndex {
     std::size_t size_ = 0;
 };
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline zone

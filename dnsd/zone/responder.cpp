@@ -6,7 +6,7 @@
 #include "dnsd/wire/writer.hpp"
 #include "dnsd/zone/dynamic_answer.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline zone {
 
 namespace {
 
@@ -356,4 +356,4 @@ std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress&
     return w.size();
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline zone

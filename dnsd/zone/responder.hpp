@@ -14,7 +14,7 @@
 #include "dnsd/zone/dynamic_answer.hpp"
 #include "dnsd/zone/zone.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline zone {
 
 struct ResponderOptions {
     std::uint16_t edns_payload = kDefaultEdnsPayload;  // what we advertise and honour at most
@@ -46,4 +46,4 @@ std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress&
 // The dynamic answer a parsed query will reach, if any (for batch prefetching).
 const DynamicAnswer* dynamic_target(const Query& q, const ZoneSet& zones);
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline zone

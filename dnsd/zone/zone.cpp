@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline zone {
 
 void Zone::seal() {
     std::vector<std::pair<std::string_view, const Node*>> items;
@@ -116,4 +116,4 @@ std::string name_to_text(const std::uint8_t* wire) {
     return out.empty() ? "." : out;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline zone

@@ -14,7 +14,7 @@
 #include "dnsd/wire/wire.hpp"
 #include "dnsd/zone/name_index.hpp"
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline zone {
 
 class DynamicAnswer;  // a name whose answer is computed per query (redirects)
 
@@ -137,4 +137,4 @@ class ZoneSet {
 // Text form of a wire name ("www.example.net."), for logs and errors.
 std::string name_to_text(const std::uint8_t* wire);
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline zone

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <map>
 
-namespace signpost::dnsd {
+namespace signpost::dnsd::inline zone {
 
 namespace {
 
@@ -241,4 +241,4 @@ ZoneLoadResult load_zone_file(const std::string& origin_text, const std::string&
     return res;
 }
 
-}  // namespace signpost::dnsd
+}  // namespace signpost::dnsd::inline zone

@@ -32,7 +32,7 @@ struct Ask {
     ldns_rr_class klass = LDNS_RR_CLASS_IN;
 };
 
-std::vector<std::uint8_t> wire(const Ask& a, std::uint16_t id) {
+std::vector<std::uint8_t> query_wire(const Ask& a, std::uint16_t id) {
     ldns_pkt* q = nullptr;
     EXPECT_EQ(ldns_pkt_query_new_frm_str(&q, a.name, a.type, a.klass, LDNS_RD), LDNS_STATUS_OK);
     ldns_pkt_set_id(q, id);
@@ -142,8 +142,8 @@ TEST_F(BatchCache, CachedAnswersAreTheResponderAnswersAndCountTheSame) {
         {"example.test.", LDNS_RR_TYPE_TXT, 512},
     };
     std::vector<std::vector<std::uint8_t>> first, second;
-    for (std::size_t i = 0; i < asks.size(); ++i) first.push_back(wire(asks[i], 100 + i));
-    for (std::size_t i = 0; i < asks.size(); ++i) second.push_back(wire(asks[i], 9000 + i));
+    for (std::size_t i = 0; i < asks.size(); ++i) first.push_back(query_wire(asks[i], 100 + i));
+    for (std::size_t i = 0; i < asks.size(); ++i) second.push_back(query_wire(asks[i], 9000 + i));
     const auto c0 = counters();
     const auto a1 = run(first);
     const auto c1 = counters();
@@ -165,7 +165,7 @@ TEST_F(BatchCache, CachedAnswersAreTheResponderAnswersAndCountTheSame) {
     }
     for (std::size_t i = 0; i < asks.size(); ++i) {
         const auto before = stats.answer_cache_hits.load();
-        run({wire(asks[i], 7)});
+        run({query_wire(asks[i], 7)});
         EXPECT_EQ(stats.answer_cache_hits.load() - before, 1u) << asks[i].name;
     }
     EXPECT_EQ(c1[hits] - c0[hits], 0u);
@@ -174,8 +174,8 @@ TEST_F(BatchCache, CachedAnswersAreTheResponderAnswersAndCountTheSame) {
 
 TEST_F(BatchCache, RedirectAnswersAreNeverCached) {
     const Ask a{"ctr1.example.test.", LDNS_RR_TYPE_A};
-    const auto a1 = run({wire(a, 1)});
-    const auto a2 = run({wire(a, 1)});
+    const auto a1 = run({query_wire(a, 1)});
+    const auto a2 = run({query_wire(a, 1)});
     ASSERT_EQ(a1[0].size(), a2[0].size());
     EXPECT_NE(a1[0], a2[0]);  // the counter moved: answered afresh
     EXPECT_EQ(stats.answer_cache_hits.load(), 0u);
@@ -183,7 +183,7 @@ TEST_F(BatchCache, RedirectAnswersAreNeverCached) {
 
 TEST_F(BatchCache, ANewSnapshotEmptiesTheCache) {
     const Ask a{"www.example.test.", LDNS_RR_TYPE_A};
-    const auto a1 = run({wire(a, 1)});
+    const auto a1 = run({query_wire(a, 1)});
     // Same generation, zone edited in place (never done for real): still cached.
     auto next = std::make_shared<ServingState>();
     auto r = load_zone_file("example.test",
@@ -194,7 +194,7 @@ TEST_F(BatchCache, ANewSnapshotEmptiesTheCache) {
     next->edges = state->edges;
     next->generation = 2;
     state = next;
-    const auto a2 = run({wire(a, 1)});
+    const auto a2 = run({query_wire(a, 1)});
     EXPECT_NE(a1[0], a2[0]);  // www is gone: NXDOMAIN now, not the cached answer
     EXPECT_EQ(a2[0][3] & 0xf, 3);
 }
@@ -216,7 +216,7 @@ TEST_F(BatchCache, TcpAnswersAreTheUdpAnswersUntruncated) {
     std::vector<std::uint8_t> buf(65535);
     const auto src = *signpost::common::IpAddress::parse("192.0.2.7");
     for (const auto& a : asks) {
-        const auto q = wire(a, 42);
+        const auto q = query_wire(a, 42);
         const auto udp = run({q});
         tcp.begin(state, nullptr);
         const std::size_t n = tcp.answer_message(q, src, Transport::kTcp, buf);
@@ -224,7 +224,7 @@ TEST_F(BatchCache, TcpAnswersAreTheUdpAnswersUntruncated) {
     }
     // An answer larger than the client's UDP size: TC=1 over UDP (and cached
     // so), whole over TCP, through one pipeline that answered it over UDP.
-    const auto q = wire({"big.example.test.", LDNS_RR_TYPE_TXT, 512}, 43);
+    const auto q = query_wire({"big.example.test.", LDNS_RR_TYPE_TXT, 512}, 43);
     QueryPipeline both(stats);
     both.begin(state, nullptr);
     std::vector<std::uint8_t> udp(4096);
@@ -244,7 +244,7 @@ TEST_F(BatchCache, TcpAnswersAreTheUdpAnswersUntruncated) {
 // A worker lets go of the serving state once its batch is answered: an idle
 // worker must not keep a replaced state (zones, compiled maps) alive.
 TEST_F(BatchCache, AnsweredBatchDoesNotPinTheState) {
-    run({wire({"www.example.test.", LDNS_RR_TYPE_A}, 1)});
+    run({query_wire({"www.example.test.", LDNS_RR_TYPE_A}, 1)});
     EXPECT_EQ(state.use_count(), 1);
     QueryPipeline tcp(stats);
     tcp.begin(state, nullptr);
