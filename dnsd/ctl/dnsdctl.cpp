@@ -14,7 +14,7 @@ namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
     std::string socket = "/run/signpost/dnsd.sock";
-    unsigned timeout_ms = 30000;
+    unsigned timeout_ms = 10000;
     std::vector<std::string> args;
     po::options_description desc(
         "dnsdctl: control dnsd\n\nUsage: dnsdctl [options] COMMAND\n\nCommands:\n"
@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
         "socket,s", po::value(&socket)->value_name("PATH"),
         "dnsd control socket (default /run/signpost/dnsd.sock)")(
         "timeout-ms", po::value(&timeout_ms)->value_name("MS"),
-        "give up after this long (default 30000)")("args", po::value(&args), "");
+        "give up after this long, with an error (default 10000)")("args", po::value(&args), "");
     po::positional_options_description pos;
     pos.add("args", -1);
     po::variables_map vm;
@@ -53,7 +53,11 @@ int main(int argc, char** argv) {
     std::string response;
     if (auto e = client.command(request, response, std::chrono::milliseconds(timeout_ms));
         !e.empty()) {
-        std::cerr << "dnsdctl: " << e << "\n";
+        std::cerr << "dnsdctl: " << e
+                  << (e.starts_with("timeout") ? " after " + std::to_string(timeout_ms) +
+                                                     " ms (--timeout-ms)"
+                                               : std::string())
+                  << "\n";
         return 2;
     }
     // {"ok":true|false, ...}: explain and status answer with readable text

@@ -28,6 +28,18 @@ namespace {
 // Control requests are short words; metrics requests are one HTTP header block.
 constexpr std::size_t kMaxControlLine = 1024;
 constexpr std::size_t kMaxHttpRequest = 8192;
+// The control socket and the metrics port have separate limits, so that
+// connections to one (the metrics port may be reachable from the network)
+// can never lock an operator out of the other.
+constexpr std::size_t kMaxControlClients = 16;  // operators and their tools, on the host
+constexpr std::size_t kMaxMetricsClients = 64;
+// A control connection without a request for this long is closed.
+constexpr auto kControlIdle = std::chrono::seconds(60);
+// A metrics connection must send its request headers within this, and has
+// its answer sent within kMetricsTotal of connecting, or it is closed: an
+// idle or trickling client frees its slot within seconds.
+constexpr auto kMetricsHeaders = std::chrono::seconds(5);
+constexpr auto kMetricsTotal = std::chrono::seconds(15);
 
 struct Client {
     bool http = false;
@@ -35,6 +47,7 @@ struct Client {
     std::string in;
     common::OutBuffer out;
     std::chrono::steady_clock::time_point opened;
+    std::chrono::steady_clock::time_point last_request;  // control: the last complete line
     bool close_after_write = false;
 };
 }  // namespace
@@ -417,7 +430,10 @@ std::string ControlServer::explain(std::string_view args) {
 void ControlServer::run() {
     common::EventLoop loop;
     std::map<int, Client> clients;
+    std::size_t open[2] = {0, 0};  // control, metrics
     auto drop = [&](int fd) {
+        auto it = clients.find(fd);
+        if (it != clients.end()) --open[it->second.http];
         loop.remove(fd);
         ::close(fd);
         clients.erase(fd);
@@ -451,37 +467,50 @@ void ControlServer::run() {
         } else if (r > 0) {
             c.framer.feed(
                 std::string_view(buf, static_cast<std::size_t>(r)),
-                [&](std::string_view line) { c.out.append(handle(line) + "\n"); },
+                [&](std::string_view line) {
+                    c.last_request = std::chrono::steady_clock::now();
+                    c.out.append(handle(line) + "\n");
+                },
                 [&](std::string_view) {
                     c.out.append("{\"ok\":false,\"error\":\"request too long\"}\n");
                 });
         }
         flush(fd, c);
     };
+    std::chrono::steady_clock::time_point last_full_log[2];
     auto on_listen = [&](int lfd) {
         int cfd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) return;
-        if (clients.size() >= 64) {  // a control plane, not a service: few clients
+        const bool http = lfd == http_fd_;
+        const auto now = std::chrono::steady_clock::now();
+        if (open[http] >= (http ? kMaxMetricsClients : kMaxControlClients)) {
             ::close(cfd);
+            if (now - last_full_log[http] > std::chrono::minutes(1)) {
+                last_full_log[http] = now;
+                SP_LOG_WARN("%s: %zu connections open, the most allowed: refusing new ones",
+                            http ? "metrics" : "control socket", open[http]);
+            }
             return;
         }
+        ++open[http];
         Client& c = clients[cfd];
-        c.http = lfd == http_fd_;
-        c.opened = std::chrono::steady_clock::now();
-        if (!loop.add(cfd, EPOLLIN, [&, cfd](std::uint32_t ev) { on_client(cfd, ev); })) {
-            ::close(cfd);
-            clients.erase(cfd);
-        }
+        c.http = http;
+        c.opened = c.last_request = now;
+        if (!loop.add(cfd, EPOLLIN, [&, cfd](std::uint32_t ev) { on_client(cfd, ev); })) drop(cfd);
     };
     for (int fd : {unix_fd_, http_fd_})
         if (fd >= 0) loop.add(fd, EPOLLIN, [&, fd](std::uint32_t) { on_listen(fd); });
     loop.add(stop_fd_, EPOLLIN, [&](std::uint32_t) { loop.stop(); });
-    loop.run(1000, [&] {
-        // Nobody holds a control or metrics connection for more than a minute.
+    loop.run(250, [&] {
         const auto now = std::chrono::steady_clock::now();
         std::vector<int> stale;
-        for (auto& [fd, c] : clients)
-            if (now - c.opened > std::chrono::seconds(60)) stale.push_back(fd);
+        for (auto& [fd, c] : clients) {
+            const bool late = c.http
+                                  ? now - c.opened > kMetricsTotal ||
+                                        (!c.close_after_write && now - c.opened > kMetricsHeaders)
+                                  : now - c.last_request > kControlIdle;
+            if (late) stale.push_back(fd);
+        }
         for (int fd : stale) drop(fd);
     });
     for (auto& [fd, c] : clients) ::close(fd);

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import unittest
+import urllib.request
 
 import dns.edns
 import dns.exception
@@ -385,5 +386,61 @@ map = "m"
             hang.close()
 
 
+class ControlPlaneNotLockedOut(unittest.TestCase):
+    """The metrics port may be reachable from the network: connections to it,
+    idle or trickling, must never stop an operator from using the control
+    socket, and must give their slots back within seconds."""
+
+    def test_metrics_port_held_full_and_a_node_still_drains(self):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        mport = probe.getsockname()[1]
+        probe.close()
+        d = Dnsd(tail="[health]\n" + NODES, server_extra='metrics_listen = "127.0.0.1:%d"' % mport)
+        held = []
+        try:
+            # More idle connections than the metrics limit (64), one trickling
+            # a request a byte at a time.
+            for _ in range(70):
+                s = socket.create_connection(("127.0.0.1", mport), timeout=2)
+                held.append(s)
+            held[0].sendall(b"GET /met")
+            t0 = time.time()
+            r = d.ctl_cmd("node", "a", "drain", "30")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["mode"], "drain")
+            r = d.ctl_cmd("stats")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn('"udp_queries"', r.stdout)
+            self.assertLess(time.time() - t0, 5)
+            # The idle and trickling ones are closed after the header deadline
+            # (5 s): the port serves scrapes again while they are still held.
+            deadline = time.time() + 12
+            text = None
+            while time.time() < deadline and text is None:
+                try:
+                    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport,
+                                                  timeout=2).read().decode()
+                except OSError:
+                    time.sleep(0.5)
+            self.assertIsNotNone(text, "metrics still locked out after 12 s")
+            self.assertIn("signpost_dnsd_udp_queries_total", text)
+            self.assertIn("metrics: 64 connections open, the most allowed: refusing new ones",
+                          d.logtext())
+            closed = 0
+            for s in held:
+                s.settimeout(0.5)
+                try:
+                    closed += s.recv(1) == b""
+                except (socket.timeout, OSError):
+                    pass
+            self.assertGreaterEqual(closed, 60)  # every accepted one was closed by dnsd
+        finally:
+            for s in held:
+                s.close()
+            d.stop()
+            d.cleanup()
+
+
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    unittest.main()
