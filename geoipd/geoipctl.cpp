@@ -20,6 +20,7 @@
 
 #include "common/geo_client.hpp"
 #include "common/geo_table.hpp"
+#include "common/service.hpp"
 #include "common/unix_socket.hpp"
 
 using namespace signpost::common;
@@ -143,9 +144,9 @@ int main(int argc, char** argv) {
         "geoipctl: query geoipd\n\nUsage: geoipctl [options] ADDRESS... | info | stats | table\n"
         "'table' receives the geo table's memfd, validates it and describes it.\n"
         "With no ADDRESS, reads addresses from standard input, one per line.\n\nOptions");
-    desc.add_options()("help,h", "show this help")("socket,s",
-                                                   po::value(&socket)->value_name("PATH"),
-                                                   "geoipd socket (default /run/geoipd.sock)")(
+    desc.add_options()("help,h", "show this help")("version", "print the version and exit")(
+        "socket,s", po::value(&socket)->value_name("PATH"),
+        "geoipd socket (default /run/geoipd.sock)")(
         "timeout-ms", po::value(&timeout_ms)->value_name("MS"),
         "total time allowed (default 5000)")("args", po::value(&args), "");
     po::positional_options_description pos;
@@ -157,6 +158,10 @@ int main(int argc, char** argv) {
     } catch (const po::error& e) {
         std::cerr << "geoipctl: " << e.what() << "\n";
         return 2;
+    }
+    if (vm.count("version")) {
+        std::cout << version_text("geoipctl") << "\n";
+        return 0;
     }
     if (vm.count("help")) {
         std::cout << desc << "\n";

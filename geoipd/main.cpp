@@ -1,6 +1,7 @@
 // geoipd: answers "what do we know about this address?" over a Unix socket.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "common/log.hpp"
+#include "common/service.hpp"
 #include "common/snapshot.hpp"
 #include "geoipd/options.hpp"
 #include "geoipd/reloader.hpp"
@@ -140,8 +142,16 @@ int main(int argc, char** argv) {
         return 1;
     }
     SP_LOG_INFO("serving on %s with %u thread(s)", opts.socket_path.c_str(), opts.threads);
+    common::notify_ready(service_status(*dbs.load()));
 
+    // The watchdog (WatchdogSec=) is fed from here while the signal loop runs.
+    const auto watchdog = common::watchdog_interval();
     for (;;) {
+        pollfd p{sfd, POLLIN, 0};
+        const int ready =
+            ::poll(&p, 1, watchdog.count() > 0 ? static_cast<int>(watchdog.count()) : -1);
+        if (watchdog.count() > 0) common::notify_watchdog();
+        if (ready <= 0) continue;
         signalfd_siginfo si;
         if (::read(sfd, &si, sizeof si) != sizeof si) continue;
         if (si.ssi_signo == SIGHUP) {

@@ -1,4 +1,5 @@
 #include "geoipd/options.hpp"
+#include "common/service.hpp"
 
 #include <boost/program_options.hpp>
 #include <fstream>
@@ -55,8 +56,8 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
         "geoipd: IP -> network prefix, country, continent, ASN over a Unix socket\n\n"
         "Usage: geoipd --socket PATH --db FILE [--db FILE ...]\n"
         "       geoipd --export-table FILE --db FILE [--db FILE ...]\n\nCommand line");
-    cli.add_options()("help,h", "show this help")("config", po::value(&config)->value_name("FILE"),
-                                                  "read options from FILE")(
+    cli.add_options()("help,h", "show this help")("version", "print the version and exit")(
+        "config", po::value(&config)->value_name("FILE"), "read options from FILE")(
         "check-config", "open and validate every database, print what was found, and exit")(
         "export-table", po::value(&out.export_table)->value_name("FILE"),
         "open the databases, compile the geo table (generation 1, as served at startup), "
@@ -72,6 +73,10 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
                          "'table' or 'subscribe'), one JSON line per answer; 'table' and "
                          "'subscribe' pass the geo table's memfd. See README.md and "
                          "docs/geo-table.md.\n";
+            return ParseOutcome::kExitOk;
+        }
+        if (vm.count("version")) {
+            std::cout << common::version_text("geoipd") << "\n";
             return ParseOutcome::kExitOk;
         }
         if (vm.count("config")) {

@@ -1,4 +1,5 @@
 #include "geoipd/reloader.hpp"
+#include "common/service.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -84,7 +85,23 @@ void Reloader::request_reload_all() {
     (void)w;
 }
 
+std::string service_status(const DatabaseSet& set) {
+    const auto& t = *set.table();
+    return "generation " + std::to_string(set.generation()) + ", " +
+           std::to_string(set.databases().size()) + " database(s), geo table " +
+           std::to_string(t.range_count(common::Family::kV4)) + " IPv4 + " +
+           std::to_string(t.range_count(common::Family::kV6)) + " IPv6 ranges";
+}
+
 bool Reloader::reload(const std::set<std::string>& paths) {
+    // The service manager sees every reload, asked for or not, and its end.
+    common::notify_reloading();
+    const bool published = reload_databases(paths);
+    common::notify_ready(service_status(*dbs_.load()));
+    return published;
+}
+
+bool Reloader::reload_databases(const std::set<std::string>& paths) {
     const auto current = dbs_.load();
     std::vector<std::shared_ptr<const Database>> next = current->databases();
     bool changed = false;

@@ -33,6 +33,8 @@ std::shared_ptr<const DatabaseSet> load_all(const std::vector<DatabaseSpec>& spe
 
 // Logs a published table (compile time, ranges, facts) and sets its gauges.
 void note_published_table(Stats& stats, const DatabaseSet& set, const CompileStats& cs);
+// One line for the service manager (systemctl status): generation, databases, ranges.
+std::string service_status(const DatabaseSet& set);
 
 class Reloader {
   public:
@@ -51,11 +53,13 @@ class Reloader {
     // Set before start().
     void set_on_publish(std::function<void()> f) { on_publish_ = std::move(f); }
 
-    // Reloads `paths` (all when empty) now, on the calling thread. Returns true
-    // if a new set was published.
+    // Reloads `paths` (all when empty) now, on the calling thread, telling the
+    // service manager (RELOADING=1, then READY=1 with the status). Returns
+    // true if a new set was published.
     bool reload(const std::set<std::string>& paths);
 
   private:
+    bool reload_databases(const std::set<std::string>& paths);
     void run();
 
     std::vector<DatabaseSpec> specs_;

@@ -9,6 +9,7 @@
 
 #include "common/json.hpp"
 #include "common/line_client.hpp"
+#include "common/service.hpp"
 
 namespace po = boost::program_options;
 
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
         "  node NAME auto              back to health checks and the config\n"
         "  explain NAME ADDRESS[/PREFIX]  the redirect decision for a client, step by step\n"
         "\nOptions");
-    desc.add_options()("help,h", "show this help")(
+    desc.add_options()("help,h", "show this help")("version", "print the version and exit")(
         "socket,s", po::value(&socket)->value_name("PATH"),
         "dnsd control socket (default /run/signpost/dnsd.sock)")(
         "timeout-ms", po::value(&timeout_ms)->value_name("MS"),
@@ -43,6 +44,10 @@ int main(int argc, char** argv) {
         std::cerr << "dnsdctl: " << e.what() << "\n";
         return 2;
     }
+    if (vm.count("version")) {
+        std::cout << signpost::common::version_text("dnsdctl") << "\n";
+        return 0;
+    }
     if (vm.count("help") || args.empty()) {
         std::cout << desc << "\n";
         return args.empty() && !vm.count("help") ? 2 : 0;
@@ -54,9 +59,9 @@ int main(int argc, char** argv) {
     if (auto e = client.command(request, response, std::chrono::milliseconds(timeout_ms));
         !e.empty()) {
         std::cerr << "dnsdctl: " << e
-                  << (e.starts_with("timeout") ? " after " + std::to_string(timeout_ms) +
-                                                     " ms (--timeout-ms)"
-                                               : std::string())
+                  << (e.starts_with("timeout")
+                          ? " after " + std::to_string(timeout_ms) + " ms (--timeout-ms)"
+                          : std::string())
                   << "\n";
         return 2;
     }

@@ -1,6 +1,7 @@
 // dnsd: the signpost authoritative DNS server.
 
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "common/log.hpp"
+#include "common/service.hpp"
 #include "common/snapshot.hpp"
 #include "dnsd/health/checker.hpp"
 #include "dnsd/redirect/geo_feed.hpp"
@@ -36,7 +38,7 @@ int parse_args(int argc, char** argv, std::string& config, bool& check) {
     po::options_description desc(
         "dnsd: signpost's authoritative DNS server\n\nUsage: dnsd --config FILE "
         "[--check-config]\n       dnsd --print-config-reference\n\nOptions");
-    desc.add_options()("help,h", "show this help")(
+    desc.add_options()("help,h", "show this help")("version", "print the version and exit")(
         "config,c", po::value(&config)->value_name("FILE"),
         "the TOML configuration (see maps/dnsd.toml.example)")(
         "check-config", "load the configuration and every zone, report problems, and exit")(
@@ -54,6 +56,10 @@ int parse_args(int argc, char** argv, std::string& config, bool& check) {
     if (vm.count("help")) {
         std::cout << desc
                   << "\nSignals: SIGHUP reloads the config and zones; SIGTERM/SIGINT stop.\n";
+        return 0;
+    }
+    if (vm.count("version")) {
+        std::cout << common::version_text("dnsd") << "\n";
         return 0;
     }
     if (vm.count("print-config-reference")) {
@@ -217,8 +223,45 @@ int main(int argc, char** argv) {
     file_reloader.start();
 
     SP_LOG_INFO("serving with %u UDP worker(s)", threads);
+    // What `systemctl status` shows: zones, generation, geo table, nodes up.
+    auto status = [&state, &health, &feed] {
+        const auto st = state.load();
+        const auto hs = health.load();
+        std::size_t up = 0, nodes = st->edges->nodes.size();
+        for (std::size_t i = 0; i < nodes; ++i) {
+            const bool v4 = hs->view.up_v4.empty() ? st->edges->nodes[i].admin_up
+                                                   : i < hs->view.up_v4.size() && hs->view.up_v4[i];
+            const bool v6 =
+                !hs->view.up_v6.empty() && i < hs->view.up_v6.size() && hs->view.up_v6[i];
+            up += v4 || v6;
+        }
+        const auto& d = st->decisions;
+        return std::to_string(st->zones.all().size()) + " zone(s), generation " +
+               std::to_string(st->generation) + ", " +
+               (d && d->table ? "geo table " + std::to_string(d->table->generation())
+                              : std::string("no geo table")) +
+               (feed.connected()
+                    ? ""
+                    : (st->edges->geoip.socket.empty() ? "" : " (geoipd not connected)")) +
+               ", " + std::to_string(up) + " of " + std::to_string(nodes) + " node(s) up";
+    };
+    reloader.set_status(status);
+    common::notify_ready(status());
 
+    // The watchdog (WatchdogSec=) and the status line are refreshed from
+    // here while the signal loop waits.
+    const auto watchdog = common::watchdog_interval();
+    const int wait_ms = watchdog.count() > 0
+                            ? static_cast<int>(std::min<long long>(watchdog.count(), 10000))
+                            : 10000;
     for (;;) {
+        pollfd p{sfd, POLLIN, 0};
+        const int ready = ::poll(&p, 1, wait_ms);
+        if (watchdog.count() > 0) common::notify_watchdog();
+        if (ready <= 0) {
+            common::notify_status(status());
+            continue;
+        }
         signalfd_siginfo si;
         if (::read(sfd, &si, sizeof si) != sizeof si) continue;
         if (si.ssi_signo == SIGHUP) {

@@ -8,6 +8,7 @@
 
 #include "common/file_watch.hpp"
 #include "common/log.hpp"
+#include "common/service.hpp"
 #include "dnsd/redirect/redirect.hpp"
 #include "dnsd/zone/zone_loader.hpp"
 
@@ -187,6 +188,15 @@ void FileReloader::run(const std::vector<std::string>& early) {
 
 std::string StateReloader::reload() {
     std::lock_guard lock(mu_);
+    // The service manager sees every reload (SIGHUP, dnsdctl, a renamed
+    // file) and its end, whether the new state was published or refused.
+    common::notify_reloading();
+    std::string error = reload_locked();
+    common::notify_ready(status_ ? status_() : std::string("serving"));
+    return error;
+}
+
+std::string StateReloader::reload_locked() {
     std::string error;
     auto config = load_config(path_, error);
     std::vector<std::string> warnings;

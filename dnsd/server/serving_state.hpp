@@ -63,6 +63,8 @@ class StateReloader {
     void set_running_config(Config c) { running_ = std::move(c); }
     // Called after each publish (the health checker re-indexes at once).
     void set_on_publish(std::function<void()> f) { on_publish_ = std::move(f); }
+    // The one-line status sent to the service manager after each reload.
+    void set_status(std::function<std::string()> f) { status_ = std::move(f); }
     // A new geo table: every map of the current state is compiled against it
     // aside, then the state is published again with the new decisions (same
     // zones, same generation). Later reloads compile against it too.
@@ -70,7 +72,9 @@ class StateReloader {
     std::shared_ptr<const common::GeoTable> table() const;
 
   private:
+    std::string reload_locked();
     std::function<void()> on_publish_;
+    std::function<std::string()> status_;
     std::optional<Config> running_;
     std::string path_;
     std::vector<std::pair<std::string, common::FileWatcher::Identity>> noted_;

@@ -1,0 +1,160 @@
+"""dnsd and geoipd as services: what they tell the service manager through
+NOTIFY_SOCKET (sd_notify), the real protocol over a real datagram socket as
+systemd listens to it: READY=1 with a STATUS= line once serving, RELOADING=1
+then READY=1 around every reload, WATCHDOG=1 when WATCHDOG_USEC asks for it;
+--version on every binary; the unit files pass `systemd-analyze verify`."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from dnsd_harness import DNSD, DNSDCTL, Dnsd
+from harness import GEOIPCTL, GEOIPD, TESTDATA, Geoipd
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Notify:
+    """A NOTIFY_SOCKET for the daemons started while it is active."""
+
+    def __init__(self, watchdog_usec=None):
+        self.dir = tempfile.mkdtemp(prefix="notify-")
+        self.path = os.path.join(self.dir, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.saved = {k: os.environ.get(k) for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+        os.environ["NOTIFY_SOCKET"] = self.path
+        if watchdog_usec:
+            os.environ["WATCHDOG_USEC"] = str(watchdog_usec)
+
+    def restore_env(self):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def next(self, timeout=10):
+        """The next message, as a dict (WATCHDOG=1 messages skipped unless asked)."""
+        self.sock.settimeout(timeout)
+        data = self.sock.recv(4096).decode()
+        return dict(line.split("=", 1) for line in data.split("\n") if "=" in line)
+
+    def until(self, key, timeout=10):
+        deadline = time.time() + timeout
+        seen = []
+        while time.time() < deadline:
+            m = self.next(max(0.1, deadline - time.time()))
+            seen.append(m)
+            if key in m:
+                return m, seen
+        raise AssertionError("no %s within %s s: %r" % (key, timeout, seen))
+
+    def close(self):
+        self.restore_env()
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Dnsd_(unittest.TestCase):
+    def test_ready_status_reload_watchdog(self):
+        n = Notify(watchdog_usec=400000)
+        try:
+            d = Dnsd()
+            n.restore_env()  # only dnsd gets them
+            try:
+                m, _ = n.until("READY")
+                self.assertEqual(m["READY"], "1")
+                self.assertRegex(m["STATUS"], r"^1 zone\(s\), generation 1, no geo table, 0 of 0 node\(s\) up$")
+                # The watchdog interval is half of WATCHDOG_USEC.
+                t0 = time.time()
+                n.until("WATCHDOG", timeout=2)
+                n.until("WATCHDOG", timeout=2)
+                self.assertLess(time.time() - t0, 1.5)
+                d.proc.send_signal(signal.SIGHUP)
+                m, _ = n.until("RELOADING")
+                self.assertEqual(m["RELOADING"], "1")
+                self.assertGreater(int(m["MONOTONIC_USEC"]), 0)
+                m, _ = n.until("READY")
+                self.assertIn("generation 2", m["STATUS"])
+                # A reload asked through dnsdctl is announced the same way.
+                self.assertEqual(d.ctl_cmd("reload").returncode, 0)
+                n.until("RELOADING")
+                m, _ = n.until("READY")
+                self.assertIn("generation 3", m["STATUS"])
+            finally:
+                d.stop()
+                d.cleanup()
+        finally:
+            n.close()
+
+
+class Geoipd_(unittest.TestCase):
+    def test_ready_status_reload(self):
+        n = Notify()
+        try:
+            g = Geoipd([os.path.join(TESTDATA, "city.mmdb")])
+            n.restore_env()
+            try:
+                m, _ = n.until("READY")
+                self.assertRegex(m["STATUS"], r"^generation 1, 1 database\(s\), geo table \d+ IPv4 \+ \d+ IPv6 ranges$")
+                g.proc.send_signal(signal.SIGHUP)
+                n.until("RELOADING")
+                m, _ = n.until("READY")
+                # Unchanged files: nothing new to publish, still generation 1, and READY again.
+                self.assertIn("generation", m["STATUS"])
+            finally:
+                g.stop()
+        finally:
+            n.close()
+
+
+class Versions(unittest.TestCase):
+    def test_every_binary_has_version(self):
+        for b in (DNSD, DNSDCTL, GEOIPD, GEOIPCTL):
+            r = subprocess.run([b, "--version"], capture_output=True, text=True, timeout=10)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"^\w+ \(signpost\) \d+\.\d+\.\d+ \(git ([0-9a-f]{12}|unknown)\)\n$")
+
+
+class Units(unittest.TestCase):
+    """packaging/systemd/*.service: valid for systemd, and sandboxed."""
+
+    def units(self, d):
+        out = []
+        for u in ("dnsd", "geoipd"):
+            with open(os.path.join(ROOT, "packaging", "systemd", u + ".service")) as f:
+                text = f.read()
+            # verify checks that ExecStart= exists: point it at the build.
+            text = text.replace("/usr/bin/" + u, os.path.abspath({"dnsd": DNSD, "geoipd": GEOIPD}[u]))
+            path = os.path.join(d, u + ".service")
+            with open(path, "w") as f:
+                f.write(text)
+            out.append(path)
+        return out
+
+    def test_verify_and_security(self):
+        d = tempfile.mkdtemp(prefix="units-")
+        try:
+            units = self.units(d)
+            r = subprocess.run(["systemd-analyze", "verify"] + units, capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            for path, most in zip(units, (2.0, 1.0)):
+                r = subprocess.run(["systemd-analyze", "security", "--offline=true", path],
+                                   capture_output=True, text=True, timeout=60)
+                m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout + r.stderr)
+                self.assertIsNotNone(m, r.stdout + r.stderr)
+                print("%s: systemd-analyze security exposure %s" % (os.path.basename(path), m.group(1)))
+                self.assertLessEqual(float(m.group(1)), most)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
