@@ -135,6 +135,14 @@ const std::vector<Key<Config>>& server_keys() {
         config::string<Config>(
             "metrics_listen", [](auto& c) -> auto& { return c.metrics_listen; },
             "\"address:port\" where Prometheus scrapes /metrics (empty: none)", true),
+        config::choice<Config>(
+            "log_level", [](auto& c) -> auto& { return c.log_level; },
+            std::vector<std::pair<const char*, common::LogLevel>>{
+                {"debug", common::LogLevel::kDebug},
+                {"info", common::LogLevel::kInfo},
+                {"warn", common::LogLevel::kWarn},
+                {"error", common::LogLevel::kError}},
+            "Lines below this level are not logged (a reload changes it)"),
     };
     return keys;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/ip_address.hpp"
+#include "common/log.hpp"
 #include "dnsd/redirect/nodes.hpp"
 #include "dnsd/server/rrl.hpp"
 #include "dnsd/wire/cookie.hpp"
@@ -45,7 +46,8 @@ struct Config {
     unsigned udp_rcvbuf = 4u << 20;
     std::string control_socket;
     std::string metrics_listen;  // "127.0.0.1:9153", empty: none
-    RrlConfig rrl;               // [rrl]
+    common::LogLevel log_level = common::LogLevel::kInfo;
+    RrlConfig rrl;  // [rrl]
     std::vector<ZoneConfig> zones;
     EdgeSet edges;  // [[nodes]], [maps.*], [[redirects]], [geoip]
 };

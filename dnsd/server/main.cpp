@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
     }
+    common::set_log_level(config->log_level);
     std::vector<std::string> warnings;
     auto initial = build_state(*config, 1, error, warnings);
     for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());

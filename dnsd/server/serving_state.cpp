@@ -213,6 +213,7 @@ std::string StateReloader::reload_locked() {
         return error;
     }
     state_.publish(next);
+    common::set_log_level(config->log_level);
     if (on_publish_) on_publish_();
     ++reloads_;
     if (running_)

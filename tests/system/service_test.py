@@ -122,6 +122,56 @@ class Versions(unittest.TestCase):
             self.assertRegex(r.stdout, r"^\w+ \(signpost\) \d+\.\d+\.\d+ \(git ([0-9a-f]{12}|unknown)\)\n$")
 
 
+class Logs(unittest.TestCase):
+    def test_syslog_priorities_when_stderr_is_the_journal(self):
+        d = tempfile.mkdtemp(prefix="journal-")
+        try:
+            path = os.path.join(d, "stderr")
+            for journal in (True, False):
+                with open(path, "w") as f:
+                    st = os.fstat(f.fileno())
+                    env = dict(os.environ)
+                    env.pop("JOURNAL_STREAM", None)
+                    if journal:
+                        env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+                    else:  # another file's: not the journal
+                        env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino + 1)
+                    r = subprocess.run([GEOIPD, "--socket", os.path.join(d, "s"), "--db",
+                                        os.path.join(d, "missing.mmdb")], stderr=f, env=env,
+                                       timeout=10)
+                self.assertNotEqual(r.returncode, 0)
+                with open(path) as f:
+                    text = f.read()
+                if journal:
+                    self.assertRegex(text, r"^<3>error: .*missing\.mmdb")
+                else:
+                    self.assertRegex(text, r"^\d{4}-\d\d-\d\dT[0-9:.]+Z geoipd\[\d+\] error: ")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_dnsd_log_level(self):
+        d = tempfile.mkdtemp(prefix="loglevel-")
+        try:
+            zone = os.path.join(ROOT, "tests", "system", "data", "test.zone")
+            for level, info_lines in (("info", True), ("warn", False)):
+                conf = os.path.join(d, "dnsd.toml")
+                with open(conf, "w") as f:
+                    f.write('[server]\nlog_level = "%s"\n[[zones]]\nname = "example.test"\n'
+                            'file = "%s"\n' % (level, zone))
+                r = subprocess.run([DNSD, "--check-config", "--config", conf], capture_output=True,
+                                   text=True, timeout=10)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(" info: zone example.test" in r.stderr, info_lines, r.stderr)
+            with open(conf, "w") as f:
+                f.write('[server]\nlog_level = "loud"\n')
+            r = subprocess.run([DNSD, "--check-config", "--config", conf], capture_output=True,
+                               text=True, timeout=10)
+            self.assertIn(':2: log_level = "loud": expected "debug", "info", "warn" or "error"',
+                          r.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class Units(unittest.TestCase):
     """packaging/systemd/*.service: valid for systemd, and sandboxed."""
 

@@ -97,8 +97,12 @@ TEST(GeoAnswer, FastPathAndGenericReaderAgree) {
 // Plain, escaped, non-ASCII and over-long AS names (the writer has a fast path
 // for short plain ones) all round-trip, with the same bytes for the same facts.
 TEST(GeoAnswer, EveryKindOfNameRoundTrips) {
-    const std::string names[] = {"Plain Org", "Telef\xc3\xb3nica", "tab\there", "\"q\"",
-                                 std::string(256, 'x'), std::string(257, 'y'),
+    const std::string names[] = {"Plain Org",
+                                 "Telef\xc3\xb3nica",
+                                 "tab\there",
+                                 "\"q\"",
+                                 std::string(256, 'x'),
+                                 std::string(257, 'y'),
                                  std::string(600, 'z') + "\\"};
     for (const auto& name : names) {
         GeoAnswer a;
