@@ -137,7 +137,7 @@ int run_table(const std::string& socket, std::chrono::milliseconds timeout) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string socket = "/run/geoipd.sock";
+    std::string socket = "/run/signpost/geoipd.sock";
     unsigned timeout_ms = 5000;
     std::vector<std::string> args;
     po::options_description desc(
@@ -146,14 +146,19 @@ int main(int argc, char** argv) {
         "With no ADDRESS, reads addresses from standard input, one per line.\n\nOptions");
     desc.add_options()("help,h", "show this help")("version", "print the version and exit")(
         "socket,s", po::value(&socket)->value_name("PATH"),
-        "geoipd socket (default /run/geoipd.sock)")(
+        "geoipd socket (default /run/signpost/geoipd.sock, as in the example config and the unit)")(
         "timeout-ms", po::value(&timeout_ms)->value_name("MS"),
-        "total time allowed (default 5000)")("args", po::value(&args), "");
+        "total time allowed (default 5000)");
+    // The positional words, parsed but not listed in --help.
+    po::options_description hidden;
+    hidden.add_options()("args", po::value(&args), "");
+    po::options_description all;
+    all.add(desc).add(hidden);
     po::positional_options_description pos;
     pos.add("args", -1);
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+        po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
         po::notify(vm);
     } catch (const po::error& e) {
         std::cerr << "geoipctl: " << e.what() << "\n";

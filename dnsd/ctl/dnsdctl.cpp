@@ -33,12 +33,17 @@ int main(int argc, char** argv) {
         "socket,s", po::value(&socket)->value_name("PATH"),
         "dnsd control socket (default /run/signpost/dnsd.sock)")(
         "timeout-ms", po::value(&timeout_ms)->value_name("MS"),
-        "give up after this long, with an error (default 10000)")("args", po::value(&args), "");
+        "give up after this long, with an error (default 10000)");
+    // The positional words, parsed but not listed in --help.
+    po::options_description hidden;
+    hidden.add_options()("args", po::value(&args), "");
+    po::options_description all;
+    all.add(desc).add(hidden);
     po::positional_options_description pos;
     pos.add("args", -1);
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+        po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
         po::notify(vm);
     } catch (const po::error& e) {
         std::cerr << "dnsdctl: " << e.what() << "\n";
