@@ -9,7 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
-namespace signpost::dnsd::inline health {
+namespace signpost::dnsd {
+inline namespace health {
 
 namespace {
 
@@ -228,4 +229,5 @@ bool write_file_atomically(const std::string& path, const std::string& content,
     return true;
 }
 
-}  // namespace signpost::dnsd::inline health
+}  // namespace health
+}  // namespace signpost::dnsd

@@ -36,7 +36,8 @@
 #include "common/ip_address.hpp"
 #include "dnsd/redirect/health_view.hpp"
 
-namespace signpost::dnsd::inline health {
+namespace signpost::dnsd {
+inline namespace health {
 
 const char* admin_mode_name(AdminMode m);
 std::optional<AdminMode> parse_admin_mode(std::string_view s);
@@ -71,4 +72,5 @@ bool read_small_file(const std::string& path, std::string& out, std::string& err
 // never a part: a temporary file beside it, fsync, rename, fsync of the directory.
 bool write_file_atomically(const std::string& path, const std::string& content, std::string& error);
 
-}  // namespace signpost::dnsd::inline health
+}  // namespace health
+}  // namespace signpost::dnsd

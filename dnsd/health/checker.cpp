@@ -15,7 +15,8 @@
 
 #include "common/log.hpp"
 
-namespace signpost::dnsd::inline health {
+namespace signpost::dnsd {
+inline namespace health {
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -616,4 +617,5 @@ void HealthChecker::run() {
     }
 }
 
-}  // namespace signpost::dnsd::inline health
+}  // namespace health
+}  // namespace signpost::dnsd

@@ -27,7 +27,8 @@
 #include "dnsd/redirect/nodes.hpp"
 #include "dnsd/redirect/select.hpp"
 
-namespace signpost::dnsd::inline health {
+namespace signpost::dnsd {
+inline namespace health {
 
 struct AdminResult {
     bool ok = false;
@@ -105,4 +106,5 @@ class HealthChecker {
     std::string external_status_;
 };
 
-}  // namespace signpost::dnsd::inline health
+}  // namespace health
+}  // namespace signpost::dnsd

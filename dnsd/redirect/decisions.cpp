@@ -7,7 +7,8 @@
 
 #include "common/hash.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 using common::Family;
 using common::Uint128;
@@ -448,4 +449,5 @@ std::shared_ptr<const Decisions> compile_decisions(const EdgeSet& edges,
     return d;
 }
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

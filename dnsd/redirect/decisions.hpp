@@ -18,7 +18,8 @@
 #include "common/ip_address.hpp"
 #include "dnsd/redirect/nodes.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 enum class Tier { kCidr, kAsn, kCountry, kContinent, kDefault, kFallback, kFailOpen, kNone };
 const char* tier_name(Tier t);
@@ -113,4 +114,5 @@ struct Decisions {
 std::shared_ptr<const Decisions> compile_decisions(const EdgeSet& edges,
                                                    std::shared_ptr<const common::GeoTable> table);
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

@@ -12,7 +12,8 @@
 #include "common/log.hpp"
 #include "common/unix_socket.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 namespace {
 // geoipd's lines are short; a line this long is not geoipd speaking.
@@ -231,4 +232,5 @@ void GeoFeed::on_line(std::string_view line, int fd) {
     first_attempt_done();
 }
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

@@ -20,7 +20,8 @@
 
 #include "common/geo_table.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 class GeoFeed {
   public:
@@ -78,4 +79,5 @@ class GeoFeed {
     std::thread thread_;
 };
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

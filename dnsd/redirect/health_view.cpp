@@ -1,6 +1,7 @@
 #include "dnsd/redirect/health_view.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 const HealthState* HealthFor::get(const std::shared_ptr<const HealthState>& hs,
                                   const std::shared_ptr<const EdgeSet>& edges) {
@@ -35,4 +36,5 @@ const HealthState* HealthFor::get(const std::shared_ptr<const HealthState>& hs,
     return &translated_;
 }
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

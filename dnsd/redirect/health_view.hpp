@@ -12,7 +12,8 @@
 #include "common/ip_address.hpp"
 #include "dnsd/redirect/nodes.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 // Which nodes are up, per family (index = node index), as computed by the
 // health checker from checks, admin overrides and external marks. Empty: the
@@ -82,4 +83,5 @@ class HealthFor {
     HealthState translated_;
 };
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

@@ -12,7 +12,8 @@
 
 #include "common/ip_address.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 // How a node is checked (issue: health). Defaults come from [health], a
 // node's own `check = { ... }` overrides them field by field.
@@ -114,4 +115,5 @@ struct EdgeSet {
     CheckConfig check_defaults;  // [health]'s check fields
 };
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

@@ -10,7 +10,8 @@
 #include "dnsd/config/schema.hpp"
 #include "dnsd/redirect/select.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 namespace {
 
@@ -535,4 +536,5 @@ std::string edges_reference() {
     return s;
 }
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

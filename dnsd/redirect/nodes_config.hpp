@@ -14,7 +14,8 @@ class table;
 }
 }  // namespace toml
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 // `root`: the parsed config; `path`: its file name (for errors and to resolve
 // map files). Returns nullopt with `error` set on any problem.
@@ -25,4 +26,5 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
 // [[redirects]] (Markdown; part of config_reference()).
 std::string edges_reference();
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

@@ -4,7 +4,8 @@
 #include "dnsd/redirect/health_view.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 ClientKey client_key(const Query& q, const common::IpAddress& source) {
     ClientKey k;
@@ -55,4 +56,5 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const 
     return written;
 }
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

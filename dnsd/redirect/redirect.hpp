@@ -12,7 +12,8 @@
 #include "dnsd/redirect/select.hpp"
 #include "dnsd/zone/dynamic_answer.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 // RFC 7871 7.1: the ECS subnet when the resolver sent one with a non-zero
 // source prefix; otherwise (no ECS, or /0: the resolver withholds the
@@ -44,4 +45,5 @@ class RedirectAnswer : public DynamicAnswer {
     std::size_t map_index_;
 };
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

@@ -8,7 +8,8 @@
 
 #include "common/hash.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 namespace {
 
@@ -264,4 +265,5 @@ Explanation explain(const Decision& d, const EdgeSet& e, const RedirectConfig& r
     return x;
 }
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

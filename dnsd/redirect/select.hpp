@@ -12,7 +12,8 @@
 #include "dnsd/redirect/health_view.hpp"
 #include "dnsd/redirect/nodes.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 
 struct ClientKey {
     common::IpAddress address;  // ECS address, or the query's source
@@ -78,4 +79,5 @@ double rendezvous_score(std::uint64_t subnet_hash, std::uint64_t node_hash, std:
 double drain_point(std::uint64_t subnet_hash, std::uint64_t node_hash);
 std::uint64_t subnet_hash(const common::IpAddress& masked);
 
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd

@@ -8,7 +8,8 @@
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/zone/responder.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 namespace {
 // What a response is, for rate limiting: answers and NODATA by name and type
@@ -83,4 +84,5 @@ void BatchAnswerer::limit(Batch& b, unsigned n, const ServingState& state) {
     }
 }
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

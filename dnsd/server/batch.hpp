@@ -15,7 +15,8 @@
 #include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/wire/query.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 struct ServingState;
 
@@ -62,4 +63,5 @@ class BatchAnswerer {
     QueryPipeline pipeline_;
 };
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

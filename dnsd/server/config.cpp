@@ -9,7 +9,8 @@
 #include <set>
 #include <sstream>
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 std::string ListenAddress::text() const {
     return address.is_v4() ? address.to_string() + ":" + std::to_string(port)
@@ -290,4 +291,5 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
     return c;
 }
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

@@ -14,7 +14,8 @@
 #include "dnsd/wire/cookie.hpp"
 #include "dnsd/wire/wire.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 struct ListenAddress {
     common::IpAddress address;
@@ -67,4 +68,5 @@ std::string config_reference();
 // "127.0.0.1:53", "[::1]:5353"; nullopt if malformed.
 std::optional<ListenAddress> parse_listen(const std::string& text);
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

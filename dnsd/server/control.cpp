@@ -22,7 +22,8 @@
 #include "dnsd/server/sockets.hpp"
 #include "dnsd/zone/zone_loader.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 namespace {
 // Control requests are short words; metrics requests are one HTTP header block.
@@ -516,4 +517,5 @@ void ControlServer::run() {
     for (auto& [fd, c] : clients) ::close(fd);
 }
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

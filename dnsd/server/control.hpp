@@ -22,7 +22,8 @@
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/server/stats.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 struct ControlOptions {
     std::string socket_path;     // empty: no control socket
@@ -64,4 +65,5 @@ class ControlServer {
     std::string explain(std::string_view args);
 };
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

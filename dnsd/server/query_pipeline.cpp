@@ -3,7 +3,8 @@
 #include "dnsd/redirect/redirect.hpp"
 #include "dnsd/server/serving_state.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 void QueryPipeline::begin(std::shared_ptr<const ServingState> state,
                           std::shared_ptr<const HealthState> health) {
@@ -80,4 +81,5 @@ std::size_t QueryPipeline::answer_message(std::span<const std::uint8_t> in,
     return answer(query_, st, in, source, transport, out);
 }
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

@@ -19,7 +19,8 @@
 #include "dnsd/zone/dynamic_answer.hpp"
 #include "dnsd/zone/responder.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 struct ServingState;
 
@@ -69,4 +70,5 @@ class QueryPipeline {
     Query query_;  // answer_message()'s
 };
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

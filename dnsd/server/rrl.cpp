@@ -5,7 +5,8 @@
 #include "common/hash.hpp"
 #include "dnsd/redirect/select.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 RateLimiter::RateLimiter(const RrlConfig& c) : config_(c) {
     std::uint64_t size = 1024;
@@ -34,4 +35,5 @@ RateLimiter::Verdict RateLimiter::check(const common::IpAddress& client, std::ui
     return config_.slip != 0 && over % config_.slip == 0 ? Verdict::kSlip : Verdict::kDrop;
 }
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

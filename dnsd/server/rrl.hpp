@@ -16,7 +16,8 @@
 
 #include "common/ip_address.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 struct RrlConfig {
     unsigned responses_per_second = 0;  // 0: off
@@ -43,4 +44,5 @@ class RateLimiter {
     std::unique_ptr<std::atomic<std::uint64_t>[]> cells_;
 };
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

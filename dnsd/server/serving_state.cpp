@@ -12,7 +12,8 @@
 #include "dnsd/redirect/redirect.hpp"
 #include "dnsd/zone/zone_loader.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
                                                 std::string& error,
@@ -230,4 +231,5 @@ std::string StateReloader::reload_locked() {
     return {};
 }
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

@@ -20,7 +20,8 @@
 #include "dnsd/zone/responder.hpp"
 #include "dnsd/zone/zone.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 struct ServingState {
     ZoneSet zones;
@@ -105,4 +106,5 @@ class FileReloader {
     std::thread thread_;
 };
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

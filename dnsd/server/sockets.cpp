@@ -9,7 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 namespace {
 bool is_wildcard_address(const sockaddr_storage& ss) {
@@ -148,4 +149,5 @@ int bound_port(int fd) {
     return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
 }
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

@@ -6,7 +6,8 @@
 
 #include "dnsd/server/config.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 // A UDP socket with SO_REUSEPORT (one per worker thread: the kernel spreads
 // clients over them) or a TCP listener. IPv6 sockets are IPv6-only, so
@@ -39,4 +40,5 @@ int bound_port(int fd);
 bool bind_listener(const ListenAddress& la, unsigned threads, std::vector<int>& udp,
                    std::vector<int>& tcp, std::string& where, std::string& error);
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

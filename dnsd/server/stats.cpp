@@ -2,7 +2,8 @@
 
 #include "dnsd/server/sockets.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 Stats::Stats(unsigned workers) {
     for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerStats>());
@@ -96,4 +97,5 @@ std::uint64_t Stats::udp_receive_drops() const {
     return sum;
 }
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

@@ -11,7 +11,8 @@
 
 #include "dnsd/stats/worker_stats.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 // The geo table in use and the subscription to geoipd, for metrics.
 struct GeoStatus {
@@ -46,4 +47,5 @@ class Stats {
     std::vector<int> udp_fds_;
 };
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

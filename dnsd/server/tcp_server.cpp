@@ -19,7 +19,8 @@
 #include "dnsd/wire/query.hpp"
 #include "dnsd/zone/responder.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 namespace {
 
@@ -215,4 +216,5 @@ void run_tcp_server(const std::vector<int>& fds, const TcpLimits& limits,
     });
 }
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

@@ -10,11 +10,14 @@
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 struct HealthState;
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 struct TcpLimits {
     unsigned idle_timeout_ms = 10000;
@@ -27,4 +30,5 @@ void run_tcp_server(const std::vector<int>& fds, const TcpLimits& limits,
                     common::Snapshot<ServingState>& state, common::Snapshot<HealthState>& health,
                     WorkerStats& stats, int stop_fd);
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

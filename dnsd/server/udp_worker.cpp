@@ -13,7 +13,8 @@
 #include "dnsd/server/batch.hpp"
 #include "dnsd/server/sockets.hpp"
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 namespace {
 
@@ -155,4 +156,5 @@ void run_udp_worker(int fd, common::Snapshot<ServingState>& state,
     }
 }
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

@@ -11,11 +11,14 @@
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 struct HealthState;
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd
 
-namespace signpost::dnsd::inline server {
+namespace signpost::dnsd {
+inline namespace server {
 
 // How often a blocked worker wakes to look at `stop`: the bound on shutdown time.
 inline constexpr int kUdpStopCheckMs = 200;
@@ -25,4 +28,5 @@ void run_udp_worker(int fd, common::Snapshot<ServingState>& state,
                     common::Snapshot<HealthState>& health, WorkerStats& stats,
                     const std::atomic<bool>& stop);
 
-}  // namespace signpost::dnsd::inline server
+}  // namespace server
+}  // namespace signpost::dnsd

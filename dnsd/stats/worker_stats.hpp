@@ -7,7 +7,8 @@
 #include <atomic>
 #include <cstdint>
 
-namespace signpost::dnsd::inline stats {
+namespace signpost::dnsd {
+inline namespace stats {
 
 #define SIGNPOST_DNSD_COUNTERS(X)                                                      \
     X(udp_queries, "UDP queries received")                                             \
@@ -52,4 +53,5 @@ inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
-}  // namespace signpost::dnsd::inline stats
+}  // namespace stats
+}  // namespace signpost::dnsd

@@ -10,7 +10,8 @@
 
 #include "dnsd/wire/siphash.hpp"
 
-namespace signpost::dnsd::inline wire {
+namespace signpost::dnsd {
+inline namespace wire {
 
 namespace {
 std::uint64_t tag(const std::uint8_t client[8], const std::uint8_t head[8],
@@ -104,4 +105,5 @@ const CookieSecret& process_cookie_secret() {
     return secret;
 }
 
-}  // namespace signpost::dnsd::inline wire
+}  // namespace wire
+}  // namespace signpost::dnsd

@@ -12,7 +12,8 @@
 
 #include "common/ip_address.hpp"
 
-namespace signpost::dnsd::inline wire {
+namespace signpost::dnsd {
+inline namespace wire {
 
 using CookieSecret = std::array<std::uint8_t, 16>;
 
@@ -48,4 +49,5 @@ std::optional<CookieSecret> parse_cookie_secret(std::string_view hex);
 // A secret for a server not given one: random, the same for the process's life.
 const CookieSecret& process_cookie_secret();
 
-}  // namespace signpost::dnsd::inline wire
+}  // namespace wire
+}  // namespace signpost::dnsd

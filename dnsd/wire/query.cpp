@@ -1,6 +1,7 @@
 #include "dnsd/wire/query.hpp"
 
-namespace signpost::dnsd::inline wire {
+namespace signpost::dnsd {
+inline namespace wire {
 
 namespace {
 
@@ -148,4 +149,5 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
     return ParseStatus::kOk;
 }
 
-}  // namespace signpost::dnsd::inline wire
+}  // namespace wire
+}  // namespace signpost::dnsd

@@ -11,7 +11,8 @@
 #include "dnsd/wire/cookie.hpp"
 #include "dnsd/wire/wire.hpp"
 
-namespace signpost::dnsd::inline wire {
+namespace signpost::dnsd {
+inline namespace wire {
 
 // EDNS Client Subnet (RFC 7871 section 6).
 struct ClientSubnet {
@@ -63,4 +64,5 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q);
 // Returns false on any malformation.
 bool read_question_name(WireReader& r, Query& q);
 
-}  // namespace signpost::dnsd::inline wire
+}  // namespace wire
+}  // namespace signpost::dnsd

@@ -6,7 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace signpost::dnsd::inline wire {
+namespace signpost::dnsd {
+inline namespace wire {
 
 inline std::uint64_t siphash24(const std::uint8_t key[16], const std::uint8_t* in,
                                std::size_t len) {
@@ -58,4 +59,5 @@ inline std::uint64_t siphash24(const std::uint8_t key[16], const std::uint8_t* i
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-}  // namespace signpost::dnsd::inline wire
+}  // namespace wire
+}  // namespace signpost::dnsd

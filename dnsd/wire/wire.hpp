@@ -8,7 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
-namespace signpost::dnsd::inline wire {
+namespace signpost::dnsd {
+inline namespace wire {
 
 inline constexpr std::size_t kHeaderSize = 12;
 // RFC 1035 2.3.4: a name is at most 255 octets in wire form, a label 63.
@@ -102,4 +103,5 @@ class WireReader {
     bool ok_ = true;
 };
 
-}  // namespace signpost::dnsd::inline wire
+}  // namespace wire
+}  // namespace signpost::dnsd

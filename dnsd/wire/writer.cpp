@@ -1,6 +1,7 @@
 #include "dnsd/wire/writer.hpp"
 
-namespace signpost::dnsd::inline wire {
+namespace signpost::dnsd {
+inline namespace wire {
 
 namespace {
 std::uint8_t lower(std::uint8_t c) {
@@ -61,4 +62,5 @@ void Writer::name(const std::uint8_t* wire, bool compress) {
     if (!overflow_ && compress) remember(start);
 }
 
-}  // namespace signpost::dnsd::inline wire
+}  // namespace wire
+}  // namespace signpost::dnsd

@@ -10,7 +10,8 @@
 
 #include "dnsd/wire/wire.hpp"
 
-namespace signpost::dnsd::inline wire {
+namespace signpost::dnsd {
+inline namespace wire {
 
 class Writer {
   public:
@@ -85,4 +86,5 @@ class Writer {
     bool overflow_ = false;
 };
 
-}  // namespace signpost::dnsd::inline wire
+}  // namespace wire
+}  // namespace signpost::dnsd

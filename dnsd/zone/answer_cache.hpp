@@ -19,7 +19,8 @@
 #include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/zone/name_index.hpp"
 
-namespace signpost::dnsd::inline zone {
+namespace signpost::dnsd {
+inline namespace zone {
 
 class AnswerCache {
   public:
@@ -116,4 +117,5 @@ class AnswerCache {
     std::uint64_t stamp_ = 0;
 };
 
-}  // namespace signpost::dnsd::inline zone
+}  // namespace zone
+}  // namespace signpost::dnsd

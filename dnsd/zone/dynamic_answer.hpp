@@ -11,12 +11,15 @@
 
 // The redirect layer's state, carried through a query opaquely (declared
 // above this layer: the zone only passes the pointers on).
-namespace signpost::dnsd::inline redirect {
+namespace signpost::dnsd {
+inline namespace redirect {
 struct Decisions;
 struct HealthState;
-}  // namespace signpost::dnsd::inline redirect
+}  // namespace redirect
+}  // namespace signpost::dnsd
 
-namespace signpost::dnsd::inline zone {
+namespace signpost::dnsd {
+inline namespace zone {
 
 // The owner name of records being written: the query's own name (written as a
 // pointer to the question, which keeps the client's letter case) or another
@@ -61,4 +64,5 @@ class DynamicAnswer {
                             Writer& w) const = 0;
 };
 
-}  // namespace signpost::dnsd::inline zone
+}  // namespace zone
+}  // namespace signpost::dnsd

@@ -16,7 +16,8 @@
 
 #include "common/hash.hpp"
 
-namespace signpost::dnsd::inline zone {
+namespace signpost::dnsd {
+inline namespace zone {
 
 // Eight bytes per step; not for anything an attacker must not predict (names
 // come from zone files; queries only probe).
@@ -81,4 +82,5 @@ class NameIndex {
     std::size_t size_ = 0;
 };
 
-}  // namespace signpost::dnsd::inline zone
+}  // namespace zone
+}  // namespace signpost::dnsd

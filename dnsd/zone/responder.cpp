@@ -6,7 +6,8 @@
 #include "dnsd/wire/writer.hpp"
 #include "dnsd/zone/dynamic_answer.hpp"
 
-namespace signpost::dnsd::inline zone {
+namespace signpost::dnsd {
+inline namespace zone {
 
 namespace {
 
@@ -356,4 +357,5 @@ std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress&
     return w.size();
 }
 
-}  // namespace signpost::dnsd::inline zone
+}  // namespace zone
+}  // namespace signpost::dnsd

@@ -14,7 +14,8 @@
 #include "dnsd/zone/dynamic_answer.hpp"
 #include "dnsd/zone/zone.hpp"
 
-namespace signpost::dnsd::inline zone {
+namespace signpost::dnsd {
+inline namespace zone {
 
 struct ResponderOptions {
     std::uint16_t edns_payload = kDefaultEdnsPayload;  // what we advertise and honour at most
@@ -46,4 +47,5 @@ std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress&
 // The dynamic answer a parsed query will reach, if any (for batch prefetching).
 const DynamicAnswer* dynamic_target(const Query& q, const ZoneSet& zones);
 
-}  // namespace signpost::dnsd::inline zone
+}  // namespace zone
+}  // namespace signpost::dnsd

@@ -4,7 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
-namespace signpost::dnsd::inline zone {
+namespace signpost::dnsd {
+inline namespace zone {
 
 void Zone::seal() {
     std::vector<std::pair<std::string_view, const Node*>> items;
@@ -116,4 +117,5 @@ std::string name_to_text(const std::uint8_t* wire) {
     return out.empty() ? "." : out;
 }
 
-}  // namespace signpost::dnsd::inline zone
+}  // namespace zone
+}  // namespace signpost::dnsd

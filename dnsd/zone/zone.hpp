@@ -14,7 +14,8 @@
 #include "dnsd/wire/wire.hpp"
 #include "dnsd/zone/name_index.hpp"
 
-namespace signpost::dnsd::inline zone {
+namespace signpost::dnsd {
+inline namespace zone {
 
 class DynamicAnswer;  // a name whose answer is computed per query (redirects)
 
@@ -137,4 +138,5 @@ class ZoneSet {
 // Text form of a wire name ("www.example.net."), for logs and errors.
 std::string name_to_text(const std::uint8_t* wire);
 
-}  // namespace signpost::dnsd::inline zone
+}  // namespace zone
+}  // namespace signpost::dnsd

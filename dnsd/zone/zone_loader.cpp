@@ -8,7 +8,8 @@
 #include <cstring>
 #include <map>
 
-namespace signpost::dnsd::inline zone {
+namespace signpost::dnsd {
+inline namespace zone {
 
 namespace {
 
@@ -241,4 +242,5 @@ ZoneLoadResult load_zone_file(const std::string& origin_text, const std::string&
     return res;
 }
 
-}  // namespace signpost::dnsd::inline zone
+}  // namespace zone
+}  // namespace signpost::dnsd

@@ -9,7 +9,8 @@
 
 #include "dnsd/zone/zone.hpp"
 
-namespace signpost::dnsd::inline zone {
+namespace signpost::dnsd {
+inline namespace zone {
 
 struct ZoneLoadResult {
     std::shared_ptr<Zone> zone;  // null on error
@@ -25,4 +26,5 @@ ZoneLoadResult load_zone_file(const std::string& origin_text, const std::string&
 // Parses a domain name in text form into lower-case wire form; empty on error.
 std::string text_to_wire(const std::string& text);
 
-}  // namespace signpost::dnsd::inline zone
+}  // namespace zone
+}  // namespace signpost::dnsd
