@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "common/cli.hpp"
 #include "common/geo_client.hpp"
 #include "common/geo_table.hpp"
-#include "common/service.hpp"
 #include "common/unix_socket.hpp"
 
 using namespace signpost::common;
@@ -149,25 +149,9 @@ int main(int argc, char** argv) {
         "geoipd socket (default /run/signpost/geoipd.sock, as in the example config and the unit)")(
         "timeout-ms", po::value(&timeout_ms)->value_name("MS"),
         "total time allowed (default 5000)");
-    // The positional words, parsed but not listed in --help.
-    po::options_description hidden;
-    hidden.add_options()("args", po::value(&args), "");
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("args", -1);
     po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "geoipctl: " << e.what() << "\n";
-        return 2;
-    }
-    if (vm.count("version")) {
-        std::cout << version_text("geoipctl") << "\n";
-        return 0;
-    }
+    if (int rc = signpost::common::parse_tool_args("geoipctl", argc, argv, desc, args, vm); rc >= 0)
+        return rc;
     if (vm.count("help")) {
         std::cout << desc << "\n";
         return 0;

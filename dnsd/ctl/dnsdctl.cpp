@@ -7,9 +7,9 @@
 #include <iostream>
 #include <string>
 
+#include "common/cli.hpp"
 #include "common/json.hpp"
 #include "common/line_client.hpp"
-#include "common/service.hpp"
 
 namespace po = boost::program_options;
 
@@ -34,25 +34,9 @@ int main(int argc, char** argv) {
         "dnsd control socket (default /run/signpost/dnsd.sock)")(
         "timeout-ms", po::value(&timeout_ms)->value_name("MS"),
         "give up after this long, with an error (default 10000)");
-    // The positional words, parsed but not listed in --help.
-    po::options_description hidden;
-    hidden.add_options()("args", po::value(&args), "");
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("args", -1);
     po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "dnsdctl: " << e.what() << "\n";
-        return 2;
-    }
-    if (vm.count("version")) {
-        std::cout << signpost::common::version_text("dnsdctl") << "\n";
-        return 0;
-    }
+    if (int rc = signpost::common::parse_tool_args("dnsdctl", argc, argv, desc, args, vm); rc >= 0)
+        return rc;
     if (vm.count("help") || args.empty()) {
         std::cout << desc << "\n";
         return args.empty() && !vm.count("help") ? 2 : 0;
