@@ -25,15 +25,6 @@ void append_opt_string(std::string& out, std::string_view s) {
 
 namespace {
 
-bool json_plain(std::string_view s) {
-    bool plain = true;
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        plain &= c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-    }
-    return plain;
-}
-
 // Writes into a buffer the caller sized; geoipd writes one line per lookup,
 // so this is its hot path: no capacity checks per member.
 struct LineWriter {
@@ -47,7 +38,7 @@ struct LineWriter {
         std::memcpy(p, s.data(), s.size());
         p += s.size();
     }
-    void opt_string(std::string_view s) {  // s is json_plain
+    void opt_string(std::string_view s) {  // s is json::is_plain
         if (s.empty()) return lit("null");
         *p++ = '"';
         raw(s);
@@ -100,7 +91,7 @@ void append_answer_json_general(std::string& out, const GeoFactsView& f) {
 
 void append_answer_json(std::string& out, const GeoFactsView& f) {
     if (f.as_org.size() > kFastOrgMax || f.country.size() > 8 || f.continent.size() > 8 ||
-        !json_plain(f.as_org) || !json_plain(f.country) || !json_plain(f.continent))
+        !json::is_plain(f.as_org) || !json::is_plain(f.country) || !json::is_plain(f.continent))
         return append_answer_json_general(out, f);
     char buf[kFastLineMax];
     LineWriter w{buf};

@@ -34,15 +34,19 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 }
 }  // namespace
 
-void append_string(std::string& out, std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    // Most strings (codes, names) need no escaping: one append.
+bool is_plain(std::string_view s) {
     bool plain = true;
     for (const char ch : s) {
         const auto c = static_cast<unsigned char>(ch);
         plain &= c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
     }
-    if (plain) {
+    return plain;
+}
+
+void append_string(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    // Most strings (codes, names) need no escaping: one append.
+    if (is_plain(s)) {
         out.push_back('"');
         out.append(s);
         out.push_back('"');

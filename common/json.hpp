@@ -13,6 +13,8 @@ namespace signpost::common::json {
 // Appends `s` as a quoted JSON string (control characters and non-UTF-8-safe
 // bytes escaped, so any input can be echoed back in an error line).
 void append_string(std::string& out, std::string_view s);
+// True when `s` goes into a JSON string as it is (printable ASCII, no '"' or '\\').
+bool is_plain(std::string_view s);
 void append_uint(std::string& out, std::uint64_t v);
 void append_double(std::string& out, double v);
 
