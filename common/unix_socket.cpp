@@ -9,6 +9,8 @@
 
 #include <cstring>
 
+#include "common/privileges.hpp"
+
 namespace signpost::common {
 
 namespace {
@@ -27,7 +29,8 @@ std::string errno_text(const char* what, const std::string& path) {
 }
 }  // namespace
 
-int listen_unix(const std::string& path, int backlog, std::string& error) {
+int listen_unix(const std::string& path, int backlog, std::string& error,
+                const SocketAccess* access) {
     sockaddr_un sun;
     if (!fill_addr(path, sun, error)) return -1;
     struct stat st;
@@ -52,6 +55,12 @@ int listen_unix(const std::string& path, int backlog, std::string& error) {
     }
     if (::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
         error = errno_text("bind", path);
+        ::close(fd);
+        return -1;
+    }
+    // (Connecting needs listen(): until then the umask's mode admits nobody.)
+    if (access && !apply_socket_access(path, *access, error)) {
+        ::unlink(path.c_str());
         ::close(fd);
         return -1;
     }

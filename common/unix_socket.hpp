@@ -14,10 +14,14 @@ namespace signpost::common {
 // with a message instead of being silently truncated to another path.
 inline constexpr std::size_t kMaxUnixPath = 107;
 
+struct SocketAccess;
+
 // Binds and listens on `path`, replacing a stale socket file left by a dead
 // process (but never a live one, and never a file that is not a socket).
+// With `access`, the file gets that group and mode before anyone can connect.
 // Returns the fd, or -1 with `error` set.
-int listen_unix(const std::string& path, int backlog, std::string& error);
+int listen_unix(const std::string& path, int backlog, std::string& error,
+                const SocketAccess* access = nullptr);
 
 // Connects to `path`; returns a non-blocking fd, or -1 with `error` set.
 int connect_unix(const std::string& path, std::string& error);

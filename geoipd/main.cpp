@@ -104,6 +104,20 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (!opts.export_table.empty()) return export_table(*initial, cs, opts.export_table) ? 0 : 1;
+    if (const std::string refusal =
+            common::root_refusal("geoipd", !opts.user.empty(), opts.allow_root, "pass --user");
+        !refusal.empty()) {
+        SP_LOG_ERROR("%s", refusal.c_str());
+        return 1;
+    }
+    std::optional<common::RunAs> run_as;
+    if (!opts.user.empty()) {
+        run_as = common::resolve_run_as(opts.user, opts.group, error);
+        if (!run_as) {
+            SP_LOG_ERROR("--user: %s", error.c_str());
+            return 1;
+        }
+    }
 
     // Signals are taken synchronously by this thread; every thread started
     // below inherits the blocked mask.
@@ -127,6 +141,7 @@ int main(int argc, char** argv) {
 
     ServerOptions sopts;
     sopts.socket_path = opts.socket_path;
+    sopts.socket_access = opts.socket_access;
     sopts.threads = opts.threads;
     sopts.max_clients = opts.max_clients;
     // Watch before serving: a file replaced once clients can reach us is reloaded.
@@ -140,6 +155,16 @@ int main(int argc, char** argv) {
         SP_LOG_ERROR("%s", error.c_str());
         reloader.stop();
         return 1;
+    }
+    if (run_as) {
+        if (!common::drop_privileges(*run_as, error)) {
+            SP_LOG_ERROR("cannot drop root: %s", error.c_str());
+            server.stop();
+            reloader.stop();
+            return 1;
+        }
+        SP_LOG_INFO("running as user %s (uid %u, gid %u)", run_as->user.c_str(),
+                    static_cast<unsigned>(run_as->uid), static_cast<unsigned>(run_as->gid));
     }
     SP_LOG_INFO("serving on %s with %u thread(s)", opts.socket_path.c_str(), opts.threads);
     common::notify_ready(service_status(*dbs.load()));

@@ -36,8 +36,19 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
     std::vector<std::string> dbs;
     std::string config;
     po::options_description shared("Options (also valid in --config files, without the dashes)");
+    std::string socket_mode = "0660";
     shared.add_options()("socket", po::value(&out.socket_path)->value_name("PATH"),
                          "Unix socket to listen on")(
+        "socket-mode", po::value(&socket_mode)->default_value("0660")->value_name("MODE"),
+        "the socket's permissions (octal): connecting needs write permission, so 0660 admits "
+        "the owner and --socket-group only")(
+        "socket-group", po::value(&out.socket_access.group)->value_name("GROUP"),
+        "the socket's group (default: geoipd's own); tools in it may query geoipd")(
+        "user", po::value(&out.user)->value_name("USER"),
+        "run as USER once the socket is bound; started as root without it, geoipd refuses to "
+        "run unless given --allow-root")(
+        "group", po::value(&out.group)->value_name("GROUP"),
+        "the group to run as with --user (default: the user's own)")(
         "db", po::value(&dbs)->value_name("FILE[,FIELD=PATH...]"),
         "a .mmdb database (repeat for several); FIELD=PATH overrides where a field is read, "
         "e.g. --db geo.mmdb,country=country_code. Fields: country continent asn as_org "
@@ -59,6 +70,7 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
     cli.add_options()("help,h", "show this help")("version", "print the version and exit")(
         "config", po::value(&config)->value_name("FILE"), "read options from FILE")(
         "check-config", "open and validate every database, print what was found, and exit")(
+        "allow-root", "keep running as root when started as root without --user")(
         "export-table", po::value(&out.export_table)->value_name("FILE"),
         "open the databases, compile the geo table (generation 1, as served at startup), "
         "write its image to FILE (docs/geo-table.md) and exit");
@@ -102,6 +114,25 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
         return ParseOutcome::kExitError;
     }
     out.check_config = vm.count("check-config") > 0;
+    out.allow_root = vm.count("allow-root") > 0;
+    if (const auto mode = common::parse_socket_mode(socket_mode)) {
+        out.socket_access.mode = *mode;
+    } else {
+        std::cerr << "geoipd: --socket-mode " << socket_mode
+                  << ": expected an octal mode like 0660\n";
+        return ParseOutcome::kExitError;
+    }
+    if (!out.socket_access.group.empty()) {
+        std::string error;
+        if (!common::lookup_group(out.socket_access.group, error)) {
+            std::cerr << "geoipd: --socket-group: " << error << "\n";
+            return ParseOutcome::kExitError;
+        }
+    }
+    if (!out.group.empty() && out.user.empty()) {
+        std::cerr << "geoipd: --group " << out.group << " needs --user\n";
+        return ParseOutcome::kExitError;
+    }
     out.use_inotify = !vm["no-inotify"].as<bool>();
     out.stat_interval = std::chrono::seconds(stat_seconds == 0 ? 1 : stat_seconds);
     out.debounce = std::chrono::milliseconds(debounce_ms);

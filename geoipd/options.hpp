@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "common/privileges.hpp"
 #include "geoipd/schema.hpp"
 
 namespace signpost::geoipd {
 
 struct Options {
     std::string socket_path;
+    common::SocketAccess socket_access;  // --socket-mode, --socket-group
     std::vector<DatabaseSpec> databases;
     unsigned threads = 1;
     unsigned max_clients = 1024;
@@ -22,6 +24,8 @@ struct Options {
     bool check_config = false;
     std::string export_table;  // --export-table FILE: compile, write the image there, exit
     bool use_inotify = true;
+    std::string user, group;  // run as, once the socket is bound (empty: as started)
+    bool allow_root = false;
 };
 
 enum class ParseOutcome { kRun, kExitOk, kExitError };

@@ -246,7 +246,7 @@ void Server::notify_published() {
 }
 
 bool Server::start(std::string& error) {
-    listen_fd_ = common::listen_unix(opts_.socket_path, 1024, error);
+    listen_fd_ = common::listen_unix(opts_.socket_path, 1024, error, &opts_.socket_access);
     if (listen_fd_ < 0) return false;
     stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     for (unsigned i = 0; i < opts_.threads; ++i)

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/privileges.hpp"
 #include "common/snapshot.hpp"
 #include "geoipd/database_set.hpp"
 #include "geoipd/stats.hpp"
@@ -22,6 +23,7 @@ namespace signpost::geoipd {
 
 struct ServerOptions {
     std::string socket_path;
+    common::SocketAccess socket_access;
     unsigned threads = 1;
     unsigned max_clients = 1024;
     // Pending output per connection before its input is paused: 4096 answers

@@ -133,9 +133,51 @@ const std::vector<Key<Config>>& server_keys() {
         config::string<Config>(
             "control_socket", [](auto& c) -> auto& { return c.control_socket; },
             "The Unix socket dnsdctl talks to (empty: none)", true),
+        config::custom<Config>(
+            "control_socket_mode", "string, an octal mode",
+            "The control socket's permissions. Connecting needs write permission: with 0660 the "
+            "owner and control_socket_group may drain nodes, nobody else",
+            true,
+            [](Config& c, const toml::node& n, const Source& src) {
+                const auto* str = n.as_string();
+                const auto mode = str ? common::parse_socket_mode(str->get()) : std::nullopt;
+                if (!mode)
+                    src.fail(n, "control_socket_mode = " + config::describe(n) +
+                                    ": expected an octal mode like \"0660\"");
+                c.control_access.mode = *mode;
+            },
+            [](const Config& c) {
+                return config::toml_string(common::mode_text(c.control_access.mode));
+            }),
+        config::custom<Config>(
+            "control_socket_group", "string, a group name or number",
+            "The control socket's group (empty: dnsd's own): operators in it use dnsdctl", true,
+            [](Config& c, const toml::node& n, const Source& src) {
+                const auto* str = n.as_string();
+                if (!str)
+                    src.fail(n, "control_socket_group = " + config::describe(n) +
+                                    ": expected a group name");
+                std::string error;
+                if (!str->get().empty() && !common::lookup_group(str->get(), error))
+                    src.fail(n, "control_socket_group: " + error);
+                c.control_access.group = str->get();
+            },
+            [](const Config& c) { return config::toml_string(c.control_access.group); }),
         config::string<Config>(
             "metrics_listen", [](auto& c) -> auto& { return c.metrics_listen; },
-            "\"address:port\" where Prometheus scrapes /metrics (empty: none)", true),
+            "\"address:port\" where Prometheus scrapes /metrics; a port alone listens on "
+            "127.0.0.1 (empty: none)",
+            true),
+        config::string<Config>(
+            "user", [](auto& c) -> auto& { return c.user; },
+            "Run as this user once every socket is bound (port 53 needs root or "
+            "CAP_NET_BIND_SERVICE only to bind). Started as root without it, dnsd refuses to run "
+            "unless given --allow-root. Config, zone and map files must be readable by it, the "
+            "admin state's directory writable",
+            true),
+        config::string<Config>(
+            "group", [](auto& c) -> auto& { return c.group; },
+            "The group to run as with `user` (empty: the user's own)", true),
         config::choice<Config>(
             "log_level", [](auto& c) -> auto& { return c.log_level; },
             std::vector<std::pair<const char*, common::LogLevel>>{
@@ -255,9 +297,25 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         if (c.udp_rcvbuf != 0 && c.udp_rcvbuf < 4096)
             src.fail(*s.get("udp_rcvbuf"), "udp_rcvbuf: " + std::to_string(c.udp_rcvbuf) +
                                                " is below 4096 (0 keeps the kernel's default)");
-        if (!c.metrics_listen.empty() && !parse_listen(c.metrics_listen))
-            src.fail(*s.get("metrics_listen"),
-                     "metrics_listen: '" + c.metrics_listen + "' is not \"address:port\"");
+        if (!c.metrics_listen.empty()) {
+            // A port alone: loopback (metrics are for a local scraper unless
+            // an address says otherwise).
+            if (c.metrics_listen.find_first_not_of("0123456789") == std::string::npos)
+                c.metrics_listen = "127.0.0.1:" + c.metrics_listen;
+            if (!parse_listen(c.metrics_listen))
+                src.fail(*s.get("metrics_listen"), "metrics_listen: '" + c.metrics_listen +
+                                                       "' is not \"address:port\" or a port");
+        }
+        if (!c.group.empty() && c.user.empty())
+            src.fail(*s.get("group"),
+                     "group = " + config::toml_string(c.group) + " needs user: the user to run as");
+        if (!c.user.empty()) {
+            std::string why;
+            if (!common::resolve_run_as(c.user, c.group, why)) {
+                const bool group = !c.group.empty() && why.find("group") != std::string::npos;
+                src.fail(*s.get(group ? "group" : "user"), (group ? "group: " : "user: ") + why);
+            }
+        }
         config::read_table<Config>(section(root, "rrl", src), rrl_keys(), c, src, "[rrl]");
 
         const toml::node* zn = root.get("zones");

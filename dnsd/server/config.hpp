@@ -9,6 +9,7 @@
 
 #include "common/ip_address.hpp"
 #include "common/log.hpp"
+#include "common/privileges.hpp"
 #include "dnsd/redirect/nodes.hpp"
 #include "dnsd/server/rrl.hpp"
 #include "dnsd/wire/cookie.hpp"
@@ -46,7 +47,10 @@ struct Config {
     // is busy. 0 leaves the kernel's default (net.core.rmem_default).
     unsigned udp_rcvbuf = 4u << 20;
     std::string control_socket;
-    std::string metrics_listen;  // "127.0.0.1:9153", empty: none
+    common::SocketAccess control_access;  // its mode and group
+    std::string metrics_listen;           // "127.0.0.1:9153" ("9153": loopback), empty: none
+    // Run as this user (and group) once every socket is bound; empty: as started.
+    std::string user, group;
     common::LogLevel log_level = common::LogLevel::kInfo;
     RrlConfig rrl;  // [rrl]
     std::vector<ZoneConfig> zones;

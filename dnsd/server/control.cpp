@@ -63,7 +63,7 @@ ControlServer::~ControlServer() {
 
 bool ControlServer::start(std::string& error) {
     if (!opts_.socket_path.empty()) {
-        unix_fd_ = common::listen_unix(opts_.socket_path, 64, error);
+        unix_fd_ = common::listen_unix(opts_.socket_path, 64, error, &opts_.socket_access);
         if (unix_fd_ < 0) return false;
     }
     if (!opts_.metrics_listen.empty()) {

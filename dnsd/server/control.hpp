@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "common/privileges.hpp"
 #include "common/snapshot.hpp"
 #include "dnsd/health/checker.hpp"
 #include "dnsd/server/serving_state.hpp"
@@ -26,7 +27,8 @@ namespace signpost::dnsd {
 inline namespace server {
 
 struct ControlOptions {
-    std::string socket_path;     // empty: no control socket
+    std::string socket_path;  // empty: no control socket
+    common::SocketAccess socket_access;
     std::string metrics_listen;  // empty: no metrics endpoint
 };
 

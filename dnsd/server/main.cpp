@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "common/log.hpp"
@@ -34,7 +35,7 @@ namespace po = boost::program_options;
 
 namespace {
 
-int parse_args(int argc, char** argv, std::string& config, bool& check) {
+int parse_args(int argc, char** argv, std::string& config, bool& check, bool& allow_root) {
     po::options_description desc(
         "dnsd: signpost's authoritative DNS server\n\nUsage: dnsd --config FILE "
         "[--check-config]\n       dnsd --print-config-reference\n\nOptions");
@@ -42,6 +43,8 @@ int parse_args(int argc, char** argv, std::string& config, bool& check) {
         "config,c", po::value(&config)->value_name("FILE"),
         "the TOML configuration (see maps/dnsd.toml.example)")(
         "check-config", "load the configuration and every zone, report problems, and exit")(
+        "allow-root",
+        "keep running as root when started as root without [server] user (otherwise refused)")(
         "print-config-reference",
         "print every configuration key (type, range, default, whether a change needs a "
         "restart, what it does) as Markdown, and exit");
@@ -71,6 +74,7 @@ int parse_args(int argc, char** argv, std::string& config, bool& check) {
         return 2;
     }
     check = vm.count("check-config") > 0;
+    allow_root = vm.count("allow-root") > 0;
     return -1;
 }
 
@@ -83,8 +87,8 @@ int main(int argc, char** argv) {
     // compile's freed temporaries stay resident in the compiling thread's arena.
     ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     std::string config_path;
-    bool check = false;
-    if (int rc = parse_args(argc, argv, config_path, check); rc >= 0) return rc;
+    bool check = false, allow_root = false;
+    if (int rc = parse_args(argc, argv, config_path, check, allow_root); rc >= 0) return rc;
 
     std::string error;
     auto config = load_config(config_path, error);
@@ -107,6 +111,20 @@ int main(int argc, char** argv) {
     if (check) {
         std::printf("%s: OK, %zu zone(s)\n", config_path.c_str(), initial->zones.size());
         return 0;
+    }
+    if (const std::string refusal = common::root_refusal("dnsd", !config->user.empty(), allow_root,
+                                                         "set [server] user (and group)");
+        !refusal.empty()) {
+        SP_LOG_ERROR("%s", refusal.c_str());
+        return 1;
+    }
+    std::optional<common::RunAs> run_as;
+    if (!config->user.empty()) {
+        run_as = common::resolve_run_as(config->user, config->group, error);
+        if (!run_as) {
+            SP_LOG_ERROR("%s: [server] user: %s", config_path.c_str(), error.c_str());
+            return 1;
+        }
     }
 
     // Health checks hold a socket per address being checked, TCP clients one
@@ -198,12 +216,22 @@ int main(int argc, char** argv) {
         }
         return g;
     });
-    ControlServer control({config->control_socket, config->metrics_listen}, state, stats, reloader);
+    ControlServer control({config->control_socket, config->control_access, config->metrics_listen},
+                          state, stats, reloader);
     control.set_health(&health, &checker);
     control.set_own_stats(&stats.worker(static_cast<unsigned>(udp.size()) + 1));
     if (!control.start(error)) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
+    }
+    // Every socket is bound: root is needed no more.
+    if (run_as) {
+        if (!common::drop_privileges(*run_as, error)) {
+            SP_LOG_ERROR("cannot drop root: %s", error.c_str());
+            return 1;
+        }
+        SP_LOG_INFO("running as user %s (uid %u, gid %u)", run_as->user.c_str(),
+                    static_cast<unsigned>(run_as->uid), static_cast<unsigned>(run_as->gid));
     }
     // Geo answers from the first query when geoipd is up (the queries that
     // arrive meanwhile wait in the socket buffers); no wait when it is not.

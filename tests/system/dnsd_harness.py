@@ -8,6 +8,7 @@ import tempfile
 import time
 
 DNSD = os.environ.get("DNSD", "build/bin/dnsd")
+ROOT_ARGS = ["--allow-root"] if os.geteuid() == 0 else []  # (as in harness.py)
 DNSDCTL = os.environ.get("DNSDCTL", "build/bin/dnsdctl")
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
@@ -28,7 +29,8 @@ class Dnsd:
     def start(self):
         self.log = open(os.path.join(self.dir, "dnsd.log"), "a+")
         self.log_start = os.path.getsize(self.log.name)
-        self.proc = subprocess.Popen([DNSD, "--config", self.config], stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen([DNSD, "--config", self.config] + ROOT_ARGS, stdout=self.log,
+                                     stderr=self.log)
         deadline = time.time() + 10
         while time.time() < deadline:
             m = re.search(r"listening on (?:127\.0\.0\.1|0\.0\.0\.0):(\d+)", self.logtext())

@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import GEOIPD, Geoipd, db, main, read_lines
+from harness import GEOIPD, ROOT_ARGS, Geoipd, db, main, read_lines
 
 
 class Robustness(unittest.TestCase):
@@ -173,7 +173,7 @@ class Limits(unittest.TestCase):
     def test_refuses_to_steal_a_live_socket(self):
         g = Geoipd([db("city.mmdb")])
         try:
-            r = subprocess.run([GEOIPD, "--socket", g.sock, "--db", db("city.mmdb")],
+            r = subprocess.run([GEOIPD, "--socket", g.sock, "--db", db("city.mmdb")] + ROOT_ARGS,
                                capture_output=True, text=True, timeout=10)
             self.assertEqual(r.returncode, 1)
             self.assertIn("already listening", r.stderr)

@@ -3,17 +3,19 @@ NOTIFY_SOCKET (sd_notify), the real protocol over a real datagram socket as
 systemd listens to it: READY=1 with a STATUS= line once serving, RELOADING=1
 then READY=1 around every reload, WATCHDOG=1 when WATCHDOG_USEC asks for it;
 --version on every binary; the unit files pass `systemd-analyze verify`."""
+import grp
 import os
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
 import unittest
 
-from dnsd_harness import DNSD, DNSDCTL, Dnsd
+from dnsd_harness import DATA, DNSD, DNSDCTL, Dnsd
 from harness import GEOIPCTL, GEOIPD, TESTDATA, Geoipd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -112,6 +114,142 @@ class Geoipd_(unittest.TestCase):
                 g.stop()
         finally:
             n.close()
+
+
+def as_nobody(argv, groups=()):
+    """argv run as the user nobody, member of exactly `groups` (gids)."""
+    pre = ["setpriv", "--reuid=nobody", "--regid=nogroup"]
+    pre += ["--groups=" + ",".join(map(str, groups))] if groups else ["--clear-groups"]
+    return subprocess.run(pre + argv, capture_output=True, text=True, timeout=30)
+
+
+def world_copy(d, path):
+    """A copy of binary or file `path` in directory d that any user can read and run
+    (the checkout may sit in a directory only root can enter)."""
+    out = os.path.join(d, os.path.basename(path))
+    shutil.copy(path, out)
+    os.chmod(out, 0o755)
+    return out
+
+
+@unittest.skipUnless(os.geteuid() == 0, "switching users needs root")
+class Privileges(unittest.TestCase):
+    """Who may use the sockets (mode and group), the refusal to run as root
+    without a user to drop to, and the drop itself."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="privileges-")
+        os.chmod(self.tmp, 0o755)
+        self.users = grp.getgrnam("users").gr_gid
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_sockets_admit_their_group_only(self):
+        dnsdctl = world_copy(self.tmp, DNSDCTL)
+        geoipctl = world_copy(self.tmp, GEOIPCTL)
+        d = Dnsd(server_extra='control_socket_mode = "0660"\ncontrol_socket_group = "users"\n')
+        g = Geoipd([os.path.join(TESTDATA, "city.mmdb")],
+                   extra=["--socket-mode", "0660", "--socket-group", "users"])
+        try:
+            os.chmod(d.dir, 0o755)
+            os.chmod(g.dir, 0o755)
+            for path in (d.ctl, g.sock):
+                st = os.stat(path)
+                self.assertEqual(stat.S_IMODE(st.st_mode), 0o660, path)
+                self.assertEqual(st.st_gid, self.users, path)
+            # In the group: dnsdctl works, geoipd answers.
+            r = as_nobody([dnsdctl, "-s", d.ctl, "zones"], groups=[self.users])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("example.test", r.stdout)
+            r = as_nobody([geoipctl, "-s", g.sock, "81.2.69.142"], groups=[self.users])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn('"country":"GB"', r.stdout.replace(" ", ""))
+            # Outside it: refused at connect, with the reason.
+            r = as_nobody([dnsdctl, "-s", d.ctl, "zones"])
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("Permission denied", r.stderr)
+            r = as_nobody([geoipctl, "-s", g.sock, "81.2.69.142"])
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("Permission denied", r.stderr)
+            # The owner (root here) still can.
+            self.assertEqual(d.ctl_cmd("zones").returncode, 0)
+        finally:
+            d.stop()
+            d.cleanup()
+            g.stop()
+            g.cleanup()
+
+    def test_bad_mode_and_group_are_refused(self):
+        conf = os.path.join(self.tmp, "dnsd.toml")
+        for line, want in (('control_socket_mode = "0999"', "octal mode"),
+                           ('control_socket_group = "no-such-group-x"', "unknown group 'no-such-group-x'"),
+                           ('user = "no-such-user-x"', "unknown user 'no-such-user-x'"),
+                           ('user = "root"', "is root"),
+                           ('group = "users"', "needs user")):
+            with open(conf, "w") as f:
+                f.write('[server]\nlisten = ["127.0.0.1:0"]\n%s\n[[zones]]\nname = "example.test"\n'
+                        'file = "%s"\n' % (line, os.path.join(DATA, "test.zone")))
+            r = subprocess.run([DNSD, "--check-config", "--config", conf], capture_output=True,
+                               text=True, timeout=10)
+            self.assertEqual(r.returncode, 1, line)
+            self.assertIn(conf + ":3:", r.stderr, line)
+            self.assertIn(want, r.stderr, line)
+        r = subprocess.run([GEOIPD, "--socket", os.path.join(self.tmp, "s"), "--db",
+                            os.path.join(TESTDATA, "city.mmdb"), "--socket-mode", "8"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--socket-mode 8", r.stderr)
+
+    def test_root_without_a_user_is_refused(self):
+        conf = os.path.join(self.tmp, "dnsd.toml")
+        with open(conf, "w") as f:
+            f.write('[server]\nlisten = ["127.0.0.1:0"]\n[[zones]]\nname = "example.test"\n'
+                    'file = "%s"\n' % os.path.join(DATA, "test.zone"))
+        r = subprocess.run([DNSD, "--config", conf], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("refusing to run as root", r.stderr)
+        self.assertIn("[server] user", r.stderr)
+        self.assertIn("--allow-root", r.stderr)
+        r = subprocess.run([GEOIPD, "--socket", os.path.join(self.tmp, "s"), "--db",
+                            os.path.join(TESTDATA, "city.mmdb")], capture_output=True, text=True,
+                           timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("refusing to run as root", r.stderr)
+        self.assertIn("--user", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "s")))
+
+    def test_drops_to_the_user_after_binding_port_53(self):
+        zone = world_copy(self.tmp, os.path.join(DATA, "test.zone"))
+        os.chmod(zone, 0o644)
+        # Port 53 needs root to bind; a loopback address of its own so that no
+        # resolver on this machine is in the way.
+        d = Dnsd(zones={"example.test": zone}, listen=("127.0.0.1:0", "127.83.0.1:53"),
+                 server_extra='user = "nobody"\ngroup = "nogroup"\n')
+        try:
+            os.chmod(d.dir, 0o755)
+            with open("/proc/%d/status" % d.proc.pid) as f:
+                status = f.read()
+            self.assertRegex(status, r"\nUid:\s+65534\s+65534\s+65534\s+65534\n")
+            self.assertRegex(status, r"\nGid:\s+65534\s+65534\s+65534\s+65534\n")
+            self.assertRegex(status, r"\nGroups:\s+65534\s*\n")
+            self.assertRegex(status, r"\nCapEff:\s+0+\n")
+            self.assertIn("running as user nobody (uid 65534, gid 65534)", d.logtext())
+            dig = ["dig", "+norec", "+short", "+time=2", "+tries=2", "-p", "53", "@127.83.0.1"]
+            r = subprocess.run(dig + ["www.example.test", "A"], capture_output=True, text=True,
+                               timeout=10)
+            self.assertTrue(r.stdout.strip(), r.stdout + r.stderr)
+            # Reloads read the files as that user.
+            with open(zone, "a") as f:
+                f.write("dropped 300 IN A 192.0.2.99\n")
+            r = d.ctl_cmd("reload")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            r = subprocess.run(dig + ["dropped.example.test", "A"], capture_output=True, text=True,
+                               timeout=10)
+            self.assertEqual(r.stdout.strip(), "192.0.2.99")
+        finally:
+            d.stop()
+            d.cleanup()
 
 
 class Versions(unittest.TestCase):
