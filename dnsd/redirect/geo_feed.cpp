@@ -87,14 +87,20 @@ void GeoFeed::run() {
         if (stopping_) break;
         if (delivered) {
             backoff = kMinBackoff;
-            failing_logged = false;
+            // (A lost connection was said when it was lost: once per outage.)
+            failing_logged = in_outage_;
         } else if (!failing_logged) {
+            if (!in_outage_) {
+                in_outage_ = true;
+                outage_since_ = std::chrono::steady_clock::now();
+            }
             // Said once per outage, not once per retry.
-            SP_LOG_WARN("no geo table from geoipd at %s; %s; retrying every %lld ms at most",
-                        path.c_str(),
-                        have_table_ ? "answering from the last table received"
-                                    : "geo redirects answer from their fallback pools",
-                        static_cast<long long>(kMaxBackoff.count()));
+            SP_LOG_WARN(
+                "degraded: no geo table from geoipd at %s; %s; retrying every %lld ms at most",
+                path.c_str(),
+                have_table_ ? "answering from the last table received"
+                            : "geo redirects answer from their fallback pools",
+                static_cast<long long>(kMaxBackoff.count()));
             failing_logged = true;
         }
         wait_wake(backoff);
@@ -108,6 +114,7 @@ bool GeoFeed::session(const std::string& path) {
     if (fd < 0) return false;
     got_table_this_session_ = false;
     answered_this_session_ = false;
+    session_path_ = path;
     static constexpr char kSubscribe[] = "subscribe\n";
     if (::send(fd, kSubscribe, sizeof kSubscribe - 1, MSG_NOSIGNAL) !=
         static_cast<ssize_t>(sizeof kSubscribe - 1)) {
@@ -190,8 +197,10 @@ bool GeoFeed::session(const std::string& path) {
     connected_ = false;
     if (!stopping_ && got_table_this_session_) {
         ++disconnects_;
+        in_outage_ = true;
+        outage_since_ = std::chrono::steady_clock::now();
         SP_LOG_WARN(
-            "geoipd connection at %s lost (%s): answering from geo table generation %llu "
+            "degraded: geoipd connection at %s lost (%s): answering from geo table generation %llu "
             "until it is back",
             path.c_str(), why.c_str(), static_cast<unsigned long long>(last_generation_));
     }
@@ -211,12 +220,20 @@ void GeoFeed::on_line(std::string_view line, int fd) {
     auto table = common::GeoTable::map_fd(fd, true, error);
     if (!table) {
         ++refused_;
-        SP_LOG_ERROR("geo table from geoipd refused (%s); %s", error.c_str(),
+        SP_LOG_ERROR("degraded: geo table from geoipd refused (%s); %s", error.c_str(),
                      have_table_ ? "still answering from the previous table"
                                  : "geo redirects answer from their fallback pools");
         return;
     }
     got_table_this_session_ = true;
+    if (in_outage_) {
+        in_outage_ = false;
+        const auto s = std::chrono::duration_cast<std::chrono::seconds>(
+            std::chrono::steady_clock::now() - outage_since_);
+        SP_LOG_INFO("recovered: geoipd at %s is back after %lld s (table generation %llu)",
+                    session_path_.c_str(), static_cast<long long>(s.count()),
+                    static_cast<unsigned long long>(table->generation()));
+    }
     // A reconnect hands over the table already in use: nothing to compile.
     if (have_table_ && table->generation() == last_generation_ &&
         table->header().checksum == last_checksum_)

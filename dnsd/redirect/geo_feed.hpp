@@ -72,6 +72,11 @@ class GeoFeed {
     bool have_table_ = false;
     bool got_table_this_session_ = false;
     bool answered_this_session_ = false;  // a table line arrived, accepted or not
+    // An outage (a lost connection, or no table yet): when it began, so that
+    // its end is logged with its length. Only the feed's thread uses these.
+    bool in_outage_ = false;
+    std::chrono::steady_clock::time_point outage_since_{};
+    std::string session_path_;
     std::mutex first_mu_;
     std::condition_variable first_cv_;
     bool first_done_ = false;

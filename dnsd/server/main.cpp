@@ -24,6 +24,7 @@
 #include "dnsd/redirect/geo_feed.hpp"
 #include "dnsd/server/config.hpp"
 #include "dnsd/server/control.hpp"
+#include "dnsd/server/degradations.hpp"
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/server/sockets.hpp"
 #include "dnsd/server/tcp_server.hpp"
@@ -277,18 +278,48 @@ int main(int argc, char** argv) {
     reloader.set_status(status);
     common::notify_ready(status());
 
-    // The watchdog (WatchdogSec=) and the status line are refreshed from
-    // here while the signal loop waits.
+    // Degradations the counters show, said in the log when they start and
+    // when they end (once a second is soon enough, and costs nothing).
+    Degradations degradations;
+    const std::size_t fallback_watch =
+        degradations.watch("fallback answers",
+                           "geo redirects answer from their fallback pools (no geo table from "
+                           "geoipd yet: is it running, and is [geoip] socket right?)");
+    const std::size_t fail_open_watch = degradations.watch(
+        "fail-open answers",
+        "every candidate of a redirect is down or drained, so it answers as if all were up "
+        "(see dnsdctl health)");
+    const std::size_t drops_watch = degradations.watch(
+        "UDP receive drops",
+        "the kernel drops queries because receive buffers are full (raise udp_rcvbuf or threads)");
+    auto observe = [&] {
+        const auto now = Degradations::Clock::now();
+        degradations.observe(fallback_watch, stats.total(&WorkerStats::redirect_fallback), now);
+        degradations.observe(fail_open_watch, stats.total(&WorkerStats::redirect_fail_open), now);
+        degradations.observe(drops_watch, stats.udp_receive_drops(), now);
+    };
+    observe();
+
+    // The watchdog (WatchdogSec=), the degradation watch and the status line
+    // are served from here while the signal loop waits.
     const auto watchdog = common::watchdog_interval();
-    const int wait_ms = watchdog.count() > 0
-                            ? static_cast<int>(std::min<long long>(watchdog.count(), 10000))
-                            : 10000;
+    const int wait_ms =
+        watchdog.count() > 0 ? static_cast<int>(std::min<long long>(watchdog.count(), 1000)) : 1000;
+    std::string last_status;
+    auto last_status_at = std::chrono::steady_clock::now();
     for (;;) {
         pollfd p{sfd, POLLIN, 0};
         const int ready = ::poll(&p, 1, wait_ms);
         if (watchdog.count() > 0) common::notify_watchdog();
         if (ready <= 0) {
-            common::notify_status(status());
+            observe();
+            const auto now = std::chrono::steady_clock::now();
+            if (std::string st = status();
+                st != last_status || now - last_status_at >= std::chrono::seconds(10)) {
+                common::notify_status(st);
+                last_status = std::move(st);
+                last_status_at = now;
+            }
             continue;
         }
         signalfd_siginfo si;

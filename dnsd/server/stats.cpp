@@ -88,6 +88,12 @@ std::string Stats::json(std::uint64_t generation) const {
     return out;
 }
 
+std::uint64_t Stats::total(std::atomic<std::uint64_t> WorkerStats::*counter) const {
+    std::uint64_t s = 0;
+    for (const auto& w : workers_) s += ((*w).*counter).load(std::memory_order_relaxed);
+    return s;
+}
+
 std::uint64_t Stats::udp_receive_drops() const {
     std::uint64_t sum = 0;
     for (int fd : udp_fds_) {

@@ -39,6 +39,8 @@ class Stats {
     // The UDP sockets whose kernel drop counts are reported (udp_receive_drops).
     void set_udp_sockets(std::vector<int> fds) { udp_fds_ = std::move(fds); }
     std::uint64_t udp_receive_drops() const;
+    // One counter summed over every worker.
+    std::uint64_t total(std::atomic<std::uint64_t> WorkerStats::*counter) const;
     void set_geo_status(std::function<GeoStatus()> f) { geo_status_ = std::move(f); }
 
   private:

@@ -204,6 +204,10 @@ class Redirect(unittest.TestCase):
         out = self.d.ctl_cmd("explain", "video.example.test", "10.1.2.3/24").stdout
         self.assertIn("tier country, entry FR", out)
         self.assertEqual(self.stats()["redirect_fallback"], 0)
+        # One line when it was lost (not one per failed retry), one when it came back.
+        log = self.d.logtext()
+        self.assertEqual(len(re.findall(r"degraded: .*geoipd", log)), 1, log)
+        self.assertRegex(log, r"recovered: geoipd at \S+ is back after \d+ s \(table generation 1\)")
 
     def test_dnsd_started_before_geoipd(self):
         self.d.stop()
@@ -214,6 +218,11 @@ class Redirect(unittest.TestCase):
         self.assertEqual((scope, ttl), (0, 7))
         self.assertGreater(self.stats()["redirect_fallback"], 0)
         self.assertIn("fallback pools", self.d.logtext())
+        # The counter watch says it within a second or two, once.
+        deadline = time.time() + 5
+        while "fallback answers started" not in self.d.logtext() and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertRegex(self.d.logtext(), r"warn: degraded: fallback answers started \(\d+ in the last \d+ s\)")
         self.geo = Geoipd([db("city.mmdb"), db("asn.mmdb")], workdir=self.geo.dir)
         deadline = time.time() + 15
         addrs = []
@@ -223,6 +232,8 @@ class Redirect(unittest.TestCase):
                 break
             time.sleep(0.1)
         self.assertEqual((addrs, scope, ttl), ([ADDR["par1"]], 24, 30))
+        self.assertIn("recovered: geoipd at", self.d.logtext())
+        self.assertEqual(self.d.logtext().count("fallback answers started"), 1)
 
     def test_old_geo_cache_keys_are_refused_with_the_replacement(self):
         bad = self.extra.replace('[geoip]\n', '[geoip]\ncache_size = 65536\n')
