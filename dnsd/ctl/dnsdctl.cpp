@@ -1,6 +1,6 @@
 // dnsdctl: talk to dnsd's control socket.
-//   dnsdctl [-s SOCKET] reload | stats | zones | status | explain NAME ADDRESS[/PREFIX]
-//                      | node NAME [up|down|drain [SECONDS]|auto]
+//   dnsdctl [-s SOCKET] [--json] reload | stats | zones | status | top [N]
+//                      | explain NAME ADDRESS[/PREFIX] | node NAME [up|down|drain [SECONDS]|auto]
 
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
         "  stats                       counters as JSON\n"
         "  zones                       served zones with serials\n"
         "  status                      every node address: admin, health, serving, reason\n"
+        "  top [N]                     the N (10) busiest ASNs and countries of redirect clients,\n"
+        "                              over the last 5 minutes (estimated from samples)\n"
         "  node NAME                   a node's admin state\n"
         "  node NAME up|down           force the node up or down (persists across restarts)\n"
         "  node NAME drain [SECONDS]   move its clients off gradually ([health] drain_seconds)\n"
@@ -33,7 +35,8 @@ int main(int argc, char** argv) {
         "socket,s", po::value(&socket)->value_name("PATH"),
         "dnsd control socket (default /run/signpost/dnsd.sock)")(
         "timeout-ms", po::value(&timeout_ms)->value_name("MS"),
-        "give up after this long, with an error (default 10000)");
+        "give up after this long, with an error (default 10000)")(
+        "json", "print dnsd's answer as the JSON line it is, for every command (scripts)");
     po::variables_map vm;
     if (int rc = signpost::common::parse_tool_args("dnsdctl", argc, argv, desc, args, vm); rc >= 0)
         return rc;
@@ -72,7 +75,8 @@ int main(int argc, char** argv) {
                   << "\n";
         return 2;
     }
-    if ((args[0] == "explain" || args[0] == "status") && has_text) {
+    if (!vm.count("json") && (args[0] == "explain" || args[0] == "status" || args[0] == "top") &&
+        has_text) {
         std::cout << text;
         return failed ? 1 : 0;
     }

@@ -36,6 +36,15 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const 
     if (d.tier == Tier::kFallback) bump(ctx.stats.redirect_fallback);
     if (d.tier == Tier::kFailOpen) bump(ctx.stats.redirect_fail_open);
     bump(ctx.stats.redirect_answers);
+    if (ctx.stats.samples) ctx.stats.samples->push(key.address);
+    if (std::atomic<std::uint64_t>* labeled = ctx.stats.labeled) {
+        if (const std::uint32_t s = slots_.tier[static_cast<std::size_t>(d.tier)];
+            s != RedirectSlots::kNoSlot)
+            bump(labeled[s]);
+        for (std::uint32_t n : d.nodes)
+            if (n < slots_.node.size() && slots_.node[n] != RedirectSlots::kNoSlot)
+                bump(labeled[slots_.node[n]]);
+    }
     // Scope 0 unless the client's subnet came from ECS (and then the scope the
     // decision depended on, which may be longer than the source prefix).
     ctx.ecs_scope = key.from_ecs ? static_cast<std::uint8_t>(d.scope) : 0;

@@ -4,9 +4,11 @@
 // (decisions.hpp), and the chosen nodes' addresses written as A/AAAA records
 // with the decision's TTL and ECS scope.
 
+#include <array>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dnsd/redirect/nodes.hpp"
 #include "dnsd/redirect/select.hpp"
@@ -20,11 +22,22 @@ inline namespace redirect {
 // address) the query's source address, as a full-length key.
 ClientKey client_key(const Query& q, const common::IpAddress& source);
 
+// Where a redirect's answers are counted (WorkerStats::labeled): a slot per
+// tier and per node of the EdgeSet; kNoSlot: not counted.
+struct RedirectSlots {
+    static constexpr std::uint32_t kNoSlot = ~0u;
+    std::array<std::uint32_t, static_cast<std::size_t>(Tier::kNone) + 1> tier;
+    std::vector<std::uint32_t> node;
+    RedirectSlots() { tier.fill(kNoSlot); }
+};
+
 class RedirectAnswer : public DynamicAnswer {
   public:
-    RedirectAnswer(std::shared_ptr<const EdgeSet> edges, std::size_t redirect)
+    RedirectAnswer(std::shared_ptr<const EdgeSet> edges, std::size_t redirect,
+                   RedirectSlots slots = {})
         : edges_(std::move(edges)),
           redirect_(redirect),
+          slots_(std::move(slots)),
           map_(&edges_->maps.at(edges_->redirects[redirect].map)),
           map_index_(static_cast<std::size_t>(std::distance(
               edges_->maps.begin(), edges_->maps.find(edges_->redirects[redirect].map)))) {}
@@ -41,6 +54,7 @@ class RedirectAnswer : public DynamicAnswer {
   private:
     std::shared_ptr<const EdgeSet> edges_;
     std::size_t redirect_;
+    RedirectSlots slots_;
     const GeoMap* map_;  // in *edges_, which this holds
     std::size_t map_index_;
 };

@@ -109,6 +109,21 @@ std::string ControlServer::handle(std::string_view line) {
     if (line == "stats") return stats_.json(st->generation);
     if (line.starts_with("explain ")) return explain(line.substr(8));
     if (line == "status") return status();
+    if (line == "top" || line.starts_with("top ")) {
+        std::size_t k = 10;
+        if (line.size() > 4) {
+            const std::string_view arg = line.substr(4);
+            k = 0;
+            for (char c : arg) k = (c >= '0' && c <= '9' && k < 100000) ? k * 10 + (c - '0') : 0;
+            if (k == 0 || k > 1000) {
+                std::string out = "{\"ok\":false,\"error\":\"top N: N is 1..1000\",\"input\":";
+                common::json::append_string(out, arg.substr(0, 16));
+                return out + "}";
+            }
+        }
+        if (!top_) return "{\"ok\":false,\"error\":\"top is not kept by this server\"}";
+        return top_->json(k);
+    }
     if (line == "node" || line.starts_with("node ")) return node(line.substr(4));
     if (line == "zones") {
         std::string out = "{\"generation\":" + std::to_string(st->generation) + ",\"zones\":[";
@@ -127,8 +142,8 @@ std::string ControlServer::handle(std::string_view line) {
         return out + "]}";
     }
     std::string out =
-        "{\"ok\":false,\"error\":\"unknown command (expected reload, stats, zones, status, node or "
-        "explain)\",\"input\":";
+        "{\"ok\":false,\"error\":\"unknown command (expected reload, stats, zones, status, node, "
+        "explain or top)\",\"input\":";
     common::json::append_string(out, line.substr(0, 64));
     return out + "}";
 }

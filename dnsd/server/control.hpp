@@ -22,6 +22,7 @@
 #include "dnsd/health/checker.hpp"
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/server/stats.hpp"
+#include "dnsd/server/top_clients.hpp"
 
 namespace signpost::dnsd {
 inline namespace server {
@@ -40,6 +41,8 @@ class ControlServer {
     bool start(std::string& error);
     // Counters for the control thread's own work (explain's geo lookups).
     void set_own_stats(WorkerStats* s) { own_stats_ = s; }
+    // Where `top` is answered from.
+    void set_top(const TopClients* t) { top_ = t; }
     void set_health(common::Snapshot<HealthState>* h, HealthChecker* checker) {
         health_ = h;
         checker_ = checker;
@@ -58,6 +61,7 @@ class ControlServer {
     int stop_fd_ = -1;
     std::thread thread_;
     WorkerStats* own_stats_ = nullptr;
+    const TopClients* top_ = nullptr;
     common::Snapshot<HealthState>* health_ = nullptr;
     HealthChecker* checker_ = nullptr;
     HealthFor health_for_;  // explain's view (the control thread's own)

@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
     }
     common::set_log_level(config->log_level);
     std::vector<std::string> warnings;
-    auto initial = build_state(*config, 1, error, warnings);
+    LabeledCounters labeled;  // answers per redirect and tier, per redirect and node
+    auto initial = build_state(*config, 1, error, warnings, {}, &labeled);
     for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());
     if (!initial) {
         SP_LOG_ERROR("%s", error.c_str());
@@ -179,9 +180,13 @@ int main(int argc, char** argv) {
     checker.start();
     initial.reset();
     // One counter block per thread: UDP workers, then TCP, then control.
-    Stats stats(static_cast<unsigned>(udp.size()) + 2);
+    Stats stats(static_cast<unsigned>(udp.size()) + 2, &labeled);
+    stats.sample_clients();
+    TopClients top;
+    stats.set_extra_metrics([&top](std::string& out) { top.render(out); });
     stats.set_udp_sockets(udp);
     StateReloader reloader(config_path, state);
+    reloader.set_counters(&labeled);
     reloader.set_running_config(*config);
     reloader.note_files();  // as read for the first state: a change from here on is reloaded
     // The geo table: subscribed from geoipd on its own thread; each table is
@@ -221,6 +226,7 @@ int main(int argc, char** argv) {
                           state, stats, reloader);
     control.set_health(&health, &checker);
     control.set_own_stats(&stats.worker(static_cast<unsigned>(udp.size()) + 1));
+    control.set_top(&top);
     if (!control.start(error)) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
@@ -297,6 +303,8 @@ int main(int argc, char** argv) {
         degradations.observe(fallback_watch, stats.total(&WorkerStats::redirect_fallback), now);
         degradations.observe(fail_open_watch, stats.total(&WorkerStats::redirect_fail_open), now);
         degradations.observe(drops_watch, stats.udp_receive_drops(), now);
+        const auto st = state.load();
+        top.collect(stats, stats.size(), st->decisions ? st->decisions->table.get() : nullptr, now);
     };
     observe();
 

@@ -15,10 +15,56 @@
 namespace signpost::dnsd {
 inline namespace server {
 
+namespace {
+
+// The series of one redirect: a tier each, and each node it can answer with
+// (the members of its map's entries and of its fallback pool).
+RedirectSlots redirect_slots(const EdgeSet& edges, const RedirectConfig& r,
+                             LabeledCounters& counters) {
+    counters.family("redirect_answers_by_tier_total",
+                    "redirect answers by the tier that decided them (cidr, asn, country, "
+                    "continent, default; fallback: no geo table; fail-open: every candidate "
+                    "down)");
+    counters.family("redirect_answers_by_node_total",
+                    "redirect answers by node: each answer counts once for every node whose "
+                    "addresses it carries");
+    RedirectSlots s;
+    const std::string redirect = "redirect=" + LabeledCounters::quote(r.name);
+    for (Tier t : {Tier::kCidr, Tier::kAsn, Tier::kCountry, Tier::kContinent, Tier::kDefault,
+                   Tier::kFallback, Tier::kFailOpen})
+        s.tier[static_cast<std::size_t>(t)] =
+            counters.slot("redirect_answers_by_tier_total",
+                          redirect + ",tier=" + LabeledCounters::quote(tier_name(t)));
+    std::vector<bool> used(edges.nodes.size(), false);
+    auto mark = [&](const MapEntry& e) {
+        for (const auto& m : e.members)
+            if (m.node < used.size()) used[m.node] = true;
+    };
+    mark(r.fallback);
+    if (auto it = edges.maps.find(r.map); it != edges.maps.end()) {
+        const GeoMap& m = it->second;
+        for (const auto& [p, e] : m.cidr) mark(e);
+        for (const auto& [a, e] : m.asn) mark(e);
+        for (const auto& [c, e] : m.country) mark(e);
+        for (const auto& [c, e] : m.continent) mark(e);
+        mark(m.default_entry);
+    }
+    s.node.assign(edges.nodes.size(), RedirectSlots::kNoSlot);
+    for (std::size_t n = 0; n < edges.nodes.size(); ++n)
+        if (used[n])
+            s.node[n] =
+                counters.slot("redirect_answers_by_node_total",
+                              redirect + ",node=" + LabeledCounters::quote(edges.nodes[n].name));
+    return s;
+}
+
+}  // namespace
+
 std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
                                                 std::string& error,
                                                 std::vector<std::string>& warnings,
-                                                std::shared_ptr<const common::GeoTable> table) {
+                                                std::shared_ptr<const common::GeoTable> table,
+                                                LabeledCounters* counters) {
     auto st = std::make_shared<ServingState>();
     st->generation = generation;
     st->options.edns_payload = config.edns_payload;
@@ -64,7 +110,8 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
             error = where + ": the zone file " + zone->file + " already has records at this name";
             return nullptr;
         }
-        node.dynamic = std::make_shared<RedirectAnswer>(edges, i);
+        node.dynamic = std::make_shared<RedirectAnswer>(
+            edges, i, counters ? redirect_slots(*edges, r, *counters) : RedirectSlots{});
         // Ancestors up to the apex exist (empty non-terminals), and a wildcard
         // redirect marks its parent.
         std::string n = wire;
@@ -203,7 +250,8 @@ std::string StateReloader::reload_locked() {
     std::vector<std::string> warnings;
     std::shared_ptr<const ServingState> next;
     const auto current = state_.load();
-    if (config) next = build_state(*config, current->generation + 1, error, warnings, table_);
+    if (config)
+        next = build_state(*config, current->generation + 1, error, warnings, table_, counters_);
     if (table_) table_->release_pages();
     ::malloc_trim(0);
     for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());

@@ -17,6 +17,7 @@
 #include "common/snapshot.hpp"
 #include "dnsd/redirect/decisions.hpp"
 #include "dnsd/server/config.hpp"
+#include "dnsd/server/labeled_counters.hpp"
 #include "dnsd/zone/responder.hpp"
 #include "dnsd/zone/zone.hpp"
 
@@ -36,10 +37,13 @@ struct ServingState {
 
 // Loads every zone of `config` and compiles its maps against `table` (may be
 // null); nullptr with `error` (file:line) if any fails.
+// With `counters`, each redirect gets its series there (answers per tier and
+// per node it can answer with).
 std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
                                                 std::string& error,
                                                 std::vector<std::string>& warnings,
-                                                std::shared_ptr<const common::GeoTable> table = {});
+                                                std::shared_ptr<const common::GeoTable> table = {},
+                                                LabeledCounters* counters = nullptr);
 
 // Re-reads the config file and its zones and publishes the result, or keeps
 // the old state and says why. Callable from any thread (signal, control).
@@ -70,11 +74,14 @@ class StateReloader {
     // aside, then the state is published again with the new decisions (same
     // zones, same generation). Later reloads compile against it too.
     void set_table(std::shared_ptr<const common::GeoTable> table);
+    // Where reloaded states give their redirects' series (the same as the first state's).
+    void set_counters(LabeledCounters* c) { counters_ = c; }
     std::shared_ptr<const common::GeoTable> table() const;
 
   private:
     std::string reload_locked();
     std::function<void()> on_publish_;
+    LabeledCounters* counters_ = nullptr;
     std::function<std::string()> status_;
     std::optional<Config> running_;
     std::string path_;

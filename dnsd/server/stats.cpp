@@ -5,8 +5,12 @@
 namespace signpost::dnsd {
 inline namespace server {
 
-Stats::Stats(unsigned workers) {
+Stats::Stats(unsigned workers, LabeledCounters* labeled) : labeled_(labeled) {
     for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerStats>());
+    if (labeled_) {
+        labeled_->allocate(workers);
+        for (unsigned i = 0; i < workers; ++i) workers_[i]->labeled = labeled_->worker(i);
+    }
 }
 
 std::string Stats::prometheus(std::uint64_t generation, std::uint64_t reloads,
@@ -35,6 +39,8 @@ std::string Stats::prometheus(std::uint64_t generation, std::uint64_t reloads,
     metric("reloads_total", "successful reloads", "counter", reloads);
     metric("reload_failures_total", "reloads refused (the previous state kept serving)", "counter",
            reload_failures);
+    if (labeled_) labeled_->render(out);
+    if (extra_) extra_(out);
     if (geo_status_) {
         const GeoStatus g = geo_status_();
         metric("geoipd_connected", "1 while subscribed to geoipd's geo table, else 0", "gauge",
@@ -86,6 +92,14 @@ std::string Stats::json(std::uint64_t generation) const {
     }
     out += "\"generation\":" + std::to_string(generation) + "}";
     return out;
+}
+
+void Stats::sample_clients() {
+    samples_.clear();
+    for (auto& w : workers_) {
+        samples_.push_back(std::make_unique<ClientSamples>());
+        w->samples = samples_.back().get();
+    }
 }
 
 std::uint64_t Stats::total(std::atomic<std::uint64_t> WorkerStats::*counter) const {

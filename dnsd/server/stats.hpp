@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dnsd/server/labeled_counters.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 
 namespace signpost::dnsd {
@@ -29,7 +30,9 @@ struct GeoStatus {
 
 class Stats {
   public:
-    explicit Stats(unsigned workers);
+    // `labeled`: the per-redirect series, rendered with the rest (each worker
+    // gets its array of them).
+    explicit Stats(unsigned workers, LabeledCounters* labeled = nullptr);
     WorkerStats& worker(unsigned i) { return *workers_[i]; }
     unsigned size() const { return static_cast<unsigned>(workers_.size()); }
     // Prometheus text exposition format (version 0.0.4).
@@ -42,9 +45,16 @@ class Stats {
     // One counter summed over every worker.
     std::uint64_t total(std::atomic<std::uint64_t> WorkerStats::*counter) const;
     void set_geo_status(std::function<GeoStatus()> f) { geo_status_ = std::move(f); }
+    // Every worker samples its redirect clients (for the top ASNs and countries).
+    void sample_clients();
+    // More metrics rendered after the counters (the top ASNs and countries).
+    void set_extra_metrics(std::function<void(std::string&)> f) { extra_ = std::move(f); }
 
   private:
     std::function<GeoStatus()> geo_status_;
+    LabeledCounters* labeled_ = nullptr;
+    std::vector<std::unique_ptr<ClientSamples>> samples_;
+    std::function<void(std::string&)> extra_;
     std::vector<std::unique_ptr<WorkerStats>> workers_;
     std::vector<int> udp_fds_;
 };

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "dnsd/stats/client_samples.hpp"
+
 namespace signpost::dnsd {
 inline namespace stats {
 
@@ -40,6 +42,11 @@ struct alignas(64) WorkerStats {
 #define SP_FIELD(name, help) std::atomic<std::uint64_t> name{0};
     SIGNPOST_DNSD_COUNTERS(SP_FIELD)
 #undef SP_FIELD
+    // This worker's labeled counters (server/labeled_counters.hpp), indexed
+    // by the slots a redirect was given; nullptr: not counted (tests).
+    std::atomic<std::uint64_t>* labeled = nullptr;
+    // Where this worker samples its redirect clients; nullptr: not sampled.
+    ClientSamples* samples = nullptr;
 };
 
 // The counters by index, in list order (for code that copies or compares them all).

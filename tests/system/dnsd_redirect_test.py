@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 
 import dns.edns
 import dns.message
@@ -163,6 +164,68 @@ class Redirect(unittest.TestCase):
         self.assertEqual(ecs[0].scopelen, 24)
         stats = self.d.ctl_cmd("stats").stdout
         self.assertIn('"redirect_fallback":0', stats)  # geo facts were fetched, not skipped
+
+    def test_metrics_per_redirect_tier_and_node(self):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        self.d.stop()
+        self.d.server_extra = 'metrics_listen = "%d"' % port  # a port alone: loopback
+        self.d.write_config()
+        self.d.start()
+        asked = {"10.1.2.0/24": 3, "10.9.1.0/24": 2, "81.2.69.0/24": 4, "198.51.100.0/24": 1}
+        for subnet, n in asked.items():
+            for _ in range(n):
+                self.ask(subnet)
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=T).read().decode()
+        def value(name, labels):
+            m = re.search(r"^signpost_dnsd_%s\{%s\} (\d+)$" % (name, re.escape(labels)), text, re.M)
+            self.assertIsNotNone(m, "%s{%s} missing:\n%s" % (name, labels, text))
+            return int(m.group(1))
+        r = 'redirect="video.example.test",'
+        self.assertEqual(value("redirect_answers_by_tier_total", r + 'tier="asn"'), 3)
+        self.assertEqual(value("redirect_answers_by_tier_total", r + 'tier="cidr"'), 2)
+        self.assertEqual(value("redirect_answers_by_tier_total", r + 'tier="continent"'), 4)
+        self.assertEqual(value("redirect_answers_by_tier_total", r + 'tier="default"'), 1)
+        self.assertEqual(value("redirect_answers_by_tier_total", r + 'tier="fail-open"'), 0)
+        self.assertEqual(value("redirect_answers_by_node_total", r + 'node="par1"'), 3)
+        self.assertEqual(value("redirect_answers_by_node_total", r + 'node="nyc2"'), 2)
+        self.assertEqual(value("redirect_answers_by_node_total", r + 'node="fra1"'), 4)
+        self.assertEqual(value("redirect_answers_by_node_total", r + 'node="nyc1"'), 1)
+        self.assertIn("# TYPE signpost_dnsd_redirect_answers_by_node_total counter", text)
+        # The series keep counting across a reload (the same slots).
+        self.assertEqual(self.d.ctl_cmd("reload").returncode, 0)
+        self.ask("10.1.2.0/24")
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=T).read().decode()
+        self.assertEqual(value("redirect_answers_by_tier_total", r + 'tier="asn"'), 4)
+        self.assertIn("signpost_dnsd_config_generation 2", text)
+
+    def test_top_asns_and_countries(self):
+        for _ in range(6):
+            self.ask("10.1.2.0/24")    # AS64501, FR
+        for _ in range(2):
+            self.ask("81.2.69.0/24")   # GB
+        # Collected once a second.
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            out = self.d.ctl_cmd("--json", "top")
+            if '"queries":8,' in out.stdout:
+                break
+            time.sleep(0.2)
+        top = json.loads(out.stdout)
+        self.assertEqual(top["queries"], 8, out.stdout)
+        self.assertEqual(top["asns"][0], {"key": "AS64501", "queries": 6} if "name" not in top["asns"][0]
+                         else {"key": "AS64501", "name": top["asns"][0]["name"], "queries": 6})
+        self.assertEqual([c["key"] for c in top["countries"]], ["FR", "GB"])
+        text = self.d.ctl_cmd("top", "1").stdout
+        self.assertIn("redirect queries in the last", text)
+        self.assertRegex(text, r"\n  1  AS64501 +6 +75\.0%")
+        self.assertRegex(text, r"\n  1  FR +6 +75\.0%")
+        self.assertNotIn("GB", text)
+        r = self.d.ctl_cmd("top", "0")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("N is 1..1000", r.stdout)
 
     def test_explain(self):
         out = self.d.ctl_cmd("explain", "video.example.test", "10.1.2.3/24").stdout
