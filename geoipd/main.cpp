@@ -9,9 +9,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <memory>
 #include <string>
 
 #include "common/log.hpp"
+#include "common/metrics_server.hpp"
 #include "common/service.hpp"
 #include "common/snapshot.hpp"
 #include "geoipd/options.hpp"
@@ -156,6 +159,21 @@ int main(int argc, char** argv) {
         reloader.stop();
         return 1;
     }
+    std::unique_ptr<common::MetricsServer> metrics;
+    if (!opts.metrics_listen.empty()) {
+        const int mfd = common::MetricsServer::listen(opts.metrics_listen, error);
+        if (mfd >= 0)
+            metrics = std::make_unique<common::MetricsServer>(mfd, [&dbs, &stats] {
+                return stats.prometheus(*dbs.load(), static_cast<std::int64_t>(std::time(nullptr)));
+            });
+        if (!metrics || !metrics->start(error)) {
+            SP_LOG_ERROR("%s", error.c_str());
+            server.stop();
+            reloader.stop();
+            return 1;
+        }
+        SP_LOG_INFO("metrics on http://%s/metrics", opts.metrics_listen.c_str());
+    }
     if (run_as) {
         if (!common::drop_privileges(*run_as, error)) {
             SP_LOG_ERROR("cannot drop root: %s", error.c_str());
@@ -186,6 +204,7 @@ int main(int argc, char** argv) {
         SP_LOG_INFO("signal %u: shutting down", si.ssi_signo);
         break;
     }
+    if (metrics) metrics->stop();
     reloader.stop();
     server.stop();
     return 0;

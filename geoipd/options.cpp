@@ -1,10 +1,12 @@
 #include "geoipd/options.hpp"
+
 #include "common/service.hpp"
 
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
 
+#include "common/metrics_server.hpp"
 #include "common/unix_socket.hpp"
 
 namespace signpost::geoipd {
@@ -49,6 +51,9 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
         "run unless given --allow-root")(
         "group", po::value(&out.group)->value_name("GROUP"),
         "the group to run as with --user (default: the user's own)")(
+        "metrics-listen", po::value(&out.metrics_listen)->value_name("ADDRESS:PORT"),
+        "serve Prometheus metrics (HTTP GET /metrics) here; a port alone listens on 127.0.0.1 "
+        "(default: none)")(
         "db", po::value(&dbs)->value_name("FILE[,FIELD=PATH...]"),
         "a .mmdb database (repeat for several); FIELD=PATH overrides where a field is read, "
         "e.g. --db geo.mmdb,country=country_code. Fields: country continent asn as_org "
@@ -128,6 +133,11 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
             std::cerr << "geoipd: --socket-group: " << error << "\n";
             return ParseOutcome::kExitError;
         }
+    }
+    if (!out.metrics_listen.empty() && !common::MetricsServer::valid(out.metrics_listen)) {
+        std::cerr << "geoipd: --metrics-listen " << out.metrics_listen
+                  << ": expected ADDRESS:PORT, [IPv6]:PORT or a port\n";
+        return ParseOutcome::kExitError;
     }
     if (!out.group.empty() && out.user.empty()) {
         std::cerr << "geoipd: --group " << out.group << " needs --user\n";

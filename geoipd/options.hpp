@@ -26,6 +26,7 @@ struct Options {
     bool use_inotify = true;
     std::string user, group;  // run as, once the socket is bound (empty: as started)
     bool allow_root = false;
+    std::string metrics_listen;  // --metrics-listen: HTTP GET /metrics here (empty: none)
 };
 
 enum class ParseOutcome { kRun, kExitOk, kExitError };

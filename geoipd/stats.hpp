@@ -10,6 +10,8 @@
 
 namespace signpost::geoipd {
 
+class DatabaseSet;
+
 struct alignas(64) WorkerCounters {
     std::atomic<std::uint64_t> lookups{0};
     std::atomic<std::uint64_t> found{0};
@@ -46,6 +48,9 @@ class Stats {
 
     // {"lookups":N,...,"generation":G} as one line.
     void append_json(std::string& out, std::uint64_t generation) const;
+    // The same, and each database's build time and age, as Prometheus text.
+    std::string prometheus(const DatabaseSet& dbs, std::int64_t now_unix) const;
+    std::uint64_t sum(std::atomic<std::uint64_t> WorkerCounters::*field) const;
 
   private:
     std::vector<std::unique_ptr<WorkerCounters>> workers_;

@@ -1,5 +1,7 @@
 #include "dnsd/server/config.hpp"
 
+#include "common/metrics_server.hpp"
+
 #include "dnsd/config/schema.hpp"
 #include "dnsd/redirect/nodes_config.hpp"
 
@@ -297,15 +299,10 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
         if (c.udp_rcvbuf != 0 && c.udp_rcvbuf < 4096)
             src.fail(*s.get("udp_rcvbuf"), "udp_rcvbuf: " + std::to_string(c.udp_rcvbuf) +
                                                " is below 4096 (0 keeps the kernel's default)");
-        if (!c.metrics_listen.empty()) {
-            // A port alone: loopback (metrics are for a local scraper unless
-            // an address says otherwise).
-            if (c.metrics_listen.find_first_not_of("0123456789") == std::string::npos)
-                c.metrics_listen = "127.0.0.1:" + c.metrics_listen;
-            if (!parse_listen(c.metrics_listen))
-                src.fail(*s.get("metrics_listen"), "metrics_listen: '" + c.metrics_listen +
-                                                       "' is not \"address:port\" or a port");
-        }
+        if (!c.metrics_listen.empty() && !common::MetricsServer::valid(c.metrics_listen))
+            src.fail(*s.get("metrics_listen"),
+                     "metrics_listen: '" + c.metrics_listen +
+                         "' is not \"address:port\", \"[v6]:port\" or a port (127.0.0.1)");
         if (!c.group.empty() && c.user.empty())
             src.fail(*s.get("group"),
                      "group = " + config::toml_string(c.group) + " needs user: the user to run as");

@@ -26,30 +26,18 @@ namespace signpost::dnsd {
 inline namespace server {
 
 namespace {
-// Control requests are short words; metrics requests are one HTTP header block.
 constexpr std::size_t kMaxControlLine = 1024;
-constexpr std::size_t kMaxHttpRequest = 8192;
-// The control socket and the metrics port have separate limits, so that
-// connections to one (the metrics port may be reachable from the network)
-// can never lock an operator out of the other.
+// The metrics port (common/metrics_server) has its own thread and limits, so
+// that connections to it (it may be reachable from the network) can never
+// lock an operator out of the control socket.
 constexpr std::size_t kMaxControlClients = 16;  // operators and their tools, on the host
-constexpr std::size_t kMaxMetricsClients = 64;
 // A control connection without a request for this long is closed.
 constexpr auto kControlIdle = std::chrono::seconds(60);
-// A metrics connection must send its request headers within this, and has
-// its answer sent within kMetricsTotal of connecting, or it is closed: an
-// idle or trickling client frees its slot within seconds.
-constexpr auto kMetricsHeaders = std::chrono::seconds(5);
-constexpr auto kMetricsTotal = std::chrono::seconds(15);
 
 struct Client {
-    bool http = false;
     common::LineFramer framer{kMaxControlLine};
-    std::string in;
     common::OutBuffer out;
-    std::chrono::steady_clock::time_point opened;
-    std::chrono::steady_clock::time_point last_request;  // control: the last complete line
-    bool close_after_write = false;
+    std::chrono::steady_clock::time_point last_request;  // the last complete line
 };
 }  // namespace
 
@@ -66,14 +54,6 @@ bool ControlServer::start(std::string& error) {
         unix_fd_ = common::listen_unix(opts_.socket_path, 64, error, &opts_.socket_access);
         if (unix_fd_ < 0) return false;
     }
-    if (!opts_.metrics_listen.empty()) {
-        auto la = parse_listen(opts_.metrics_listen);
-        http_fd_ = la ? bind_tcp(*la, error) : -1;
-        if (http_fd_ < 0) {
-            if (!la) error = "bad metrics_listen " + opts_.metrics_listen;
-            return false;
-        }
-    }
     stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     thread_ = std::thread([this] { run(); });
     return true;
@@ -89,9 +69,8 @@ void ControlServer::stop() {
         ::close(unix_fd_);
         ::unlink(opts_.socket_path.c_str());
     }
-    if (http_fd_ >= 0) ::close(http_fd_);
     ::close(stop_fd_);
-    stop_fd_ = unix_fd_ = http_fd_ = -1;
+    stop_fd_ = unix_fd_ = -1;
 }
 
 std::string ControlServer::handle(std::string_view line) {
@@ -335,7 +314,7 @@ std::string ControlServer::node(std::string_view args) {
     return out + "}";
 }
 
-std::string ControlServer::node_metrics() {
+std::string ControlServer::node_metrics() const {
     const auto hs = health_ ? health_->load() : nullptr;
     const auto st = state_.load();
     if (!hs || hs->edges.get() != st->edges.get()) return {};
@@ -446,17 +425,10 @@ std::string ControlServer::explain(std::string_view args) {
 void ControlServer::run() {
     common::EventLoop loop;
     std::map<int, Client> clients;
-    std::size_t open[2] = {0, 0};  // control, metrics
     auto drop = [&](int fd) {
-        auto it = clients.find(fd);
-        if (it != clients.end()) --open[it->second.http];
         loop.remove(fd);
         ::close(fd);
         clients.erase(fd);
-    };
-    auto flush = [&](int fd, Client& c) {
-        if (!c.out.flush(fd) || (c.out.empty() && c.close_after_write)) return drop(fd);
-        loop.watch(fd, EPOLLIN | (c.out.empty() ? 0u : EPOLLOUT));
     };
     auto on_client = [&](int fd, std::uint32_t events) {
         auto it = clients.find(fd);
@@ -465,22 +437,7 @@ void ControlServer::run() {
         char buf[4096];
         ssize_t r = ::recv(fd, buf, sizeof buf, 0);
         if (r <= 0 && !(events & EPOLLOUT)) return drop(fd);
-        if (r > 0 && c.http) {
-            c.in.append(buf, static_cast<std::size_t>(r));
-            if (c.in.find("\r\n\r\n") != std::string::npos || c.in.size() > kMaxHttpRequest) {
-                const bool ok = c.in.starts_with("GET /metrics ") || c.in.starts_with("GET / ");
-                const std::string body =
-                    ok ? stats_.prometheus(state_.load()->generation, reloader_.reloads(),
-                                           reloader_.failures()) +
-                             node_metrics()
-                       : "not found: try GET /metrics\n";
-                c.out.append(
-                    std::string(ok ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.0 404 Not Found\r\n") +
-                    "Content-Type: text/plain; version=0.0.4\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
-                c.close_after_write = true;
-            }
-        } else if (r > 0) {
+        if (r > 0)
             c.framer.feed(
                 std::string_view(buf, static_cast<std::size_t>(r)),
                 [&](std::string_view line) {
@@ -490,43 +447,35 @@ void ControlServer::run() {
                 [&](std::string_view) {
                     c.out.append("{\"ok\":false,\"error\":\"request too long\"}\n");
                 });
-        }
-        flush(fd, c);
+        if (!c.out.flush(fd)) return drop(fd);
+        loop.watch(fd, EPOLLIN | (c.out.empty() ? 0u : EPOLLOUT));
     };
-    std::chrono::steady_clock::time_point last_full_log[2];
-    auto on_listen = [&](int lfd) {
-        int cfd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    std::chrono::steady_clock::time_point last_full_log;
+    auto on_listen = [&] {
+        int cfd = ::accept4(unix_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) return;
-        const bool http = lfd == http_fd_;
         const auto now = std::chrono::steady_clock::now();
-        if (open[http] >= (http ? kMaxMetricsClients : kMaxControlClients)) {
+        if (clients.size() >= kMaxControlClients) {
             ::close(cfd);
-            if (now - last_full_log[http] > std::chrono::minutes(1)) {
-                last_full_log[http] = now;
-                SP_LOG_WARN("%s: %zu connections open, the most allowed: refusing new ones",
-                            http ? "metrics" : "control socket", open[http]);
+            if (now - last_full_log > std::chrono::minutes(1)) {
+                last_full_log = now;
+                SP_LOG_WARN(
+                    "control socket: %zu connections open, the most allowed: refusing "
+                    "new ones",
+                    clients.size());
             }
             return;
         }
-        ++open[http];
-        Client& c = clients[cfd];
-        c.http = http;
-        c.opened = c.last_request = now;
+        clients[cfd].last_request = now;
         if (!loop.add(cfd, EPOLLIN, [&, cfd](std::uint32_t ev) { on_client(cfd, ev); })) drop(cfd);
     };
-    for (int fd : {unix_fd_, http_fd_})
-        if (fd >= 0) loop.add(fd, EPOLLIN, [&, fd](std::uint32_t) { on_listen(fd); });
+    if (unix_fd_ >= 0) loop.add(unix_fd_, EPOLLIN, [&](std::uint32_t) { on_listen(); });
     loop.add(stop_fd_, EPOLLIN, [&](std::uint32_t) { loop.stop(); });
     loop.run(250, [&] {
         const auto now = std::chrono::steady_clock::now();
         std::vector<int> stale;
-        for (auto& [fd, c] : clients) {
-            const bool late = c.http
-                                  ? now - c.opened > kMetricsTotal ||
-                                        (!c.close_after_write && now - c.opened > kMetricsHeaders)
-                                  : now - c.last_request > kControlIdle;
-            if (late) stale.push_back(fd);
-        }
+        for (auto& [fd, c] : clients)
+            if (now - c.last_request > kControlIdle) stale.push_back(fd);
         for (int fd : stale) drop(fd);
     });
     for (auto& [fd, c] : clients) ::close(fd);

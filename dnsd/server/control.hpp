@@ -30,7 +30,6 @@ inline namespace server {
 struct ControlOptions {
     std::string socket_path;  // empty: no control socket
     common::SocketAccess socket_access;
-    std::string metrics_listen;  // empty: no metrics endpoint
 };
 
 class ControlServer {
@@ -49,6 +48,8 @@ class ControlServer {
     }
     void stop();
     std::string handle(std::string_view line);  // one request -> one response line
+    // The nodes' serving and check gauges, for the metrics (any thread).
+    std::string node_metrics() const;
 
   private:
     void run();
@@ -57,7 +58,6 @@ class ControlServer {
     Stats& stats_;
     StateReloader& reloader_;
     int unix_fd_ = -1;
-    int http_fd_ = -1;
     int stop_fd_ = -1;
     std::thread thread_;
     WorkerStats* own_stats_ = nullptr;
@@ -67,7 +67,6 @@ class ControlServer {
     HealthFor health_for_;  // explain's view (the control thread's own)
     std::string status();
     std::string node(std::string_view args);
-    std::string node_metrics();
     std::string explain(std::string_view args);
 };
 

@@ -44,21 +44,6 @@ std::size_t LabeledCounters::series() const {
     return slots_.size();
 }
 
-std::string LabeledCounters::quote(const std::string& v) {
-    std::string out = "\"";
-    for (char c : v) {
-        if (c == '\\' || c == '"') {
-            out += '\\';
-            out += c;
-        } else if (c == '\n') {
-            out += "\\n";
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
-
 void LabeledCounters::render(std::string& out) const {
     std::lock_guard lock(mu_);
     for (const auto& name : order_) {

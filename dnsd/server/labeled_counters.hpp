@@ -35,9 +35,6 @@ class LabeledCounters {
     std::uint64_t sum(std::uint32_t slot) const;
     std::size_t series() const;
 
-    // A label value escaped for the exposition format.
-    static std::string quote(const std::string& v);
-
   private:
     struct Family {
         std::string help;

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/log.hpp"
+#include "common/metrics_server.hpp"
 #include "common/service.hpp"
 #include "common/snapshot.hpp"
 #include "dnsd/health/checker.hpp"
@@ -222,14 +223,27 @@ int main(int argc, char** argv) {
         }
         return g;
     });
-    ControlServer control({config->control_socket, config->control_access, config->metrics_listen},
-                          state, stats, reloader);
+    ControlServer control({config->control_socket, config->control_access}, state, stats, reloader);
     control.set_health(&health, &checker);
     control.set_own_stats(&stats.worker(static_cast<unsigned>(udp.size()) + 1));
     control.set_top(&top);
     if (!control.start(error)) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
+    }
+    std::unique_ptr<common::MetricsServer> metrics;
+    if (!config->metrics_listen.empty()) {
+        const int mfd = common::MetricsServer::listen(config->metrics_listen, error);
+        if (mfd >= 0)
+            metrics = std::make_unique<common::MetricsServer>(mfd, [&] {
+                return stats.prometheus(state.load()->generation, reloader.reloads(),
+                                        reloader.failures()) +
+                       control.node_metrics();
+            });
+        if (!metrics || !metrics->start(error)) {
+            SP_LOG_ERROR("%s", error.c_str());
+            return 1;
+        }
     }
     // Every socket is bound: root is needed no more.
     if (run_as) {
@@ -348,6 +362,7 @@ int main(int argc, char** argv) {
     feed.stop();
     checker.stop();
     for (auto& t : workers) t.join();
+    if (metrics) metrics->stop();
     control.stop();
     return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "common/file_watch.hpp"
 #include "common/log.hpp"
+#include "common/metrics_server.hpp"
 #include "common/service.hpp"
 #include "dnsd/redirect/redirect.hpp"
 #include "dnsd/zone/zone_loader.hpp"
@@ -29,12 +30,12 @@ RedirectSlots redirect_slots(const EdgeSet& edges, const RedirectConfig& r,
                     "redirect answers by node: each answer counts once for every node whose "
                     "addresses it carries");
     RedirectSlots s;
-    const std::string redirect = "redirect=" + LabeledCounters::quote(r.name);
+    const std::string redirect = "redirect=" + common::label_value(r.name);
     for (Tier t : {Tier::kCidr, Tier::kAsn, Tier::kCountry, Tier::kContinent, Tier::kDefault,
                    Tier::kFallback, Tier::kFailOpen})
         s.tier[static_cast<std::size_t>(t)] =
             counters.slot("redirect_answers_by_tier_total",
-                          redirect + ",tier=" + LabeledCounters::quote(tier_name(t)));
+                          redirect + ",tier=" + common::label_value(tier_name(t)));
     std::vector<bool> used(edges.nodes.size(), false);
     auto mark = [&](const MapEntry& e) {
         for (const auto& m : e.members)
@@ -54,7 +55,7 @@ RedirectSlots redirect_slots(const EdgeSet& edges, const RedirectConfig& r,
         if (used[n])
             s.node[n] =
                 counters.slot("redirect_answers_by_node_total",
-                              redirect + ",node=" + LabeledCounters::quote(edges.nodes[n].name));
+                              redirect + ",node=" + common::label_value(edges.nodes[n].name));
     return s;
 }
 

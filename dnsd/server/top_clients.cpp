@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/json.hpp"
+#include "common/metrics_server.hpp"
 #include "dnsd/server/labeled_counters.hpp"
 
 namespace signpost::dnsd {
@@ -154,8 +155,8 @@ void TopClients::render(std::string& out) const {
         "busiest ASNs (estimated from samples)\n# TYPE signpost_dnsd_top_asn_queries gauge\n";
     for (std::size_t i = 0; i < t.asns.size(); ++i)
         out += "signpost_dnsd_top_asn_queries{rank=\"" + std::to_string(i + 1) +
-               "\",asn=" + LabeledCounters::quote(t.asns[i].key) +
-               ",as_org=" + LabeledCounters::quote(t.asns[i].name) + "} " +
+               "\",asn=" + common::label_value(t.asns[i].key) +
+               ",as_org=" + common::label_value(t.asns[i].name) + "} " +
                std::to_string(std::llround(t.asns[i].queries)) + "\n";
     out +=
         "# HELP signpost_dnsd_top_country_queries redirect queries in the window from the 10 "
@@ -163,7 +164,7 @@ void TopClients::render(std::string& out) const {
         "# TYPE signpost_dnsd_top_country_queries gauge\n";
     for (std::size_t i = 0; i < t.countries.size(); ++i)
         out += "signpost_dnsd_top_country_queries{rank=\"" + std::to_string(i + 1) +
-               "\",country=" + LabeledCounters::quote(t.countries[i].key) + "} " +
+               "\",country=" + common::label_value(t.countries[i].key) + "} " +
                std::to_string(std::llround(t.countries[i].queries)) + "\n";
 }
 

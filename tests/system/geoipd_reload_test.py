@@ -3,12 +3,15 @@ zero failed or malformed answers, each consistent with the database whose
 generation answered; broken files refused while the old one keeps serving."""
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
 import unittest
+import urllib.request
 
 from harness import SCRIPTS, Geoipd, db, facts, main, read_expected, read_lines
 
@@ -101,8 +104,28 @@ class Reload(unittest.TestCase):
         print("reload test: %d answers (%d from a, %d from b) across 20 reloads, 0 failures"
               % (counts["answers"], counts["a"], counts["b"]))
 
+    def metrics(self):
+        return urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.mport, timeout=5).read().decode()
+
     def test_broken_files_are_refused_and_old_keeps_serving(self):
-        self.start()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.mport = sock.getsockname()[1]
+        sock.close()
+        self.start(extra=["--metrics-listen", str(self.mport)])  # a port alone: loopback
+        text = self.metrics()
+        self.assertIn("signpost_geoipd_reload_failures_total 0\n", text)
+        self.assertIn("signpost_geoipd_generation 1\n", text)
+        self.assertIn("# TYPE signpost_geoipd_lookups_total counter", text)
+        # Each database's build time and age, labeled by path and type.
+        m = re.search(r'^signpost_geoipd_database_age_seconds\{path="%s",type="[^"]+"\} (\d+)$'
+                      % re.escape(self.live), text, re.M)
+        self.assertIsNotNone(m, text)
+        built = re.search(r'^signpost_geoipd_database_build_timestamp_seconds\{path="%s",[^}]*\} (\d+)$'
+                          % re.escape(self.live), text, re.M)
+        self.assertAlmostEqual(int(m.group(1)), time.time() - int(built.group(1)), delta=5)
+        self.g.ask(["10.1.2.3", "192.0.2.200"])
+        self.assertRegex(self.metrics(), r"signpost_geoipd_lookups_total [2-9]")
         d = os.path.dirname(self.live)
         with open(db("city-b.mmdb"), "rb") as f:
             data = f.read()
@@ -121,6 +144,9 @@ class Reload(unittest.TestCase):
             self.assertEqual(self.g.ask(["10.1.2.3"])[0]["country"], "FR")  # still variant a
         self.assertIn("reload refused", self.g.logtext())
         self.assertIn(self.live, self.g.logtext())
+        text = self.metrics()
+        self.assertIn("signpost_geoipd_reload_failures_total 3\n", text)
+        self.assertRegex(text, r"signpost_geoipd_last_reload_failure_timestamp_seconds [1-9]\d+\n")
         # A good file afterwards is picked up.
         subprocess.run([INSTALL, db("city-b.mmdb"), self.live], check=True)
         self.wait_generation(2)

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/metrics_server.hpp"
+
 namespace signpost::dnsd {
 namespace {
 
@@ -42,7 +44,7 @@ TEST(LabeledCounters, BoundedSeriesShareTheOverflowSlot) {
 }
 
 TEST(LabeledCounters, LabelValuesAreEscaped) {
-    EXPECT_EQ(LabeledCounters::quote("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+    EXPECT_EQ(common::label_value("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
 }
 
 }  // namespace
