@@ -11,7 +11,7 @@
 #include <string>
 
 #include "common/ip_address.hpp"
-#include "geoipd/country_continent.hpp"
+#include "common/country_continent.hpp"
 
 using signpost::common::Family;
 using signpost::common::IpAddress;
@@ -29,7 +29,7 @@ void emit(const std::uint8_t* bits, unsigned depth, MMDB_entry_s entry) {
         (MMDB_aget_value(&entry, &d, kFlat) == MMDB_SUCCESS && d.has_data))
         if (d.type == MMDB_DATA_TYPE_UTF8_STRING) cc.assign(d.utf8_string, d.data_size);
     if (cc.size() != 2) return;
-    const auto cont = signpost::geoipd::continent_of_country(cc);
+    const auto cont = signpost::common::continent_of_country(cc);
     // IPv4 lives at ::/96 in an IPv6 tree: print it as IPv4.
     bool v4 = mmdb.metadata.ip_version == 4;
     unsigned len = depth;

@@ -6,8 +6,8 @@
 #include <ctime>
 #include <unordered_map>
 
+#include "common/country_continent.hpp"
 #include "common/geo_table.hpp"
-#include "geoipd/country_continent.hpp"
 
 namespace signpost::geoipd {
 
@@ -292,7 +292,8 @@ common::GeoFactsView merge_hits(const DatabaseHit* const* hits, std::size_t n) {
             f.longitude = h.longitude;
         }
     }
-    if (f.continent.empty() && !f.country.empty()) f.continent = continent_of_country(f.country);
+    if (f.continent.empty() && !f.country.empty())
+        f.continent = common::continent_of_country(f.country);
     return f;
 }
 

@@ -1,5 +1,7 @@
 #include "dnsd/redirect/nodes_config.hpp"
 
+#include "common/country_continent.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -283,6 +285,14 @@ class Reader {
                     !std::isupper(static_cast<unsigned char>(code[1])))
                     fail(v, std::string(tier) + ": \"" + code +
                                 "\" is not a two-letter upper-case code");
+                // A code no database uses would route nobody: a typo, said now.
+                if (std::string(tier) == "country" && common::continent_of_country(code).empty())
+                    fail(v, "country: \"" + code +
+                                "\" is not an ISO 3166-1 country code (nor XK, EU or AP, which "
+                                "registries use)");
+                if (std::string(tier) == "continent" && !common::is_continent(code))
+                    fail(v, "continent: \"" + code +
+                                "\" is not a continent code (AF, AN, AS, EU, NA, OC or SA)");
                 (std::string(tier) == "country" ? g.country : g.continent).emplace(code, entry(v));
             }
         }

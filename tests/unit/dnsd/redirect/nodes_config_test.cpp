@@ -122,3 +122,23 @@ admin = "down"
               std::string::npos)
         << error;
 }
+
+TEST(EdgeConfig, UnknownCountryAndContinentCodesAreRefusedWithTheirLine) {
+    const std::string nodes = "[[nodes]]\nname = \"a\"\nipv4 = [\"192.0.2.1\"]\n[maps.world]\n";
+    std::string error;
+    ASSERT_TRUE(load(nodes + "country = { GB = [\"a\"], XK = [\"a\"], EU = [\"a\"] }\n"
+                             "continent = { AN = [\"a\"], OC = [\"a\"] }\ndefault = [\"a\"]\n",
+                     error))
+        << error;
+    EXPECT_FALSE(
+        load(nodes + "default = [\"a\"]\ncountry = { GB = [\"a\"], UK = [\"a\"] }\n", error));
+    EXPECT_NE(error.find(":6: country: \"UK\" is not an ISO 3166-1 country code"),
+              std::string::npos)
+        << error;
+    EXPECT_FALSE(
+        load(nodes + "default = [\"a\"]\ncontinent = { EU = [\"a\"], AP = [\"a\"] }\n", error));
+    EXPECT_NE(error.find(":6: continent: \"AP\" is not a continent code (AF, AN, AS, EU, NA, OC "
+                         "or SA)"),
+              std::string::npos)
+        << error;
+}

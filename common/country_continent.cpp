@@ -1,10 +1,10 @@
-#include "geoipd/country_continent.hpp"
+#include "common/country_continent.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
 
-namespace signpost::geoipd {
+namespace signpost::common {
 namespace {
 
 struct Entry {
@@ -83,6 +83,12 @@ std::string_view continent_of_country(std::string_view iso_code) {
     return std::string_view(kTable[e - 1].continent, 2);
 }
 
+bool is_continent(std::string_view code) {
+    for (std::string_view c : {"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
+        if (code == c) return true;
+    return false;
+}
+
 bool country_table_is_sorted() {
     return std::adjacent_find(
                std::begin(kTable), std::end(kTable), [](const Entry& a, const Entry& b) {
@@ -90,4 +96,4 @@ bool country_table_is_sorted() {
                }) == std::end(kTable);
 }
 
-}  // namespace signpost::geoipd
+}  // namespace signpost::common

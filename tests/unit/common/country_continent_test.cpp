@@ -1,11 +1,11 @@
-#include "geoipd/country_continent.hpp"
+#include "common/country_continent.hpp"
 
 #include <gtest/gtest.h>
 
-using signpost::geoipd::continent_of_country;
+using signpost::common::continent_of_country;
 
 TEST(CountryContinent, TableIsSortedForBinarySearch) {
-    EXPECT_TRUE(signpost::geoipd::country_table_is_sorted());
+    EXPECT_TRUE(signpost::common::country_table_is_sorted());
 }
 
 TEST(CountryContinent, KnownAssignments) {
@@ -26,4 +26,11 @@ TEST(CountryContinent, UnknownIsEmpty) {
     EXPECT_EQ(continent_of_country("gb"), "");
     EXPECT_EQ(continent_of_country(""), "");
     EXPECT_EQ(continent_of_country("GBR"), "");
+}
+
+TEST(CountryContinent, TheSevenContinents) {
+    for (const char* c : {"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
+        EXPECT_TRUE(signpost::common::is_continent(c)) << c;
+    for (const char* c : {"", "E", "EUR", "eu", "XX", "AP", "DE"})
+        EXPECT_FALSE(signpost::common::is_continent(c)) << c;
 }
