@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
         "  node NAME drain [SECONDS]   move its clients off gradually ([health] drain_seconds)\n"
         "  node NAME auto              back to health checks and the config\n"
         "  explain NAME ADDRESS[/PREFIX]  the redirect decision for a client, step by step\n"
+        "                              (NAME may lead to the redirect through CNAMEs)\n"
         "\nOptions");
     desc.add_options()("help,h", "show this help")("version", "print the version and exit")(
         "socket,s", po::value(&socket)->value_name("PATH"),

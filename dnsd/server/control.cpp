@@ -365,12 +365,12 @@ std::string ControlServer::explain(std::string_view args) {
     const std::string wire = text_to_wire(name);
     if (wire.empty() || !nb.set(reinterpret_cast<const std::uint8_t*>(wire.data())))
         return fail("'" + name + "' is not a domain name");
-    const Zone* zone = st->zones.find(nb.ref);
-    const LookupResult lr = zone ? lookup(*zone, nb.ref, false) : LookupResult{};
-    const auto* redirect = lr.kind == LookupKind::kAnswer
-                               ? dynamic_cast<const RedirectAnswer*>(lr.node->dynamic.get())
-                               : nullptr;
-    if (!redirect) return fail(name + " is not a redirect name in any served zone");
+    std::vector<std::string> via;  // CNAMEs followed to it, as an answer follows them
+    const auto* redirect =
+        dynamic_cast<const RedirectAnswer*>(dynamic_answer_for(st->zones, nb.ref, &via));
+    if (!redirect)
+        return fail(name + (via.empty() ? "" : " (through CNAMEs)") +
+                    " is not a redirect name in any served zone");
     ClientKey key;
     key.address = slash == std::string::npos ? prefix->address().unmapped() : prefix->address();
     key.source_len = slash == std::string::npos ? prefix->address().bits() : prefix->length();
@@ -381,6 +381,7 @@ std::string ControlServer::explain(std::string_view args) {
     std::string text;
     auto add = [&](const std::string& s) { text += s + "\n"; };
     const auto& rc = redirect->config();
+    for (const auto& v : via) add(v);
     add("redirect " + rc.name + " -> map " + rc.map + " (ttl " + std::to_string(rc.ttl) +
         ", answers " + std::to_string(rc.answers) + ")");
     add(std::string("client ") + (key.from_ecs ? "ECS subnet " : "source address ") +

@@ -211,20 +211,21 @@ void count_rcode(WorkerStats& s, std::uint16_t rc) {
 
 }  // namespace
 
-const DynamicAnswer* dynamic_target(const Query& q, const ZoneSet& zones) {
-    if (!q.has_question || (q.qtype != type::A && q.qtype != type::AAAA)) return nullptr;
-    // The same walk as Builder::answer: through in-zone CNAMEs to the node
-    // that will answer, so a redirect reached by a CNAME is prefetched too.
+const DynamicAnswer* dynamic_answer_for(const ZoneSet& zones, const NameRef& name,
+                                        std::vector<std::string>* walked) {
+    // The same walk as Builder::answer: through CNAMEs within the zone.
     NameBuf buf;
-    NameRef cur{q.qname, q.qname_len, q.label_count, q.label_offset};
+    NameRef cur = name;
     const Zone* zone = zones.find(cur);
     for (int step = 0; zone && step < kMaxChain; ++step) {
         const LookupResult r = lookup(*zone, cur, false);
         if (r.kind != LookupKind::kAnswer) return nullptr;
         if (r.node->dynamic) return r.node->dynamic.get();
         const RRset* cname = r.node->find(type::CNAME);
-        if (!cname || !buf.set(cname->records.front().rdata.data()) || zones.find(buf.ref) != zone)
-            return nullptr;
+        if (!cname) return nullptr;
+        const std::uint8_t* target = cname->records.front().rdata.data();
+        if (walked) walked->push_back(name_to_text(cur.wire) + " CNAME " + name_to_text(target));
+        if (!buf.set(target) || zones.find(buf.ref) != zone) return nullptr;
         cur = buf.ref;
     }
     return nullptr;

@@ -44,8 +44,12 @@ struct AnswerContext {
 std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress& source,
                     Transport transport, const AnswerContext& ctx, std::span<std::uint8_t> out);
 
-// The dynamic answer a parsed query will reach, if any (for batch prefetching).
-const DynamicAnswer* dynamic_target(const Query& q, const ZoneSet& zones);
+// The dynamic answer a query for `name` reaches, if any, through in-zone
+// CNAMEs as an answer follows them (at most kMaxChain names); `walked` gets
+// each CNAME passed on the way ("tv.example. CNAME video.example."). For
+// dnsdctl explain.
+const DynamicAnswer* dynamic_answer_for(const ZoneSet& zones, const NameRef& name,
+                                        std::vector<std::string>* walked = nullptr);
 
 }  // namespace zone
 }  // namespace signpost::dnsd

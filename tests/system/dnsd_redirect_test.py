@@ -234,6 +234,15 @@ class Redirect(unittest.TestCase):
         self.assertIn("chosen: par1", out)
         self.assertIn("country FR", out)
         self.assertIn("ECS scope /24", out)
+        # Through the CNAME an answer follows (tv -> video), and said so.
+        out = self.d.ctl_cmd("explain", "tv.example.test", "10.1.2.3/24").stdout
+        self.assertIn("tv.example.test. CNAME video.example.test.\nredirect video.example.test -> map world", out)
+        self.assertIn("chosen: par1", out)
+        r = self.d.ctl_cmd("explain", "loop1.example.test", "10.1.2.3/24")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("loop1.example.test (through CNAMEs) is not a redirect name", r.stdout)
+        r = self.d.ctl_cmd("explain", "www.example.test", "10.1.2.3/24")
+        self.assertIn("www.example.test is not a redirect name", r.stdout)
 
     def test_geoipd_killed_answers_stay_geo_then_next_generation(self):
         self.assertEqual(self.ask("10.1.2.0/24")[1], [ADDR["par1"]])
