@@ -83,6 +83,7 @@ struct RedirectConfig {
     std::uint32_t fallback_ttl = 10;
     std::uint8_t stick_v4 = 24;  // stickiness prefix lengths for tie hashing
     std::uint8_t stick_v6 = 48;
+    bool export_fallback = true;  // export = "fallback" | "omit" (zone transfers)
     int line = 0;
 };
 

@@ -148,6 +148,13 @@ const std::vector<Key<RedirectConfig>>& redirect_keys() {
         config::integer<R>(
             "stickiness_v6", [](auto& r) -> auto& { return r.stick_v6; }, 0, 128,
             "... and IPv6 subnet of this length"),
+        config::choice<R>(
+            "export", [](auto& r) -> auto& { return r.export_fallback; },
+            std::vector<std::pair<const char*, bool>>{{"fallback", true}, {"omit", false}},
+            "What a zone transfer gives secondaries for this name: \"fallback\", every address "
+            "of the fallback pool (weighted round robin's nodes) with fallback_ttl, so a stock "
+            "secondary answers real, non-geo addresses; \"omit\", nothing (its clients get "
+            "NXDOMAIN or NODATA there)"),
     };
     return keys;
 }

@@ -65,5 +65,24 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const 
     return written;
 }
 
+unsigned RedirectAnswer::transfer_records(std::uint16_t qtype, const Owner& owner,
+                                          Writer& w) const {
+    if (!config().export_fallback || (qtype != type::A && qtype != type::AAAA)) return 0;
+    unsigned written = 0;
+    for (const auto& m : config().fallback.members) {
+        const auto& n = edges_->nodes[m.node];
+        for (const auto& a : qtype == type::A ? n.v4 : n.v6) {
+            owner.write(w);
+            w.u16(qtype);
+            w.u16(klass::IN);
+            w.u32(config().fallback_ttl);
+            w.u16(static_cast<std::uint16_t>(a.byte_len()));
+            w.bytes(a.bytes(), a.byte_len());
+            ++written;
+        }
+    }
+    return written;
+}
+
 }  // namespace redirect
 }  // namespace signpost::dnsd

@@ -222,6 +222,57 @@ const std::vector<Key<ZoneConfig>>& zone_keys() {
         config::string<ZoneConfig>(
             "file", [](auto& z) -> auto& { return z.file; },
             "Its RFC 1035 master file; relative to the config file's directory (required)"),
+        config::custom<ZoneConfig>(
+            "allow_transfer", "list of addresses and prefixes",
+            "Clients that may transfer the zone (AXFR over TCP, RFC 5936; an IXFR is answered "
+            "with the whole zone); everyone else is refused. Redirect names are exported with "
+            "their fallback answers (see the redirects' `export`)",
+            false,
+            [](ZoneConfig& z, const toml::node& n, const Source& src) {
+                const auto* arr = n.as_array();
+                if (!arr) src.fail(n, "allow_transfer: expected a list of addresses or prefixes");
+                z.allow_transfer.clear();
+                for (const auto& item : *arr) {
+                    const auto* str = item.as_string();
+                    auto p = str ? common::Prefix::parse(str->get()) : std::nullopt;
+                    if (!p)
+                        src.fail(item, "allow_transfer: " +
+                                           (str ? "'" + str->get() + "'" : std::string("value")) +
+                                           " is not an address or prefix");
+                    z.allow_transfer.push_back(*p);
+                }
+            },
+            [](const ZoneConfig& z) {
+                std::string s = "[";
+                for (const auto& p : z.allow_transfer)
+                    s += (s.size() > 1 ? ", " : "") + config::toml_string(p.to_string());
+                return s + "]";
+            }),
+        config::custom<ZoneConfig>(
+            "notify", "list of \"ipv4:port\" or \"[ipv6]:port\"",
+            "Secondaries sent a NOTIFY (RFC 1996) when a reload changes the zone's serial, "
+            "retried with backoff until each answers",
+            false,
+            [](ZoneConfig& z, const toml::node& n, const Source& src) {
+                const auto* arr = n.as_array();
+                if (!arr) src.fail(n, "notify: expected a list of \"address:port\"");
+                z.notify.clear();
+                for (const auto& item : *arr) {
+                    const auto* str = item.as_string();
+                    auto la = str ? parse_listen(str->get()) : std::nullopt;
+                    if (!la)
+                        src.fail(item, "notify: " +
+                                           (str ? "'" + str->get() + "'" : std::string("value")) +
+                                           " is not \"ipv4:port\" or \"[ipv6]:port\"");
+                    z.notify.push_back(*la);
+                }
+            },
+            [](const ZoneConfig& z) {
+                std::string s = "[";
+                for (const auto& l : z.notify)
+                    s += (s.size() > 1 ? ", " : "") + config::toml_string(l.text());
+                return s + "]";
+            }),
     };
     return keys;
 }

@@ -27,7 +27,11 @@ struct ListenAddress {
 struct ZoneConfig {
     std::string name;  // "cdn.example.net"
     std::string file;  // absolute, or resolved against the config file's directory
-    int line = 0;      // where it was configured
+    // Who may transfer the zone (AXFR, over TCP): addresses and prefixes.
+    std::vector<common::Prefix> allow_transfer;
+    // Secondaries told by NOTIFY when a reload changes the zone's serial.
+    std::vector<ListenAddress> notify;
+    int line = 0;  // where it was configured
 };
 
 // Defaults are these member initializers, and only these: the schema

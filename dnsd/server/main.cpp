@@ -184,7 +184,16 @@ int main(int argc, char** argv) {
     Stats stats(static_cast<unsigned>(udp.size()) + 2, &labeled);
     stats.sample_clients();
     TopClients top;
-    stats.set_extra_metrics([&top](std::string& out) { top.render(out); });
+    // NOTIFY to the zones' secondaries, from its own thread.
+    Notifier notifier;
+    if (!notifier.start(error)) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
+    }
+    stats.set_extra_metrics([&top, &notifier](std::string& out) {
+        top.render(out);
+        notifier.render(out);
+    });
     stats.set_udp_sockets(udp);
     StateReloader reloader(config_path, state);
     reloader.set_counters(&labeled);
@@ -196,9 +205,10 @@ int main(int argc, char** argv) {
                  [&reloader](std::shared_ptr<const common::GeoTable> t) {
                      reloader.set_table(std::move(t));
                  });
-    reloader.set_on_publish([&checker, &feed] {
+    reloader.set_on_publish([&checker, &feed, &notifier, &state] {
         checker.notify();
         feed.wake();
+        notifier.update(state.load()->notify_zones);
     });
     stats.set_geo_status([&state, &feed] {
         GeoStatus g;
@@ -269,6 +279,7 @@ int main(int argc, char** argv) {
     const unsigned tcp_index = static_cast<unsigned>(udp.size());
     workers.emplace_back(
         [&] { run_tcp_server(tcp, limits, state, health, stats.worker(tcp_index), stop_fd); });
+    notifier.update(state.load()->notify_zones);  // secondaries learn at once that we are up
     FileReloader file_reloader(reloader);
     file_reloader.start();
 
@@ -360,6 +371,7 @@ int main(int argc, char** argv) {
     (void)w;
     file_reloader.stop();
     feed.stop();
+    notifier.stop();
     checker.stop();
     for (auto& t : workers) t.join();
     if (metrics) metrics->stop();

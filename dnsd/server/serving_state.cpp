@@ -83,6 +83,8 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
             error = res.error;
             return nullptr;
         }
+        res.zone->allow_transfer = zc.allow_transfer;
+        st->notify_zones.push_back({res.zone->origin, res.zone->serial, zc.notify});
         zones.push_back(std::move(res.zone));
     }
     // Bind each redirect name to its zone: a node whose answer is computed.

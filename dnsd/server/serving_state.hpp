@@ -18,6 +18,7 @@
 #include "dnsd/redirect/decisions.hpp"
 #include "dnsd/server/config.hpp"
 #include "dnsd/server/labeled_counters.hpp"
+#include "dnsd/server/notifier.hpp"
 #include "dnsd/zone/responder.hpp"
 #include "dnsd/zone/zone.hpp"
 
@@ -33,6 +34,8 @@ struct ServingState {
     // state) when a new table arrives, rebuilt when the config changes.
     std::shared_ptr<const Decisions> decisions;
     std::uint64_t generation = 0;
+    // Each zone's serial and the secondaries to NOTIFY when it changes.
+    std::vector<NotifyZone> notify_zones;
 };
 
 // Loads every zone of `config` and compiles its maps against `table` (may be

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <unordered_map>
 
 #include "common/event_loop.hpp"
@@ -18,6 +19,7 @@
 #include "dnsd/server/query_pipeline.hpp"
 #include "dnsd/wire/query.hpp"
 #include "dnsd/zone/responder.hpp"
+#include "dnsd/zone/transfer.hpp"
 
 namespace signpost::dnsd {
 inline namespace server {
@@ -36,6 +38,7 @@ struct Conn {
     common::OutBuffer out;
     Clock::time_point last_active;
     bool read_closed = false;
+    std::unique_ptr<AxfrStream> xfr;  // a zone transfer being sent
 };
 
 class TcpServer {
@@ -59,6 +62,10 @@ class TcpServer {
   private:
     void close_conn(int fd);
     void answer_ready(Conn& c);
+    // A transfer request from an allowed client starts a stream (true).
+    bool start_transfer(Conn& c, std::span<const std::uint8_t> msg,
+                        const std::shared_ptr<const ServingState>& snap);
+    void pump(Conn& c);  // the transfer's next messages, up to the output bound
     void update(Conn& c);
 
     common::EventLoop& loop_;
@@ -70,6 +77,7 @@ class TcpServer {
     std::unique_ptr<std::uint8_t[]> scratch_;
     std::unordered_map<int, std::unique_ptr<Conn>> conns_;
     std::map<common::IpAddress, unsigned> per_client_;
+    std::set<common::IpAddress> refusal_logged_;  // transfer refusals are said once per client
 };
 
 void TcpServer::accept_all(int lfd) {
@@ -124,7 +132,7 @@ void TcpServer::answer_ready(Conn& c) {
     // a UDP batch.
     std::shared_ptr<const ServingState> snap;
     std::shared_ptr<const HealthState> hs;
-    while (c.in.size() - pos >= 2 && c.out.pending() < kMaxPendingOut) {
+    while (!c.xfr && c.in.size() - pos >= 2 && c.out.pending() < kMaxPendingOut) {
         const std::size_t len = load16(c.in.data() + pos);
         if (c.in.size() - pos - 2 < len) break;
         if (!snap) {
@@ -136,6 +144,10 @@ void TcpServer::answer_ready(Conn& c) {
         // message (slowloris) times out like a silent one.
         c.last_active = Clock::now();
         bump(stats_.tcp_queries);
+        if (start_transfer(c, std::span(c.in.data() + pos + 2, len), snap)) {
+            pos += 2 + len;
+            break;
+        }
         const std::size_t rlen =
             pipeline_.answer_message(std::span(c.in.data() + pos + 2, len), c.peer, Transport::kTcp,
                                      std::span(scratch_.get(), kMaxMessage));
@@ -148,6 +160,60 @@ void TcpServer::answer_ready(Conn& c) {
     }
     if (snap) pipeline_.end();
     c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(pos));
+}
+
+bool TcpServer::start_transfer(Conn& c, std::span<const std::uint8_t> msg,
+                               const std::shared_ptr<const ServingState>& snap) {
+    // Cheap test first: the type is the last 4 octets' first two when the
+    // question ends the message, but parse properly before deciding.
+    Query q;
+    if (parse_query(msg, q) != ParseStatus::kOk || !q.has_question ||
+        (q.qtype != type::AXFR && q.qtype != type::IXFR) || q.qclass != klass::IN)
+        return false;
+    const NameRef name{q.qname, q.qname_len, q.label_count, q.label_offset};
+    const Zone* zone = snap->zones.find(name);
+    const bool apex =
+        zone &&
+        zone->origin == std::string_view(reinterpret_cast<const char*>(q.qname), q.qname_len);
+    bool allowed = false;
+    if (apex)
+        for (const auto& p : zone->allow_transfer)
+            allowed = allowed || p.contains(c.peer.unmapped());
+    if (!allowed) {
+        if (refusal_logged_.size() < 4096 && refusal_logged_.insert(c.peer).second)
+            SP_LOG_WARN("zone transfer of %s refused for %s: %s (said once per client)",
+                        name_to_text(q.qname).c_str(), c.peer.to_string().c_str(),
+                        apex ? "not in the zone's allow_transfer" : "not a zone apex served here");
+        return false;  // answered REFUSED (and counted) by the responder
+    }
+    SP_LOG_INFO("zone transfer (%s) of %s serial %u to %s",
+                q.qtype == type::AXFR ? "AXFR" : "IXFR, sent as AXFR",
+                name_to_text(q.qname).c_str(), zone->serial, c.peer.to_string().c_str());
+    c.xfr = std::make_unique<AxfrStream>(snap, *zone, q, std::span(q.question, q.question_len));
+    pump(c);
+    return true;
+}
+
+void TcpServer::pump(Conn& c) {
+    while (c.xfr && c.out.pending() < kMaxPendingOut) {
+        const std::size_t n = c.xfr->next(std::span(scratch_.get(), kMaxMessage));
+        if (n == 0) {
+            bump(stats_.axfr_served);
+            SP_LOG_INFO(
+                "zone transfer of %s serial %u to %s done: %llu records",
+                name_to_text(reinterpret_cast<const std::uint8_t*>(c.xfr->zone().origin.data()))
+                    .c_str(),
+                c.xfr->zone().serial, c.peer.to_string().c_str(),
+                static_cast<unsigned long long>(c.xfr->records()));
+            c.xfr.reset();
+            break;
+        }
+        c.last_active = Clock::now();  // the reader is reading: not idle
+        const std::uint8_t prefix[2] = {static_cast<std::uint8_t>(n >> 8),
+                                        static_cast<std::uint8_t>(n)};
+        c.out.append(prefix, 2);
+        c.out.append(scratch_.get(), n);
+    }
 }
 
 void TcpServer::update(Conn& c) {
@@ -180,8 +246,18 @@ void TcpServer::on_event(int fd, std::uint32_t events) {
         }
     }
     if (events & EPOLLOUT) answer_ready(c);  // resume after backpressure
-    if (!c.out.flush(fd)) return close_conn(fd);
-    if (c.read_closed && c.out.empty()) return close_conn(fd);
+    // A transfer is written as the socket takes it: refill while the kernel
+    // accepts everything, stop when it holds some back (EPOLLOUT resumes).
+    for (;;) {
+        if (c.xfr) pump(c);
+        if (!c.out.flush(fd)) return close_conn(fd);
+        if (!c.xfr || !c.out.empty()) break;
+    }
+    if (!c.xfr && !c.in.empty()) {  // queries that arrived during the transfer
+        answer_ready(c);
+        if (!c.out.flush(fd)) return close_conn(fd);
+    }
+    if (c.read_closed && c.out.empty() && !c.xfr) return close_conn(fd);
     update(c);
 }
 

@@ -139,8 +139,16 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
     q.question_len = static_cast<std::size_t>(r.here() - q.question);
     q.has_question = true;
     if (q.opcode != 0) return ParseStatus::kNotImp;
-    // A standard query carries nothing in answer or authority (RFC 1035 4.1.1).
-    if (ancount != 0 || nscount != 0) return ParseStatus::kFormErr;
+    // A standard query carries nothing in answer or authority (RFC 1035 4.1.1),
+    // but an IXFR carries the client's SOA in authority (RFC 1995 3): one
+    // well-formed record, skipped (the whole zone is the answer).
+    if (ancount != 0) return ParseStatus::kFormErr;
+    if (nscount != 0) {
+        if (q.qtype != type::IXFR || nscount != 1 || !skip_name(r)) return ParseStatus::kFormErr;
+        r.skip(8);  // type, class, TTL
+        r.skip(r.u16());
+        if (!r.ok()) return ParseStatus::kFormErr;
+    }
     bool saw_opt = false;
     for (std::uint16_t i = 0; i < arcount; ++i)
         if (!parse_additional(r, q, saw_opt)) return ParseStatus::kFormErr;

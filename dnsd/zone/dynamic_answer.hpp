@@ -62,6 +62,15 @@ class DynamicAnswer {
     // written (0: NODATA for this type).
     virtual unsigned answer(DynamicContext& ctx, std::uint16_t qtype, const Owner& owner,
                             Writer& w) const = 0;
+    // The records of type qtype (A or AAAA) a zone transfer exports for this
+    // name, the same for every client (a secondary has no client to decide
+    // for); 0: none.
+    virtual unsigned transfer_records(std::uint16_t qtype, const Owner& owner, Writer& w) const {
+        (void)qtype;
+        (void)owner;
+        (void)w;
+        return 0;
+    }
 };
 
 }  // namespace zone

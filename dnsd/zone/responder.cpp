@@ -44,24 +44,7 @@ class Builder {
   private:
     // owner: a wire name, or nullptr for the query name.
     void owner(const std::uint8_t* wire) { Owner{wire}.write(w_); }
-    void record(const Record& rec) {
-        if (rec.names == 0) {
-            w_.u16(static_cast<std::uint16_t>(rec.rdata.size()));
-            w_.bytes(rec.rdata.data(), rec.rdata.size());
-            return;
-        }
-        const std::size_t len_at = w_.size();
-        w_.u16(0);
-        std::size_t pos = 0;
-        for (std::uint8_t i = 0; i < rec.names; ++i) {
-            w_.bytes(rec.rdata.data() + pos, rec.name_at[i] - pos);
-            w_.name(rec.rdata.data() + rec.name_at[i]);
-            pos = rec.name_at[i] + wire_name_len(rec.rdata.data() + rec.name_at[i]);
-        }
-        w_.bytes(rec.rdata.data() + pos, rec.rdata.size() - pos);
-        if (!w_.overflowed())
-            w_.patch16(len_at, static_cast<std::uint16_t>(w_.size() - len_at - 2));
-    }
+    void record(const Record& rec) { write_rdata(w_, rec); }
     std::uint16_t rrset(const std::uint8_t* owner_wire, const RRset& rs, std::uint32_t ttl) {
         for (const auto& rec : rs.records) {
             owner(owner_wire);
@@ -115,7 +98,11 @@ void Builder::answer() {
         return;
     }
     if (q_.qtype == type::AXFR || q_.qtype == type::IXFR) {
-        rcode = rcode::REFUSED;  // no zone transfers
+        // Transfers are streamed by the TCP server to allowed clients
+        // (zone/transfer.hpp); one that reaches here is refused: over UDP,
+        // from a client not in the zone's allow_transfer, or not at an apex.
+        bump(stats_.axfr_refused);
+        rcode = rcode::REFUSED;
         return;
     }
     const NameRef qn{q_.qname, q_.qname_len, q_.label_count, q_.label_offset};
@@ -210,6 +197,24 @@ void count_rcode(WorkerStats& s, std::uint16_t rc) {
 }
 
 }  // namespace
+
+void write_rdata(Writer& w, const Record& rec) {
+    if (rec.names == 0) {
+        w.u16(static_cast<std::uint16_t>(rec.rdata.size()));
+        w.bytes(rec.rdata.data(), rec.rdata.size());
+        return;
+    }
+    const std::size_t len_at = w.size();
+    w.u16(0);
+    std::size_t pos = 0;
+    for (std::uint8_t i = 0; i < rec.names; ++i) {
+        w.bytes(rec.rdata.data() + pos, rec.name_at[i] - pos);
+        w.name(rec.rdata.data() + rec.name_at[i]);
+        pos = rec.name_at[i] + wire_name_len(rec.rdata.data() + rec.name_at[i]);
+    }
+    w.bytes(rec.rdata.data() + pos, rec.rdata.size() - pos);
+    if (!w.overflowed()) w.patch16(len_at, static_cast<std::uint16_t>(w.size() - len_at - 2));
+}
 
 const DynamicAnswer* dynamic_answer_for(const ZoneSet& zones, const NameRef& name,
                                         std::vector<std::string>* walked) {

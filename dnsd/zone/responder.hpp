@@ -44,6 +44,9 @@ struct AnswerContext {
 std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress& source,
                     Transport transport, const AnswerContext& ctx, std::span<std::uint8_t> out);
 
+// A record's length and rdata, its names compressed where RFC 3597 allows.
+void write_rdata(Writer& w, const Record& rec);
+
 // The dynamic answer a query for `name` reaches, if any, through in-zone
 // CNAMEs as an answer follows them (at most kMaxChain names); `walked` gets
 // each CNAME passed on the way ("tv.example. CNAME video.example."). For

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/ip_address.hpp"
 #include "dnsd/wire/wire.hpp"
 #include "dnsd/zone/name_index.hpp"
 
@@ -86,6 +87,8 @@ struct Zone {
     const RRset* soa = nullptr;
     std::uint32_t negative_ttl = 0;  // RFC 2308 section 5: min(SOA TTL, SOA MINIMUM)
     std::uint32_t serial = 0;
+    // Who may transfer it (AXFR): empty, nobody.
+    std::vector<common::Prefix> allow_transfer;
 
     // The lookup index over `nodes`, built by seal() once no more names are
     // added (ZoneSet::add seals). Until then, or if names were added after,

@@ -15,7 +15,7 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 class Dnsd:
     def __init__(self, zones=None, server_extra="", threads=2, tail="",
-                 listen=("127.0.0.1:0", "[::1]:0")):
+                 listen=("127.0.0.1:0", "[::1]:0"), zone_extra=""):
         self.dir = tempfile.mkdtemp(prefix="dnsd-test-")
         self.zones = zones or {"example.test": os.path.join(DATA, "test.zone")}
         self.ctl = os.path.join(self.dir, "ctl.sock")
@@ -23,6 +23,7 @@ class Dnsd:
         self.threads = threads
         self.tail = tail
         self.listen = listen
+        self.zone_extra = zone_extra  # more keys for every [[zones]] table
         self.write_config()
         self.start()
 
@@ -50,7 +51,7 @@ class Dnsd:
                     % (", ".join('"%s"' % a for a in self.listen), self.threads))
             f.write('control_socket = "%s"\n%s\n' % (self.ctl, self.server_extra))
             for name, path in zones.items():
-                f.write('[[zones]]\nname = "%s"\nfile = "%s"\n' % (name, path))
+                f.write('[[zones]]\nname = "%s"\nfile = "%s"\n%s\n' % (name, path, self.zone_extra))
             f.write(self.tail)
 
     def logtext(self):

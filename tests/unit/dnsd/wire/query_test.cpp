@@ -106,3 +106,22 @@ TEST(Query, VersionAndOpcode) {
     EXPECT_EQ(parse_query(notify, q), ParseStatus::kNotImp);
     EXPECT_TRUE(q.has_question);
 }
+
+TEST(Query, IxfrCarriesTheClientsSoaInAuthority) {
+    // test. IXFR IN, authority: test. SOA (a compressed owner, minimal rdata).
+    const std::vector<std::uint8_t> question = {4, 't', 'e', 's', 't', 0, 0, 251, 0, 1};
+    std::vector<std::uint8_t> soa = {0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 0, 0, 22, 0, 0};
+    soa.resize(soa.size() + 20, 0);  // the root as MNAME and RNAME (above), five 32-bit fields
+    std::vector<std::uint8_t> rest = question;
+    rest.insert(rest.end(), soa.begin(), soa.end());
+    Query q;
+    EXPECT_EQ(parse_query(packet({0, 0, 0, 1, 0, 0, 0, 1, 0, 0}, rest), q), ParseStatus::kOk);
+    EXPECT_EQ(q.qtype, 251);
+    // Only for IXFR, only one record, and it must be whole.
+    std::vector<std::uint8_t> axfr = rest;
+    axfr[7] = 252;
+    EXPECT_EQ(parse_query(packet({0, 0, 0, 1, 0, 0, 0, 1, 0, 0}, axfr), q), ParseStatus::kFormErr);
+    EXPECT_EQ(parse_query(packet({0, 0, 0, 1, 0, 0, 0, 2, 0, 0}, rest), q), ParseStatus::kFormErr);
+    std::vector<std::uint8_t> cut(rest.begin(), rest.end() - 3);
+    EXPECT_EQ(parse_query(packet({0, 0, 0, 1, 0, 0, 0, 1, 0, 0}, cut), q), ParseStatus::kFormErr);
+}

@@ -1,0 +1,347 @@
+"""Zone transfers with real secondaries on loopback: NSD, BIND and Knot (when
+installed) transfer the zone from dnsd (AXFR; BIND and Knot ask IXFR first and
+get the whole zone), answer its static data exactly as dnsd does and the
+redirect names with their fallback addresses, and serve the new serial within
+seconds of a zone file renamed into place (dnsd's NOTIFY). Clients outside
+allow_transfer, and transfers over UDP, are refused. A 100,000-record zone
+transfers whole (timed against NSD serving the same zone); a reader that stops
+reading, or disconnects mid-transfer, costs dnsd nothing else."""
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+from dnsd_harness import DATA, Dnsd
+from dnsd_resolvers_test import NAMED, free_port, wait_port
+
+T = 3
+KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
+NODES = """
+[[nodes]]
+name = "fra1"
+ipv4 = ["192.0.2.10"]
+ipv6 = ["2001:db8:f::10"]
+[[nodes]]
+name = "nyc1"
+ipv4 = ["198.51.100.10"]
+[maps.world]
+default = ["nyc1", "fra1"]
+[[redirects]]
+name = "video.example.test"
+map = "world"
+fallback = ["fra1:3", "nyc1:1"]
+fallback_ttl = 7
+[[redirects]]
+name = "hidden.example.test"
+map = "world"
+export = "omit"
+"""
+# Names and types compared between dnsd and each secondary.
+STATIC = [("www.example.test", "A"), ("www.example.test", "AAAA"), ("mail.example.test", "A"),
+          ("alias.example.test", "CNAME"), ("big.example.test", "TXT"), ("example.test", "MX"),
+          ("example.test", "TXT"), ("example.test", "NS"), ("exists.wild.example.test", "A"),
+          ("a.b.ent.example.test", "A"), ("ns1.example.test", "AAAA")]
+
+
+def rdatas(port, name, rdtype):
+    q = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)  # big.example.test fits
+    q.flags &= ~dns.flags.RD
+    r = dns.query.udp(q, "127.0.0.1", port=port, timeout=T)
+    return r.rcode(), sorted((rr.ttl, rd.to_text()) for rr in r.answer for rd in rr
+                             if rr.rdtype == dns.rdatatype.from_text(rdtype))
+
+
+def soa_serial(port):
+    try:
+        r = dns.query.udp(dns.message.make_query("example.test", "SOA"), "127.0.0.1", port=port,
+                          timeout=0.5)
+    except Exception:
+        return None
+    for rr in r.answer:
+        if rr.rdtype == dns.rdatatype.SOA:
+            return rr[0].serial
+    return None
+
+
+def zone_text(serial, extra=""):
+    with open(os.path.join(DATA, "test.zone")) as f:
+        text = f.read()
+    text = re.sub(r"(IN SOA\s+\S+\s+\S+\s+)\d+", r"\g<1>%d" % serial, text, count=1)
+    return text + extra
+
+
+class Transfer(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="transfer-test-")
+        cls.zone = os.path.join(cls.dir, "example.test.zone")
+        with open(cls.zone, "w") as f:
+            f.write(zone_text(2026120101))
+        cls.ports = {"nsd": free_port(), "named": free_port()}
+        if os.path.exists(KNOTD):
+            cls.ports["knot"] = free_port()
+        notify = ", ".join('"127.0.0.1:%d"' % p for p in cls.ports.values())
+        cls.d = Dnsd(zones={"example.test": cls.zone}, tail=NODES,
+                     zone_extra='allow_transfer = ["127.0.0.1/32", "::1"]\nnotify = [%s]' % notify)
+        cls.procs = []
+        cls.start_secondaries()
+
+    @classmethod
+    def start(cls, name, argv, conf_text):
+        conf = os.path.join(cls.dir, name + ".conf")
+        with open(conf, "w") as f:
+            f.write(conf_text)
+        log = os.path.join(cls.dir, name + ".log")
+        out = open(log, "w")
+        proc = subprocess.Popen(argv + [conf], stdout=out, stderr=subprocess.STDOUT)
+        cls.procs.append((proc, out))
+        wait_port(cls.ports[name], proc, log)
+
+    @classmethod
+    def start_secondaries(cls):
+        d, dport = cls.dir, cls.d.port
+        os.makedirs(os.path.join(d, "nsd"), exist_ok=True)
+        cls.start("nsd", ["nsd", "-d", "-c"], """server:
+  ip-address: 127.0.0.1@%d
+  server-count: 1
+  username: ""
+  zonesdir: "%s/nsd"
+  pidfile: "%s/nsd/nsd.pid"
+  database: ""
+  xfrdfile: "%s/nsd/xfrd.state"
+  zonelistfile: "%s/nsd/zone.list"
+  verbosity: 2
+remote-control:
+  control-enable: no
+zone:
+  name: example.test
+  zonefile: example.test.zone
+  request-xfr: AXFR 127.0.0.1@%d NOKEY
+  allow-notify: 127.0.0.1 NOKEY
+""" % (cls.ports["nsd"], d, d, d, d, dport))
+        os.makedirs(os.path.join(d, "named"), exist_ok=True)
+        cls.start("named", [NAMED, "-g", "-4", "-c"], """options {
+  directory "%s/named";
+  pid-file "%s/named/named.pid";
+  listen-on port %d { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  notify no;
+  dnssec-validation no;
+};
+zone "example.test" { type secondary; primaries port %d { 127.0.0.1; }; file "example.test.db"; };
+""" % (d, d, cls.ports["named"], dport))
+        if "knot" in cls.ports:
+            os.makedirs(os.path.join(d, "knot"), exist_ok=True)
+            cls.start("knot", [KNOTD, "-c"], """server:
+    rundir: "%s/knot"
+    listen: 127.0.0.1@%d
+database:
+    storage: "%s/knot"
+log:
+  - target: stderr
+    any: info
+remote:
+  - id: primary
+    address: 127.0.0.1@%d
+acl:
+  - id: notify_from_primary
+    address: 127.0.0.1
+    action: notify
+template:
+  - id: default
+    storage: "%s/knot"
+zone:
+  - domain: example.test
+    master: primary
+    acl: notify_from_primary
+""" % (d, cls.ports["knot"], d, dport, d))
+
+    @classmethod
+    def tearDownClass(cls):
+        for proc, out in cls.procs:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            out.close()
+        cls.d.stop()
+        cls.d.cleanup()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def wait_serial(self, serial, timeout=15):
+        deadline = time.time() + timeout
+        got = {}
+        while time.time() < deadline:
+            got = {n: soa_serial(p) for n, p in self.ports.items()}
+            if all(v == serial for v in got.values()):
+                return time.time()
+            time.sleep(0.1)
+        self.fail("secondaries at %r, not %d; dnsd log:\n%s" % (got, serial, self.d.logtext()))
+
+    def test_1_secondaries_transfer_and_answer_like_dnsd(self):
+        self.wait_serial(2026120101)
+        for name, port in self.ports.items():
+            for qname, rdtype in STATIC:
+                self.assertEqual(rdatas(port, qname, rdtype), rdatas(self.d.port, qname, rdtype),
+                                 "%s %s at %s" % (qname, rdtype, name))
+            # Redirect names: every fallback address, with fallback_ttl.
+            self.assertEqual(rdatas(port, "video.example.test", "A"),
+                             (dns.rcode.NOERROR, [(7, "192.0.2.10"), (7, "198.51.100.10")]), name)
+            self.assertEqual(rdatas(port, "video.example.test", "AAAA"),
+                             (dns.rcode.NOERROR, [(7, "2001:db8:f::10")]), name)
+            # export = "omit": the secondary has nothing there.
+            self.assertEqual(rdatas(port, "hidden.example.test", "A")[0], dns.rcode.NXDOMAIN, name)
+        self.assertRegex(self.d.logtext(), r"zone transfer of example\.test\. serial 2026120101 "
+                                           r"to 127\.0\.0\.1 done: \d+ records")
+
+    def test_2_notify_brings_the_new_serial(self):
+        self.wait_serial(2026120101)
+        tmp = self.zone + ".new"
+        with open(tmp, "w") as f:
+            f.write(zone_text(2026120102, "fresh 300 IN A 192.0.2.123\n"))
+        t0 = time.time()
+        os.rename(tmp, self.zone)
+        t1 = self.wait_serial(2026120102)
+        print("NOTIFY: every secondary at the new serial %.2f s after the rename" % (t1 - t0))
+        self.assertLess(t1 - t0, 10)
+        for name, port in self.ports.items():
+            self.assertEqual(rdatas(port, "fresh.example.test", "A")[1], [(300, "192.0.2.123")], name)
+        log = self.d.logtext()
+        self.assertIn("notify: example.test. serial 2026120102 to %d secondaries" % len(self.ports), log)
+        for port in self.ports.values():
+            self.assertIn("serial 2026120102 acknowledged by 127.0.0.1:%d" % port, log)
+        # An IXFR (what a secondary with a copy may ask) gets the whole zone, as
+        # RFC 1995 allows when no history is kept.
+        def transfer(kind):
+            r = subprocess.run(["dig", "+onesoa", "-p", str(self.d.port), "@127.0.0.1", "example.test",
+                                kind], capture_output=True, text=True, timeout=10)
+            # (dig prints the closing SOA of an IXFR even with +onesoa: SOAs aside)
+            return sorted(l for l in r.stdout.splitlines()
+                          if l and not l.startswith(";") and "\tSOA\t" not in l)
+        axfr = transfer("AXFR")
+        self.assertGreater(len(axfr), 30)
+        self.assertEqual(transfer("IXFR=2026120101"), axfr)
+        self.assertIn("zone transfer (IXFR, sent as AXFR) of example.test. serial 2026120102",
+                      self.d.logtext())
+
+    def test_3_refused_outside_the_list_and_over_udp(self):
+        r = subprocess.run(["dig", "-b", "127.0.0.2", "-p", str(self.d.port), "@127.0.0.1",
+                            "example.test", "AXFR"], capture_output=True, text=True, timeout=10)
+        self.assertIn("Transfer failed", r.stdout)
+        q = dns.message.make_query("example.test", "AXFR")
+        r = dns.query.udp(q, "127.0.0.1", port=self.d.port, timeout=T)
+        self.assertEqual(r.rcode(), dns.rcode.REFUSED)
+        # Not at an apex: refused too.
+        r = subprocess.run(["dig", "-p", str(self.d.port), "@127.0.0.1", "www.example.test", "AXFR"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertIn("Transfer failed", r.stdout)
+        stats = self.d.ctl_cmd("stats").stdout
+        self.assertRegex(stats, r'"axfr_refused":[3-9]')
+        self.assertEqual(self.d.logtext().count("refused for 127.0.0.2"), 1)
+
+
+def axfr_query(name):
+    q = dns.message.make_query(name, "AXFR").to_wire()
+    return struct.pack("!H", len(q)) + q
+
+
+class BigZone(unittest.TestCase):
+    N = 100000
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="transfer-big-")
+        self.zone = os.path.join(self.dir, "big.test.zone")
+        with open(self.zone, "w") as f:
+            f.write("$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 900 1209600 300\n"
+                    "@ IN NS ns1\nns1 IN A 192.0.2.1\n")
+            for i in range(self.N):
+                f.write("h%d IN A 10.%d.%d.%d\n" % (i, i >> 16, (i >> 8) & 255, i & 255))
+        self.d = Dnsd(zones={"big.test": self.zone}, zone_extra='allow_transfer = ["127.0.0.0/8"]',
+                      server_extra="tcp_idle_timeout_ms = 2000")
+
+    def tearDown(self):
+        self.d.stop()
+        self.d.cleanup()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def axfr_time(self, port):
+        t0 = time.time()
+        r = subprocess.run(["dig", "+onesoa", "-p", str(port), "@127.0.0.1", "big.test", "AXFR"],
+                           capture_output=True, text=True, timeout=60)
+        return time.time() - t0, [l for l in r.stdout.splitlines() if l and not l.startswith(";")]
+
+    def test_whole_zone_against_nsd_and_readers_that_stop(self):
+        secs, lines = self.axfr_time(self.d.port)
+        self.assertEqual(len(lines), self.N + 3)  # SOA (once, +onesoa), NS, ns1, the hosts
+        self.assertTrue(any(l.startswith("h99999.big.test.") for l in lines))
+        # NSD serving the same zone, for the figure.
+        nport = free_port()
+        os.makedirs(os.path.join(self.dir, "nsd"))
+        conf = os.path.join(self.dir, "nsd.conf")
+        with open(conf, "w") as f:
+            f.write("""server:
+  ip-address: 127.0.0.1@%d
+  server-count: 1
+  username: ""
+  zonesdir: "%s"
+  pidfile: "%s/nsd/nsd.pid"
+  database: ""
+  xfrdfile: "%s/nsd/xfrd.state"
+  zonelistfile: "%s/nsd/zone.list"
+remote-control:
+  control-enable: no
+zone:
+  name: big.test
+  zonefile: big.test.zone
+  provide-xfr: 127.0.0.1 NOKEY
+""" % (nport, self.dir, self.dir, self.dir, self.dir))
+        log = open(os.path.join(self.dir, "nsd.log"), "w")
+        nsd = subprocess.Popen(["nsd", "-d", "-c", conf], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_port(nport, nsd, log.name)
+            nsd_secs, nsd_lines = self.axfr_time(nport)
+            self.assertEqual(len(nsd_lines), self.N + 3)
+            print("AXFR of %d records: dnsd %.2f s, NSD %.2f s (dig, loopback; dnsd/NSD time %.2f)"
+                  % (self.N + 3, secs, nsd_secs, secs / nsd_secs))
+        finally:
+            nsd.terminate()
+            nsd.wait(10)
+            log.close()
+        # A reader that asks and never reads: dnsd answers everyone else at
+        # once, and closes the stalled connection at its idle timeout.
+        stalled = socket.create_connection(("127.0.0.1", self.d.port))
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.sendall(axfr_query("big.test"))
+        time.sleep(0.3)
+        t0 = time.time()
+        self.assertEqual(rdatas(self.d.port, "h5.big.test", "A")[1], [(300, "10.0.0.5")])
+        self.assertLess(time.time() - t0, 1)
+        # One that disconnects mid-transfer.
+        gone = socket.create_connection(("127.0.0.1", self.d.port))
+        gone.sendall(axfr_query("big.test"))
+        gone.recv(1000)
+        gone.close()
+        deadline = time.time() + 10
+        while time.time() < deadline and "tcp_idle_closed\":0" in self.d.ctl_cmd("stats").stdout:
+            time.sleep(0.2)
+        self.assertRegex(self.d.ctl_cmd("stats").stdout, r'"tcp_idle_closed":[1-9]')
+        stalled.close()
+        secs, lines = self.axfr_time(self.d.port)
+        self.assertEqual(len(lines), self.N + 3)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
