@@ -274,10 +274,24 @@ std::string StateReloader::reload_locked() {
                 "%s: [server] %s changed: it takes effect when dnsd restarts (the rest of "
                 "this reload is live)",
                 path_.c_str(), key.c_str());
-    for (const auto& z : next->zones.all())
-        SP_LOG_INFO("zone %s serial %u from %s",
-                    name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data())).c_str(),
-                    z->serial, z->file.c_str());
+    for (const auto& z : next->zones.all()) {
+        const std::string name =
+            name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data()));
+        SP_LOG_INFO("zone %s serial %u from %s", name.c_str(), z->serial, z->file.c_str());
+        for (const auto& old : current->zones.all()) {
+            if (old->origin != z->origin) continue;
+            if (old->serial == z->serial && old->content_hash != z->content_hash)
+                SP_LOG_WARN(
+                    "zone %s changed but its serial %u did not: secondaries keep the old "
+                    "copy until the serial is raised (%s)",
+                    name.c_str(), z->serial, z->file.c_str());
+            else if (static_cast<std::int32_t>(z->serial - old->serial) < 0)
+                SP_LOG_WARN(
+                    "zone %s serial went back from %u to %u: secondaries ignore it "
+                    "(RFC 1982)",
+                    name.c_str(), old->serial, z->serial);
+        }
+    }
     SP_LOG_INFO("published generation %llu", static_cast<unsigned long long>(next->generation));
     return {};
 }

@@ -1,5 +1,7 @@
 #include "dnsd/zone/zone.hpp"
 
+#include "common/hash.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -10,7 +12,18 @@ inline namespace zone {
 void Zone::seal() {
     std::vector<std::pair<std::string_view, const Node*>> items;
     items.reserve(nodes.size());
-    for (const auto& [name, n] : nodes) items.emplace_back(name, &n);
+    content_hash = 0;
+    for (const auto& [name, n] : nodes) {
+        items.emplace_back(name, &n);
+        // Order-independent: a sum of each record's hash (owner, type, TTL, rdata).
+        const std::uint64_t owner = common::fnv1a(name);
+        for (const auto& rs : n.rrsets)
+            for (const auto& rec : rs.records)
+                content_hash += common::mix64(
+                    owner ^ common::mix64((std::uint64_t{rs.type} << 32) | rs.ttl) ^
+                    common::fnv1a(std::string_view(reinterpret_cast<const char*>(rec.rdata.data()),
+                                                   rec.rdata.size())));
+    }
     index.build(items);
 }
 

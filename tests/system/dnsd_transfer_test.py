@@ -252,6 +252,20 @@ zone:
         self.assertRegex(stats, r'"axfr_refused":[3-9]')
         self.assertEqual(self.d.logtext().count("refused for 127.0.0.2"), 1)
 
+    def test_4_a_change_without_a_new_serial_is_warned(self):
+        self.wait_serial(2026120102)
+        for serial, extra, want in ((2026120102, "fresh 300 IN A 192.0.2.123\nother 300 IN A 192.0.2.124\n",
+                                     "changed but its serial 2026120102 did not"),
+                                    (2026120001, "", "serial went back from 2026120102 to 2026120001")):
+            tmp = self.zone + ".new"
+            with open(tmp, "w") as f:
+                f.write(zone_text(serial, extra))
+            os.rename(tmp, self.zone)
+            deadline = time.time() + 10
+            while want not in self.d.logtext() and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertIn(want, self.d.logtext())
+
 
 def axfr_query(name):
     q = dns.message.make_query(name, "AXFR").to_wire()
