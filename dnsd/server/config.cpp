@@ -249,6 +249,27 @@ const std::vector<Key<ZoneConfig>>& zone_keys() {
                 return s + "]";
             }),
         config::custom<ZoneConfig>(
+            "transfer_keys", "list of key names",
+            "With keys here, a transfer must also be signed (TSIG, RFC 8945) with one of these "
+            "[[keys]], and every message of it is signed back",
+            false,
+            [](ZoneConfig& z, const toml::node& n, const Source& src) {
+                const auto* arr = n.as_array();
+                if (!arr) src.fail(n, "transfer_keys: expected a list of [[keys]] names");
+                z.transfer_key_names.clear();
+                for (const auto& item : *arr) {
+                    const auto* str = item.as_string();
+                    if (!str) src.fail(item, "transfer_keys: expected key names");
+                    z.transfer_key_names.push_back(str->get());
+                }
+            },
+            [](const ZoneConfig& z) {
+                std::string s = "[";
+                for (const auto& k : z.transfer_key_names)
+                    s += (s.size() > 1 ? ", " : "") + config::toml_string(k);
+                return s + "]";
+            }),
+        config::custom<ZoneConfig>(
             "notify", "list of \"ipv4:port\" or \"[ipv6]:port\"",
             "Secondaries sent a NOTIFY (RFC 1996) when a reload changes the zone's serial, "
             "retried with backoff until each answers",
@@ -277,8 +298,26 @@ const std::vector<Key<ZoneConfig>>& zone_keys() {
     return keys;
 }
 
-const char* const kTopLevel[] = {"server",    "zones", "nodes",  "maps",
-                                 "redirects", "geoip", "health", "rrl"};
+const char* const kTopLevel[] = {"server", "zones",  "nodes", "maps", "redirects",
+                                 "geoip",  "health", "rrl",   "keys"};
+
+struct KeyConfig {
+    std::string name, algorithm = "hmac-sha256", secret;
+};
+const std::vector<Key<KeyConfig>>& key_keys() {
+    static const std::vector<Key<KeyConfig>> keys = {
+        config::string<KeyConfig>(
+            "name", [](auto& k) -> auto& { return k.name; },
+            "The key's name, as the secondary names it (\"xfr.cdn.example.net.\"; required)"),
+        config::string<KeyConfig>(
+            "algorithm", [](auto& k) -> auto& { return k.algorithm; },
+            "hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224 or hmac-sha1"),
+        config::string<KeyConfig>(
+            "secret", [](auto& k) -> auto& { return k.secret; },
+            "The shared secret, base64 (as `tsig-keygen` or `keymgr -t` print it; required)"),
+    };
+    return keys;
+}
 
 // A table of the top level (absent: `empty`), or a Problem if not a table.
 const toml::table& section(const toml::table& root, const char* name, const Source& src) {
@@ -312,6 +351,9 @@ std::string config_reference() {
         rrl_keys(), c);
     s += config::reference<ZoneConfig>("[[zones]]", "One table per zone served from a file.",
                                        zone_keys(), ZoneConfig{});
+    s += config::reference<KeyConfig>(
+        "[[keys]]", "TSIG keys (RFC 8945) that zones may require of a transfer (`transfer_keys`).",
+        key_keys(), KeyConfig{});
     s += edges_reference();
     return s;
 }
@@ -338,7 +380,7 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
             if (!known)
                 src.fail(v, "unknown key '" + std::string(k.str()) +
                                 "' in the top level (expected [server], [[zones]], [[nodes]], "
-                                "[maps.NAME], [[redirects]], [geoip], [health], [rrl])");
+                                "[maps.NAME], [[redirects]], [geoip], [health], [rrl], [[keys]])");
         }
         const toml::table& s = section(root, "server", src);
         config::read_table<Config>(s, server_keys(), c, src, "[server]");
@@ -365,6 +407,25 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
             }
         }
         config::read_table<Config>(section(root, "rrl", src), rrl_keys(), c, src, "[rrl]");
+        if (const toml::node* kn = root.get("keys")) {
+            const toml::array* arr = kn->as_array();
+            if (!arr) src.fail(*kn, "keys: expected [[keys]] tables");
+            for (const auto& k : *arr) {
+                const auto* kt = k.as_table();
+                if (!kt) src.fail(k, "[[keys]] entries must be tables");
+                KeyConfig kc;
+                config::read_table<KeyConfig>(*kt, key_keys(), kc, src, "[[keys]]");
+                if (kc.name.empty() || kc.secret.empty())
+                    src.fail(k, "[[keys]] needs name and secret");
+                std::string why;
+                auto key = make_tsig_key(kc.name, kc.algorithm, kc.secret, why);
+                if (!key) src.fail(k, "key " + kc.name + ": " + why);
+                for (const auto& other : c.keys)
+                    if (other->name_wire == key->name_wire)
+                        src.fail(k, "key " + kc.name + " listed twice");
+                c.keys.push_back(std::make_shared<const TsigKey>(std::move(*key)));
+            }
+        }
 
         const toml::node* zn = root.get("zones");
         const toml::array* zones = zn ? zn->as_array() : nullptr;
@@ -385,6 +446,19 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
                 ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
             if (!names.insert(lower).second) src.fail(zc.line, "zone " + zc.name + " listed twice");
             if (std::filesystem::path(zc.file).is_relative()) zc.file = (base / zc.file).string();
+            for (const auto& want : zc.transfer_key_names) {
+                std::shared_ptr<const TsigKey> found;
+                std::string known;
+                for (const auto& k : c.keys) {
+                    known += (known.empty() ? "" : ", ") + k->name;
+                    if (k->name == want) found = k;
+                }
+                if (!found)
+                    src.fail(*zt->get("transfer_keys"),
+                             "transfer_keys: no [[keys]] named \"" + want +
+                                 "\" (known: " + (known.empty() ? "none" : known) + ")");
+                zc.transfer_keys.push_back(found);
+            }
             c.zones.push_back(std::move(zc));
         }
     } catch (const Problem& p) {

@@ -13,6 +13,7 @@
 #include "dnsd/redirect/nodes.hpp"
 #include "dnsd/server/rrl.hpp"
 #include "dnsd/wire/cookie.hpp"
+#include "dnsd/wire/tsig.hpp"
 #include "dnsd/wire/wire.hpp"
 
 namespace signpost::dnsd {
@@ -31,6 +32,9 @@ struct ZoneConfig {
     std::vector<common::Prefix> allow_transfer;
     // Secondaries told by NOTIFY when a reload changes the zone's serial.
     std::vector<ListenAddress> notify;
+    // With keys, a transfer must also be signed (TSIG) with one of them.
+    std::vector<std::string> transfer_key_names;
+    std::vector<std::shared_ptr<const TsigKey>> transfer_keys;
     int line = 0;  // where it was configured
 };
 
@@ -58,6 +62,7 @@ struct Config {
     common::LogLevel log_level = common::LogLevel::kInfo;
     RrlConfig rrl;  // [rrl]
     std::vector<ZoneConfig> zones;
+    std::vector<std::shared_ptr<const TsigKey>> keys;  // [[keys]]: TSIG keys
     EdgeSet edges;  // [[nodes]], [maps.*], [[redirects]], [geoip]
 };
 

@@ -84,6 +84,7 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
             return nullptr;
         }
         res.zone->allow_transfer = zc.allow_transfer;
+        res.zone->transfer_keys = zc.transfer_keys;
         st->notify_zones.push_back({res.zone->origin, res.zone->serial, zc.notify});
         zones.push_back(std::move(res.zone));
     }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <set>
@@ -18,6 +19,7 @@
 #include "dnsd/health/checker.hpp"
 #include "dnsd/server/query_pipeline.hpp"
 #include "dnsd/wire/query.hpp"
+#include "dnsd/wire/tsig.hpp"
 #include "dnsd/zone/responder.hpp"
 #include "dnsd/zone/transfer.hpp"
 
@@ -30,6 +32,9 @@ using Clock = std::chrono::steady_clock;
 // Pending answers per connection before we stop reading its queries: a client
 // that pipelines without reading gets backpressure, not our memory.
 constexpr std::size_t kMaxPendingOut = 256 * 1024;
+// A zone transfer writes at most this much per wake-up before the other
+// connections get their turn.
+constexpr std::size_t kMaxPerWakeup = 1024 * 1024;
 
 struct Conn {
     int fd = -1;
@@ -38,7 +43,8 @@ struct Conn {
     common::OutBuffer out;
     Clock::time_point last_active;
     bool read_closed = false;
-    std::unique_ptr<AxfrStream> xfr;  // a zone transfer being sent
+    std::unique_ptr<AxfrStream> xfr;     // a zone transfer being sent
+    std::unique_ptr<TsigSigner> signer;  // ... and signing each of its messages
 };
 
 class TcpServer {
@@ -65,7 +71,8 @@ class TcpServer {
     // A transfer request from an allowed client starts a stream (true).
     bool start_transfer(Conn& c, std::span<const std::uint8_t> msg,
                         const std::shared_ptr<const ServingState>& snap);
-    void pump(Conn& c);  // the transfer's next messages, up to the output bound
+    // The transfer's next messages, up to the output bound; returns the octets queued.
+    std::size_t pump(Conn& c);
     void update(Conn& c);
 
     common::EventLoop& loop_;
@@ -146,7 +153,8 @@ void TcpServer::answer_ready(Conn& c) {
         bump(stats_.tcp_queries);
         if (start_transfer(c, std::span(c.in.data() + pos + 2, len), snap)) {
             pos += 2 + len;
-            break;
+            if (c.xfr) break;  // the connection's next queries wait for its end
+            continue;
         }
         const std::size_t rlen =
             pipeline_.answer_message(std::span(c.in.data() + pos + 2, len), c.peer, Transport::kTcp,
@@ -164,8 +172,6 @@ void TcpServer::answer_ready(Conn& c) {
 
 bool TcpServer::start_transfer(Conn& c, std::span<const std::uint8_t> msg,
                                const std::shared_ptr<const ServingState>& snap) {
-    // Cheap test first: the type is the last 4 octets' first two when the
-    // question ends the message, but parse properly before deciding.
     Query q;
     if (parse_query(msg, q) != ParseStatus::kOk || !q.has_question ||
         (q.qtype != type::AXFR && q.qtype != type::IXFR) || q.qclass != klass::IN)
@@ -179,46 +185,113 @@ bool TcpServer::start_transfer(Conn& c, std::span<const std::uint8_t> msg,
     if (apex)
         for (const auto& p : zone->allow_transfer)
             allowed = allowed || p.contains(c.peer.unmapped());
-    if (!allowed) {
+    const char* why = !apex      ? "not a zone apex served here"
+                      : !allowed ? "not in the zone's allow_transfer"
+                      : !zone->transfer_keys.empty() && !q.tsig.present
+                          ? "not signed (the zone has transfer_keys)"
+                          : nullptr;
+    auto say_refused = [&](const char* reason) {
         if (refusal_logged_.size() < 4096 && refusal_logged_.insert(c.peer).second)
             SP_LOG_WARN("zone transfer of %s refused for %s: %s (said once per client)",
-                        name_to_text(q.qname).c_str(), c.peer.to_string().c_str(),
-                        apex ? "not in the zone's allow_transfer" : "not a zone apex served here");
+                        name_to_text(q.qname).c_str(), c.peer.to_string().c_str(), reason);
+    };
+    if (why) {
+        say_refused(why);
         return false;  // answered REFUSED (and counted) by the responder
     }
-    SP_LOG_INFO("zone transfer (%s) of %s serial %u to %s",
-                q.qtype == type::AXFR ? "AXFR" : "IXFR, sent as AXFR",
+    std::unique_ptr<TsigSigner> signer;
+    if (q.tsig.present) {
+        // Checked against this zone's keys (none: every key is unknown here).
+        std::vector<const TsigKey*> keys;
+        for (const auto& k : zone->transfer_keys) keys.push_back(k.get());
+        const auto now = static_cast<std::uint64_t>(std::time(nullptr));
+        TsigCheck check = check_tsig(msg, q, keys, now);
+        if (check.error != tsig_error::kNone) {
+            bump(stats_.axfr_refused);
+            say_refused(check.error == tsig_error::kBadKey   ? "TSIG BADKEY (a key this zone "
+                                                               "does not have)"
+                        : check.error == tsig_error::kBadSig ? "TSIG BADSIG (the MAC is wrong)"
+                                                             : "TSIG BADTIME (clocks apart)");
+            // NOTAUTH with the TSIG error: unsigned for BADKEY and BADSIG,
+            // signed for BADTIME (RFC 8945 5.2.2, 5.2.3).
+            Writer w(scratch_.get(), kMaxMessage);
+            w.u16(q.id);
+            w.u16(static_cast<std::uint16_t>(0x8000 | (q.flags & 0x0100) | rcode::NOTAUTH));
+            w.u16(1);
+            w.u16(0);
+            w.u16(0);
+            w.u16(0);
+            w.bytes(q.question, q.question_len);
+            std::size_t n = w.size();
+            if (check.error == tsig_error::kBadTime) {
+                TsigSigner s(*check.key, check.request_mac, check.error);
+                n = s.sign(scratch_.get(), n, kMaxMessage, now);
+            } else {
+                n = append_unsigned_tsig(scratch_.get(), n, kMaxMessage, q, check.error, now);
+            }
+            const std::uint8_t prefix[2] = {static_cast<std::uint8_t>(n >> 8),
+                                            static_cast<std::uint8_t>(n)};
+            c.out.append(prefix, 2);
+            c.out.append(scratch_.get(), n);
+            return true;
+        }
+        signer = std::make_unique<TsigSigner>(*check.key, std::move(check.request_mac));
+    }
+    SP_LOG_INFO("zone transfer (%s%s) of %s serial %u to %s",
+                q.qtype == type::AXFR ? "AXFR" : "IXFR, sent as AXFR", signer ? ", TSIG" : "",
                 name_to_text(q.qname).c_str(), zone->serial, c.peer.to_string().c_str());
     c.xfr = std::make_unique<AxfrStream>(snap, *zone, q, std::span(q.question, q.question_len));
+    c.signer = std::move(signer);
     pump(c);
     return true;
 }
 
-void TcpServer::pump(Conn& c) {
+std::size_t TcpServer::pump(Conn& c) {
+    std::size_t produced = 0;
     while (c.xfr && c.out.pending() < kMaxPendingOut) {
         const std::size_t n = c.xfr->next(std::span(scratch_.get(), kMaxMessage));
         if (n == 0) {
-            bump(stats_.axfr_served);
-            SP_LOG_INFO(
-                "zone transfer of %s serial %u to %s done: %llu records",
-                name_to_text(reinterpret_cast<const std::uint8_t*>(c.xfr->zone().origin.data()))
-                    .c_str(),
-                c.xfr->zone().serial, c.peer.to_string().c_str(),
-                static_cast<unsigned long long>(c.xfr->records()));
+            if (c.xfr->failed()) {
+                SP_LOG_ERROR(
+                    "zone transfer of %s to %s abandoned: a record does not fit in a "
+                    "message",
+                    name_to_text(reinterpret_cast<const std::uint8_t*>(c.xfr->zone().origin.data()))
+                        .c_str(),
+                    c.peer.to_string().c_str());
+                c.read_closed = true;  // the connection closes once the output is sent
+            } else {
+                bump(stats_.axfr_served);
+                SP_LOG_INFO(
+                    "zone transfer of %s serial %u to %s done: %llu records",
+                    name_to_text(reinterpret_cast<const std::uint8_t*>(c.xfr->zone().origin.data()))
+                        .c_str(),
+                    c.xfr->zone().serial, c.peer.to_string().c_str(),
+                    static_cast<unsigned long long>(c.xfr->records()));
+            }
             c.xfr.reset();
+            c.signer.reset();
             break;
         }
         c.last_active = Clock::now();  // the reader is reading: not idle
-        const std::uint8_t prefix[2] = {static_cast<std::uint8_t>(n >> 8),
-                                        static_cast<std::uint8_t>(n)};
+        std::size_t len = n;
+        if (c.signer)
+            len = c.signer->sign(scratch_.get(), n, kMaxMessage,
+                                 static_cast<std::uint64_t>(std::time(nullptr)));
+        const std::uint8_t prefix[2] = {static_cast<std::uint8_t>(len >> 8),
+                                        static_cast<std::uint8_t>(len)};
         c.out.append(prefix, 2);
-        c.out.append(scratch_.get(), n);
+        c.out.append(scratch_.get(), len);
+        produced += len + 2;
     }
+    return produced;
 }
 
 void TcpServer::update(Conn& c) {
     const bool can_read = !c.read_closed && c.out.pending() < kMaxPendingOut;
-    loop_.watch(c.fd, (can_read ? (EPOLLIN | EPOLLRDHUP) : 0u) | (c.out.empty() ? 0u : EPOLLOUT));
+    // A transfer in progress waits for room to write even with nothing queued
+    // (it stopped at kMaxPerWakeup, not for a full socket).
+    loop_.watch(
+        c.fd, (can_read ? (EPOLLIN | EPOLLRDHUP) : 0u) | (c.out.empty() && !c.xfr ? 0u : EPOLLOUT));
 }
 
 void TcpServer::on_event(int fd, std::uint32_t events) {
@@ -247,11 +320,13 @@ void TcpServer::on_event(int fd, std::uint32_t events) {
     }
     if (events & EPOLLOUT) answer_ready(c);  // resume after backpressure
     // A transfer is written as the socket takes it: refill while the kernel
-    // accepts everything, stop when it holds some back (EPOLLOUT resumes).
-    for (;;) {
-        if (c.xfr) pump(c);
+    // accepts everything, stop when it holds some back (EPOLLOUT resumes), and
+    // after kMaxPerWakeup octets, so that one fast reader cannot keep this
+    // thread from its other clients (EPOLLOUT is level-triggered: it resumes).
+    for (std::size_t sent = 0;;) {
+        if (c.xfr) sent += pump(c);
         if (!c.out.flush(fd)) return close_conn(fd);
-        if (!c.xfr || !c.out.empty()) break;
+        if (!c.xfr || !c.out.empty() || sent >= kMaxPerWakeup) break;
     }
     if (!c.xfr && !c.in.empty()) {  // queries that arrived during the transfer
         answer_ready(c);

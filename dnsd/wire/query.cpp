@@ -49,6 +49,48 @@ bool parse_ecs(const std::uint8_t* p, std::size_t len, ClientSubnet& ecs) {
     return true;
 }
 
+// An uncompressed wire name at p within n octets: its length, 0 if malformed.
+std::size_t plain_name_len(const std::uint8_t* p, std::size_t n) {
+    std::size_t i = 0;
+    while (i < n && i < kMaxNameLen) {
+        const std::uint8_t len = p[i];
+        if (len == 0) return i + 1;
+        if (len > 63) return 0;  // compressed or an obsolete label type
+        i += len + 1u;
+    }
+    return 0;
+}
+
+// RFC 8945 4.2: class ANY, the owner and algorithm names uncompressed.
+bool parse_tsig(const std::uint8_t* owner, const std::uint8_t* rdata, std::uint16_t rdlen,
+                std::uint16_t rclass, Query& q, std::size_t at) {
+    if (q.tsig.present || rclass != klass::ANY) return false;
+    if (plain_name_len(owner, kMaxNameLen) == 0) return false;
+    const std::size_t alg_len = plain_name_len(rdata, rdlen);
+    if (alg_len == 0 || rdlen - alg_len < 10) return false;
+    const std::uint8_t* p = rdata + alg_len;
+    std::size_t left = rdlen - alg_len;
+    q.tsig.time_signed =
+        (std::uint64_t{load16(p)} << 32) | (std::uint64_t{load16(p + 2)} << 16) | load16(p + 4);
+    q.tsig.fudge = load16(p + 6);
+    q.tsig.mac_len = load16(p + 8);
+    p += 10;
+    left -= 10;
+    if (left < std::size_t{q.tsig.mac_len} + 6) return false;
+    q.tsig.mac = p;
+    p += q.tsig.mac_len;
+    left -= q.tsig.mac_len;
+    q.tsig.original_id = load16(p);
+    q.tsig.error = load16(p + 2);
+    const std::uint16_t other = load16(p + 4);
+    if (left - 6 != other) return false;
+    q.tsig.present = true;
+    q.tsig.offset = at;
+    q.tsig.key = owner;
+    q.tsig.algorithm = rdata;
+    return true;
+}
+
 // One additional-section record. Returns false when malformed.
 bool parse_additional(WireReader& r, Query& q, bool& saw_opt) {
     const std::size_t name_start = r.pos();
@@ -60,7 +102,9 @@ bool parse_additional(WireReader& r, Query& q, bool& saw_opt) {
     const std::uint16_t rdlen = r.u16();
     const std::uint8_t* rdata = r.bytes(rdlen);
     if (!r.ok()) return false;
-    if (rtype != type::OPT) return true;  // e.g. TSIG, COOKIE-less others: not ours to judge
+    if (rtype == type::TSIG)
+        return parse_tsig(r.data() + name_start, rdata, rdlen, rclass, q, name_start);
+    if (rtype != type::OPT) return true;  // other records: not ours to judge
     // RFC 6891 6.1.1: one OPT, owned by the root.
     if (saw_opt || !root_owner) return false;
     saw_opt = true;
@@ -129,6 +173,7 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
     q.nsid = false;
     q.cookie.present = false;
     q.ecs = ClientSubnet{};
+    q.tsig.present = false;
     if (qdcount != 1) return q.opcode != 0 ? ParseStatus::kNotImp : ParseStatus::kFormErr;
 
     q.question = r.here();
@@ -150,8 +195,10 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
         if (!r.ok()) return ParseStatus::kFormErr;
     }
     bool saw_opt = false;
-    for (std::uint16_t i = 0; i < arcount; ++i)
-        if (!parse_additional(r, q, saw_opt)) return ParseStatus::kFormErr;
+    for (std::uint16_t i = 0; i < arcount; ++i) {
+        // A TSIG must be the last record (RFC 8945 5.1).
+        if (q.tsig.present || !parse_additional(r, q, saw_opt)) return ParseStatus::kFormErr;
+    }
     if (r.remaining() != 0) return ParseStatus::kFormErr;  // trailing garbage
     if (q.edns && q.edns_version > 0) return ParseStatus::kBadVers;
     return ParseStatus::kOk;

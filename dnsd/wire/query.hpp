@@ -23,6 +23,21 @@ struct ClientSubnet {
     common::IpAddress address;  // host bits past source_len are zero (checked)
 };
 
+// A TSIG record (RFC 8945) ending the query, as pointers into the packet:
+// checked only where a transfer asks for it (wire/tsig.hpp).
+struct QueryTsig {
+    bool present = false;
+    std::size_t offset = 0;                   // where the record starts in the packet
+    const std::uint8_t* key = nullptr;        // owner: the key's name, uncompressed wire
+    const std::uint8_t* algorithm = nullptr;  // uncompressed wire
+    std::uint64_t time_signed = 0;            // 48 bits
+    std::uint16_t fudge = 0;
+    const std::uint8_t* mac = nullptr;
+    std::uint16_t mac_len = 0;
+    std::uint16_t original_id = 0;
+    std::uint16_t error = 0;
+};
+
 struct Query {
     std::uint16_t id = 0;
     std::uint16_t flags = 0;  // the query's second header word, as received
@@ -47,6 +62,7 @@ struct Query {
     bool nsid = false;   // the client asked for our name server identifier (RFC 5001)
     QueryCookie cookie;  // DNS Cookies (RFC 7873)
     ClientSubnet ecs;
+    QueryTsig tsig;
 };
 
 enum class ParseStatus {

@@ -26,14 +26,14 @@ inline constexpr std::size_t kMaxMessage = 65535;
 namespace type {
 inline constexpr std::uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 13, MX = 15,
                                TXT = 16, AAAA = 28, SRV = 33, OPT = 41, DS = 43, IXFR = 251,
-                               AXFR = 252, ANY = 255;
+                               AXFR = 252, ANY = 255, TSIG = 250;
 }
 namespace klass {
 inline constexpr std::uint16_t IN = 1, CH = 3, NONE = 254, ANY = 255;
 }
 namespace rcode {
 inline constexpr std::uint8_t NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4,
-                              REFUSED = 5;
+                              REFUSED = 5, NOTAUTH = 9;
 inline constexpr std::uint16_t BADVERS = 16;  // extended (RFC 6891 6.1.3)
 }  // namespace rcode
 namespace flag {
@@ -62,6 +62,7 @@ class WireReader {
     std::size_t pos() const { return pos_; }
     std::size_t remaining() const { return ok_ ? len_ - pos_ : 0; }
     const std::uint8_t* here() const { return p_ + pos_; }
+    const std::uint8_t* data() const { return p_; }
     void fail() { ok_ = false; }
 
     std::uint8_t u8() {

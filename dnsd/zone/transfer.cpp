@@ -17,7 +17,7 @@ AxfrStream::AxfrStream(std::shared_ptr<const void> keep, const Zone& zone, const
 
 std::size_t AxfrStream::next(std::span<std::uint8_t> out) {
     if (phase_ == Phase::kDone) return 0;
-    Writer w(out.data(), std::min<std::size_t>(out.size(), 65535));
+    Writer w(out.data(), std::min<std::size_t>(out.size(), 65535 - kTsigRoom));
     w.u16(id_);
     w.u16(static_cast<std::uint16_t>(0x8000 | 0x0400 | (rd_ ? 0x0100 : 0)));  // QR AA (RD)
     w.u16(1);
@@ -84,7 +84,14 @@ std::size_t AxfrStream::next(std::span<std::uint8_t> out) {
                 continue;
             }
             if (record_ < rs.records.size()) {
-                if (!put(owner, rs.type, rs.ttl, rs.records[record_])) break;
+                if (!put(owner, rs.type, rs.ttl, rs.records[record_])) {
+                    if (an == 0) {  // alone in a message and still too large: give up
+                        failed_ = true;
+                        phase_ = Phase::kDone;
+                        return 0;
+                    }
+                    break;
+                }
                 ++record_;
                 continue;
             }

@@ -21,15 +21,19 @@ class AxfrStream {
     // Messages are filled to about this size (a full 64 KiB message costs
     // the reader more latency for no fewer round trips).
     static constexpr std::size_t kTargetMessage = 16384;
+    // Left free at the end of every message for a TSIG record.
+    static constexpr std::size_t kTsigRoom = 512;
 
     // `keep` owns `zone` (the serving state); `query` is the AXFR (or IXFR)
     // request: its ID and question are echoed.
     AxfrStream(std::shared_ptr<const void> keep, const Zone& zone, const Query& query,
                std::span<const std::uint8_t> question);
     // Writes the next message into `out` (at least 64 KiB); returns its
-    // length, 0 once the SOA has been sent twice.
+    // length (at most 65535 - kTsigRoom), 0 once the SOA has been sent twice.
     std::size_t next(std::span<std::uint8_t> out);
     bool done() const { return phase_ == Phase::kDone; }
+    // A record too large for any message stopped it (next() returned 0 early).
+    bool failed() const { return failed_; }
     std::uint64_t records() const { return records_; }
     const Zone& zone() const { return zone_; }
 
@@ -45,6 +49,7 @@ class AxfrStream {
     std::size_t rrset_ = 0, record_ = 0;
     int dynamic_ = 0;  // at a dynamic node: 0 A, 1 AAAA, 2 done
     std::uint64_t records_ = 0;
+    bool failed_ = false;
 };
 
 }  // namespace zone

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/ip_address.hpp"
+#include "dnsd/wire/tsig.hpp"
 #include "dnsd/wire/wire.hpp"
 #include "dnsd/zone/name_index.hpp"
 
@@ -92,6 +93,8 @@ struct Zone {
     std::uint64_t content_hash = 0;
     // Who may transfer it (AXFR): empty, nobody.
     std::vector<common::Prefix> allow_transfer;
+    // With keys, transfers must be signed with one of them (TSIG).
+    std::vector<std::shared_ptr<const TsigKey>> transfer_keys;
 
     // The lookup index over `nodes`, built by seal() once no more names are
     // added (ZoneSet::add seals). Until then, or if names were added after,

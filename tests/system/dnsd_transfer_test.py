@@ -357,5 +357,118 @@ zone:
         self.assertEqual(len(lines), self.N + 3)
 
 
+class Tsig(unittest.TestCase):
+    """Transfers signed with TSIG (RFC 8945): NSD and Knot with the key
+    transfer, every message of a many-message transfer verifies (dig checks
+    each), a wrong secret is BADSIG, an unknown key BADKEY, unsigned is refused."""
+
+    def setUp(self):
+        import base64
+        self.secret = base64.b64encode(os.urandom(32)).decode()
+        self.dir = tempfile.mkdtemp(prefix="transfer-tsig-")
+        self.zone = os.path.join(self.dir, "big.test.zone")
+        with open(self.zone, "w") as f:
+            f.write("$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 7 7200 900 1209600 300\n"
+                    "@ IN NS ns1\nns1 IN A 192.0.2.1\n")
+            for i in range(5000):  # a few dozen messages
+                f.write("h%d IN A 10.0.%d.%d\n" % (i, i >> 8, i & 255))
+        self.d = Dnsd(zones={"big.test": self.zone},
+                      tail='[[keys]]\nname = "xfr.big.test."\nalgorithm = "hmac-sha256"\nsecret = "%s"\n'
+                           % self.secret,
+                      zone_extra='allow_transfer = ["127.0.0.1"]\ntransfer_keys = ["xfr.big.test."]')
+
+    def tearDown(self):
+        self.d.stop()
+        self.d.cleanup()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def dig(self, *extra):
+        return subprocess.run(["dig", "+onesoa", "-p", str(self.d.port), "@127.0.0.1", "big.test", "AXFR"]
+                              + list(extra), capture_output=True, text=True, timeout=30).stdout
+
+    def test_signed_transfers_and_refusals(self):
+        out = self.dig("-y", "hmac-sha256:xfr.big.test.:" + self.secret)
+        self.assertNotIn("failed", out)
+        self.assertNotIn("tsig", out.lower().replace("tsig\thmac", ""))  # no verify failure line
+        m = re.search(r"XFR size: (\d+) records \(messages (\d+)", out)
+        self.assertIsNotNone(m, out[-500:])
+        self.assertEqual(int(m.group(1)), 5004)  # SOA, NS, ns1, 5,000 hosts, SOA
+        self.assertGreater(int(m.group(2)), 3)  # each message signed and checked by dig
+        import base64
+        wrong = base64.b64encode(os.urandom(32)).decode()
+        self.assertIn("BADSIG", self.dig("-y", "hmac-sha256:xfr.big.test.:" + wrong))
+        self.assertIn("BADKEY", self.dig("-y", "hmac-sha256:other.:" + self.secret))
+        self.assertIn("Transfer failed", self.dig())
+        self.assertIn("zone transfer (AXFR, TSIG) of big.test.", self.d.logtext())
+        # NSD and Knot as secondaries with the key.
+        nport = free_port()
+        os.makedirs(os.path.join(self.dir, "nsd"))
+        conf = os.path.join(self.dir, "nsd.conf")
+        with open(conf, "w") as f:
+            f.write("""server:
+  ip-address: 127.0.0.1@%d
+  server-count: 1
+  username: ""
+  zonesdir: "%s/nsd"
+  pidfile: "%s/nsd/nsd.pid"
+  database: ""
+  xfrdfile: "%s/nsd/xfrd.state"
+  zonelistfile: "%s/nsd/zone.list"
+remote-control:
+  control-enable: no
+key:
+  name: xfr.big.test.
+  algorithm: hmac-sha256
+  secret: "%s"
+zone:
+  name: big.test
+  zonefile: big.test.zone
+  request-xfr: AXFR 127.0.0.1@%d xfr.big.test.
+""" % (nport, self.dir, self.dir, self.dir, self.dir, self.secret, self.d.port))
+        peers = [("nsd", ["nsd", "-d", "-c", conf], nport)]
+        if os.path.exists(KNOTD):
+            kport = free_port()
+            os.makedirs(os.path.join(self.dir, "knot"))
+            kconf = os.path.join(self.dir, "knot.conf")
+            with open(kconf, "w") as f:
+                f.write("""server:
+    rundir: "%s/knot"
+    listen: 127.0.0.1@%d
+database:
+    storage: "%s/knot"
+key:
+  - id: xfr.big.test.
+    algorithm: hmac-sha256
+    secret: %s
+remote:
+  - id: primary
+    address: 127.0.0.1@%d
+    key: xfr.big.test.
+template:
+  - id: default
+    storage: "%s/knot"
+zone:
+  - domain: big.test
+    master: primary
+""" % (self.dir, kport, self.dir, self.secret, self.d.port, self.dir))
+            peers.append(("knot", [KNOTD, "-c", kconf], kport))
+        procs = []
+        try:
+            for name, argv, port in peers:
+                log = open(os.path.join(self.dir, name + ".log"), "w")
+                procs.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log))
+                wait_port(port, procs[-1][0], log.name)
+            for name, argv, port in peers:
+                deadline = time.time() + 15
+                while time.time() < deadline and rdatas(port, "h4999.big.test", "A")[1] != [(300, "10.0.19.135")]:
+                    time.sleep(0.1)
+                self.assertEqual(rdatas(port, "h4999.big.test", "A")[1], [(300, "10.0.19.135")], name)
+        finally:
+            for p, log in procs:
+                p.terminate()
+                p.wait(10)
+                log.close()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
