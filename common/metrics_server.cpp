@@ -156,7 +156,9 @@ void MetricsServer::run() {
         Client& c = it->second;
         char buf[4096];
         const ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-        if (r <= 0 && !(events & EPOLLOUT)) return drop(fd);
+        // A client may half-close once its request is sent: the answer still goes out.
+        if (r < 0 && !(events & EPOLLOUT) && errno != EAGAIN) return drop(fd);
+        if (r == 0 && !c.answered) return drop(fd);
         if (r > 0 && !c.answered) {
             c.in.append(buf, static_cast<std::size_t>(r));
             if (c.in.find("\r\n\r\n") != std::string::npos || c.in.size() > kMaxRequest) {
@@ -171,7 +173,8 @@ void MetricsServer::run() {
             }
         }
         if (!c.out.flush(fd) || (c.out.empty() && c.answered)) return drop(fd);
-        loop.watch(fd, EPOLLIN | (c.out.empty() ? 0u : EPOLLOUT));
+        // Once answered, only room to write matters (a half-closed peer stays readable).
+        loop.watch(fd, (c.answered ? 0u : EPOLLIN) | (c.out.empty() ? 0u : EPOLLOUT));
     };
     std::chrono::steady_clock::time_point last_full_log;
     loop.add(listen_fd_, EPOLLIN, [&](std::uint32_t) {

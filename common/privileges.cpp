@@ -1,6 +1,7 @@
 #include "common/privileges.hpp"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -68,16 +69,24 @@ std::optional<gid_t> lookup_group(const std::string& name, std::string& error) {
 }
 
 bool apply_socket_access(const std::string& path, const SocketAccess& access, std::string& error) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        error = path + ": not the socket just bound (replaced meanwhile?)";
+        return false;
+    }
+    gid_t gid = access.owner_group;
     if (!access.group.empty()) {
-        const auto gid = lookup_group(access.group, error);
-        if (!gid) {
+        const auto g = lookup_group(access.group, error);
+        if (!g) {
             error = path + ": " + error;
             return false;
         }
-        if (::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
-            error = "chown " + path + " to group " + access.group + ": " + std::strerror(errno);
-            return false;
-        }
+        gid = *g;
+    }
+    if ((access.owner != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) &&
+        ::fchownat(AT_FDCWD, path.c_str(), access.owner, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        error = "chown " + path + ": " + std::strerror(errno);
+        return false;
     }
     if (::chmod(path.c_str(), access.mode) != 0) {
         error = "chmod " + mode_text(access.mode) + " " + path + ": " + std::strerror(errno);
@@ -133,6 +142,12 @@ std::optional<RunAs> resolve_run_as(const std::string& user, const std::string& 
 }
 
 bool drop_privileges(const RunAs& who, std::string& error) {
+    if (::geteuid() != 0) {
+        if (::getuid() == who.uid && ::getgid() == who.gid) return true;  // already (User=)
+        error = "started as uid " + std::to_string(::getuid()) + ", not root: cannot become " +
+                who.user + " (leave the user setting out, or start as root)";
+        return false;
+    }
     // Supplementary groups: exactly the one named (the daemon needs no other).
     if (::setgroups(1, &who.gid) != 0) {
         error = std::string("setgroups: ") + std::strerror(errno);

@@ -14,7 +14,11 @@ namespace signpost::common {
 // group's members in.
 struct SocketAccess {
     unsigned mode = 0660;
-    std::string group;  // empty: the process's own group
+    std::string group;  // empty: the process's own group (or, dropping root, the user's)
+    // The owner and group the socket gets when the daemon drops root to a user
+    // (-1: leave as created), so that the user can still use and remove it.
+    uid_t owner = static_cast<uid_t>(-1);
+    gid_t owner_group = static_cast<gid_t>(-1);
 };
 
 // "0660", "660", "0o660": an octal mode of at most 0777. nullopt otherwise.
@@ -24,9 +28,10 @@ std::string mode_text(unsigned mode);  // "0660"
 // A group by name or number; nullopt with `error` naming it when unknown.
 std::optional<gid_t> lookup_group(const std::string& name, std::string& error);
 
-// Gives the bound (not yet listening) socket file at `path` its group and
-// mode. Done between bind() and listen(), so that nobody can connect while
-// the file still has the umask's permissions.
+// Gives the bound (not yet listening) socket file at `path` its owner, group
+// and mode. Done between bind() and listen(), so that nobody can connect
+// while the file still has the umask's permissions; never through a symlink
+// (the directory holding sockets must not be writable by others anyway).
 bool apply_socket_access(const std::string& path, const SocketAccess& access, std::string& error);
 
 // The identity to run as after binding: a user (by name or number) and its
@@ -41,7 +46,9 @@ std::optional<RunAs> resolve_run_as(const std::string& user, const std::string& 
                                     std::string& error);
 
 // setgroups/setgid/setuid to `who`, for every thread, then checks that root
-// cannot be regained. False with `error` on any failure (the caller exits).
+// cannot be regained. Not started as root: nothing to do when already `who`
+// (a unit's User=), else an error. False with `error` on any failure (the
+// caller exits).
 bool drop_privileges(const RunAs& who, std::string& error);
 
 // The start-up rule for both daemons: root without a user to drop to is

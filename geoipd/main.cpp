@@ -145,6 +145,10 @@ int main(int argc, char** argv) {
     ServerOptions sopts;
     sopts.socket_path = opts.socket_path;
     sopts.socket_access = opts.socket_access;
+    if (run_as && ::geteuid() == 0) {  // the socket stays usable (and removable) by that user
+        sopts.socket_access.owner = run_as->uid;
+        sopts.socket_access.owner_group = run_as->gid;
+    }
     sopts.threads = opts.threads;
     sopts.max_clients = opts.max_clients;
     // Watch before serving: a file replaced once clients can reach us is reloaded.

@@ -1,5 +1,6 @@
 #include "dnsd/redirect/redirect.hpp"
 
+#include "common/hash.hpp"
 #include "dnsd/redirect/decisions.hpp"
 #include "dnsd/redirect/health_view.hpp"
 #include "dnsd/stats/worker_stats.hpp"
@@ -82,6 +83,19 @@ unsigned RedirectAnswer::transfer_records(std::uint16_t qtype, const Owner& owne
         }
     }
     return written;
+}
+
+std::uint64_t RedirectAnswer::transfer_hash() const {
+    if (!config().export_fallback) return 0;
+    std::uint64_t h = common::mix64(config().fallback_ttl + 1);
+    for (const auto& m : config().fallback.members) {
+        const auto& n = edges_->nodes[m.node];
+        for (const auto* addrs : {&n.v4, &n.v6})
+            for (const auto& a : *addrs)
+                h += common::mix64(common::fnv1a(
+                    std::string_view(reinterpret_cast<const char*>(a.bytes()), a.byte_len())));
+    }
+    return h;
 }
 
 }  // namespace redirect

@@ -46,6 +46,7 @@ class RedirectAnswer : public DynamicAnswer {
                     Writer& w) const override;
     // Every address of the fallback pool, with fallback_ttl (export = "fallback").
     unsigned transfer_records(std::uint16_t qtype, const Owner& owner, Writer& w) const override;
+    std::uint64_t transfer_hash() const override;
 
     const RedirectConfig& config() const { return edges_->redirects[redirect_]; }
     const EdgeSet& edges() const { return *edges_; }

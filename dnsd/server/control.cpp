@@ -17,6 +17,7 @@
 #include "common/json.hpp"
 #include "common/line_framer.hpp"
 #include "common/log.hpp"
+#include "common/metrics_server.hpp"
 #include "common/unix_socket.hpp"
 #include "dnsd/redirect/redirect.hpp"
 #include "dnsd/server/sockets.hpp"
@@ -330,7 +331,7 @@ std::string ControlServer::node_metrics() const {
             if ((f == 0 ? n.v4 : n.v6).empty()) continue;
             const bool up = (f == 0 ? hs->view.up_v4 : hs->view.up_v6)[i];
             std::snprintf(buf, sizeof buf, "%g", up ? keep : 0.0);
-            out += "signpost_node_serving{node=\"" + n.name + "\",family=\"" +
+            out += "signpost_node_serving{node=" + common::label_value(n.name) + ",family=\"" +
                    (f == 0 ? "ipv4" : "ipv6") + "\"} " + buf + "\n";
         }
     }
@@ -342,7 +343,7 @@ std::string ControlServer::node_metrics() const {
     for (const auto& t : hs->targets) {
         if (!t.checked) continue;
         const std::string labels =
-            "{node=\"" + t.node + "\",address=\"" + t.address.to_string() + "\"}";
+            "{node=" + common::label_value(t.node) + ",address=\"" + t.address.to_string() + "\"}";
         out += "signpost_node_check_up" + labels + (t.up ? " 1\n" : " 0\n");
         std::snprintf(buf, sizeof buf, "%.6f", t.latency_ms / 1000.0);
         out += "signpost_node_check_latency_seconds" + labels + " " + buf + "\n";

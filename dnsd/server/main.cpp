@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
     TopClients top;
     // NOTIFY to the zones' secondaries, from its own thread.
     Notifier notifier;
-    if (!notifier.start(error)) {
+    if (!notifier.start(config->listen, error)) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
     }
@@ -233,7 +233,12 @@ int main(int argc, char** argv) {
         }
         return g;
     });
-    ControlServer control({config->control_socket, config->control_access}, state, stats, reloader);
+    common::SocketAccess control_access = config->control_access;
+    if (run_as && ::geteuid() == 0) {  // the socket stays usable (and removable) by that user
+        control_access.owner = run_as->uid;
+        control_access.owner_group = run_as->gid;
+    }
+    ControlServer control({config->control_socket, control_access}, state, stats, reloader);
     control.set_health(&health, &checker);
     control.set_own_stats(&stats.worker(static_cast<unsigned>(udp.size()) + 1));
     control.set_top(&top);
@@ -369,12 +374,13 @@ int main(int argc, char** argv) {
     std::uint64_t one = 1;
     ssize_t w = ::write(stop_fd, &one, sizeof one);
     (void)w;
+    // Nothing may reload (control, files) once the parts a reload notifies stop.
+    if (metrics) metrics->stop();
+    control.stop();
     file_reloader.stop();
     feed.stop();
     notifier.stop();
     checker.stop();
     for (auto& t : workers) t.join();
-    if (metrics) metrics->stop();
-    control.stop();
     return 0;
 }

@@ -44,13 +44,31 @@ Notifier::~Notifier() {
     stop();
 }
 
-bool Notifier::start(std::string& error) {
+bool Notifier::start(const std::vector<ListenAddress>& sources, std::string& error) {
     fd4_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     fd6_ = ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);  // may fail: no IPv6
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (fd4_ < 0 || wake_fd_ < 0) {
         error = std::string("notify: socket: ") + std::strerror(errno);
         return false;
+    }
+    for (int* fd : {&fd4_, &fd6_}) {
+        if (*fd < 0) continue;
+        const bool v4 = fd == &fd4_;
+        for (const auto& s : sources) {
+            if (s.address.is_v4() != v4) continue;
+            sockaddr_storage ss;
+            const unsigned len = s.address.to_sockaddr(&ss);  // port 0: any
+            bool wildcard = true;
+            for (std::size_t i = 0; i < s.address.byte_len(); ++i)
+                wildcard = wildcard && s.address.bytes()[i] == 0;
+            if (wildcard) break;
+            if (::bind(*fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+                error = "notify: bind to " + s.address.to_string() + ": " + std::strerror(errno);
+                return false;
+            }
+            break;
+        }
     }
     thread_ = std::thread([this] { run(); });
     return true;
@@ -72,12 +90,16 @@ void Notifier::stop() {
 }
 
 void Notifier::update(std::vector<NotifyZone> zones) {
+    if (stopping_) return;
     {
         std::lock_guard lock(mu_);
+        std::map<std::string, std::string> now;
         for (auto& z : zones) {
-            auto it = serials_.find(z.origin);
-            if (it != serials_.end() && it->second == z.serial) continue;
-            serials_[z.origin] = z.serial;
+            std::string what = std::to_string(z.serial);
+            for (const auto& t : z.targets) what += " " + t.text();
+            now[z.origin] = what;
+            auto it = notified_.find(z.origin);
+            if (it != notified_.end() && it->second == what) continue;
             if (z.targets.empty()) continue;
             // A new serial replaces what was still being notified for the zone.
             std::erase_if(pending_, [&](const Pending& p) { return p.origin == z.origin; });
@@ -87,6 +109,7 @@ void Notifier::update(std::vector<NotifyZone> zones) {
             SP_LOG_INFO("notify: %s serial %u to %zu secondar%s", text(z.origin).c_str(), z.serial,
                         z.targets.size(), z.targets.size() == 1 ? "y" : "ies");
         }
+        notified_ = std::move(now);  // zones no longer served are forgotten
     }
     std::uint64_t one = 1;
     ssize_t w = ::write(wake_fd_, &one, sizeof one);
@@ -96,9 +119,10 @@ void Notifier::update(std::vector<NotifyZone> zones) {
 void Notifier::send(Pending& p) {
     // Header, then the question: the zone's apex, SOA, IN (RFC 1996 3.7).
     std::uint8_t msg[12 + 255 + 4];
-    // A random ID per message: an answer must echo it to count (RFC 5452's
-    // reasoning: a guessable ID lets anyone cancel a notification).
-    if (::getrandom(&p.id, sizeof p.id, 0) != sizeof p.id)
+    // A random ID per notification (RFC 5452's reasoning: a guessable ID lets
+    // anyone cancel it), kept across its retries so that a late answer to an
+    // earlier try still counts.
+    if (p.tries == 0 && ::getrandom(&p.id, sizeof p.id, 0) != sizeof p.id)
         p.id = static_cast<std::uint16_t>(next_id_++ * 2654435761u >> 16);
     store16(msg, p.id);
     store16(msg + 2, static_cast<std::uint16_t>((kOpNotify << 11) | 0x0400));  // opcode NOTIFY, AA

@@ -35,7 +35,10 @@ class Notifier {
     ~Notifier();
     Notifier(const Notifier&) = delete;
     Notifier& operator=(const Notifier&) = delete;
-    bool start(std::string& error);
+    // NOTIFYs leave from `sources` (the listen addresses; a wildcard or none
+    // of a family: the kernel's choice), so that a secondary sees them come
+    // from the primary address it was told.
+    bool start(const std::vector<ListenAddress>& sources, std::string& error);
     void stop();
     // The zones being served now: new zones and new serials are notified.
     void update(std::vector<NotifyZone> zones);
@@ -58,7 +61,9 @@ class Notifier {
     void send(Pending& p);
     void on_readable(int fd);
     std::mutex mu_;
-    std::map<std::string, std::uint32_t> serials_;  // by origin, as last notified
+    // By origin: the serial and targets last notified (a new target, or a
+    // zone that went and came back, is notified again).
+    std::map<std::string, std::string> notified_;
     std::vector<Pending> pending_;
     int fd4_ = -1, fd6_ = -1, wake_fd_ = -1;
     std::atomic<bool> stopping_{false};

@@ -71,6 +71,9 @@ class DynamicAnswer {
         (void)w;
         return 0;
     }
+    // A hash of what transfer_records() exports, for the zone's content hash
+    // (a change of it under the same serial is warned about).
+    virtual std::uint64_t transfer_hash() const { return 0; }
 };
 
 }  // namespace zone

@@ -1,6 +1,7 @@
 #include "dnsd/zone/zone.hpp"
 
 #include "common/hash.hpp"
+#include "dnsd/zone/dynamic_answer.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -17,6 +18,7 @@ void Zone::seal() {
         items.emplace_back(name, &n);
         // Order-independent: a sum of each record's hash (owner, type, TTL, rdata).
         const std::uint64_t owner = common::fnv1a(name);
+        if (n.dynamic) content_hash += common::mix64(owner ^ n.dynamic->transfer_hash());
         for (const auto& rs : n.rrsets)
             for (const auto& rec : rs.records)
                 content_hash += common::mix64(

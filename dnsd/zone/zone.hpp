@@ -88,8 +88,9 @@ struct Zone {
     const RRset* soa = nullptr;
     std::uint32_t negative_ttl = 0;  // RFC 2308 section 5: min(SOA TTL, SOA MINIMUM)
     std::uint32_t serial = 0;
-    // Its records (not the computed ones), hashed by seal(): a reload that
-    // changes them must change the serial too, or secondaries keep the old.
+    // Its records and what its computed names export to secondaries, hashed
+    // by seal(): a reload that changes them must change the serial too, or
+    // secondaries keep the old.
     std::uint64_t content_hash = 0;
     // Who may transfer it (AXFR): empty, nobody.
     std::vector<common::Prefix> allow_transfer;

@@ -265,6 +265,12 @@ zone:
             while want not in self.d.logtext() and time.time() < deadline:
                 time.sleep(0.1)
             self.assertIn(want, self.d.logtext())
+        # What the redirect names export is part of the zone too: a new
+        # fallback TTL under the same serial is warned about.
+        self.d.tail = NODES.replace("fallback_ttl = 7", "fallback_ttl = 9")
+        self.d.write_config()
+        self.assertEqual(self.d.ctl_cmd("reload").returncode, 0)
+        self.assertIn("changed but its serial 2026120001 did not", self.d.logtext())
 
 
 def axfr_query(name):

@@ -219,6 +219,31 @@ class Privileges(unittest.TestCase):
         self.assertIn("--user", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "s")))
 
+    def test_a_user_setting_when_not_started_as_root(self):
+        # Already that user (a unit's User=): runs. Another user: a clear error.
+        dnsd = world_copy(self.tmp, DNSD)
+        zone = world_copy(self.tmp, os.path.join(DATA, "test.zone"))
+        conf = os.path.join(self.tmp, "dnsd.toml")
+        for user, ok in (("nobody", True), ("daemon", False)):
+            with open(conf, "w") as f:
+                f.write('[server]\nlisten = ["127.0.0.1:0"]\nuser = "%s"\n[[zones]]\n'
+                        'name = "example.test"\nfile = "%s"\n' % (user, zone))
+            os.chmod(conf, 0o644)
+            p = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                  dnsd, "--config", conf], stderr=subprocess.PIPE, text=True)
+            try:
+                rc = p.wait(2)
+            except subprocess.TimeoutExpired:
+                rc = None
+                p.terminate()
+                p.wait(5)
+            err = p.stderr.read()
+            if ok:
+                self.assertIsNone(rc, err)  # still serving after 2 s
+            else:
+                self.assertEqual(rc, 1, err)
+                self.assertIn("not root: cannot become daemon", err)
+
     def test_drops_to_the_user_after_binding_port_53(self):
         zone = world_copy(self.tmp, os.path.join(DATA, "test.zone"))
         os.chmod(zone, 0o644)
