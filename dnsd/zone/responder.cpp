@@ -30,8 +30,8 @@ struct Counts {
 class Builder {
   public:
     Builder(Writer& w, const Query& q, const ZoneSet& zones, const common::IpAddress& source,
-            WorkerStats& stats, QueryEnv& env)
-        : w_(w), q_(q), zones_(zones), source_(source), stats_(stats), env_(env) {}
+            WorkerStats& stats, QueryEnv& env, bool tcp)
+        : w_(w), q_(q), zones_(zones), source_(source), stats_(stats), env_(env), tcp_(tcp) {}
 
     std::uint8_t rcode = rcode::NOERROR;
     bool aa = false;
@@ -67,6 +67,7 @@ class Builder {
     const common::IpAddress& source_;
     WorkerStats& stats_;
     QueryEnv& env_;
+    bool tcp_;
 };
 
 void Builder::referral(const Zone& z, const LookupResult& r) {
@@ -97,10 +98,22 @@ void Builder::answer() {
         rcode = rcode::FORMERR;  // OPT is a pseudo-type: it cannot be asked for (RFC 6891 6.1.1)
         return;
     }
+    if (q_.qtype == type::IXFR && !tcp_) {
+        // IXFR over UDP (RFC 1995 2, 4): the current SOA alone, which tells
+        // the client either that it is current or to ask over TCP.
+        const NameRef qn{q_.qname, q_.qname_len, q_.label_count, q_.label_offset};
+        const Zone* z = zones_.find(qn);
+        if (z &&
+            z->origin == std::string_view(reinterpret_cast<const char*>(q_.qname), q_.qname_len)) {
+            aa = true;
+            c.an += rrset(nullptr, *z->soa, z->soa->ttl);
+            return;
+        }
+    }
     if (q_.qtype == type::AXFR || q_.qtype == type::IXFR) {
         // Transfers are streamed by the TCP server to allowed clients
-        // (zone/transfer.hpp); one that reaches here is refused: over UDP,
-        // from a client not in the zone's allow_transfer, or not at an apex.
+        // (zone/transfer.hpp); one that reaches here is refused: an AXFR over
+        // UDP, a client not in the zone's allow_transfer, or not at an apex.
         bump(stats_.axfr_refused);
         rcode = rcode::REFUSED;
         return;
@@ -282,7 +295,7 @@ std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress&
     }
     const std::size_t after_question = w.size();
 
-    Builder b(w, q, zones, source, stats, env ? *env : no_env);
+    Builder b(w, q, zones, source, stats, env ? *env : no_env, tcp);
     std::uint16_t rc = rcode::NOERROR;
     switch (status) {
         case ParseStatus::kFormErr:

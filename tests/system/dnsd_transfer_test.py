@@ -244,6 +244,12 @@ zone:
         q = dns.message.make_query("example.test", "AXFR")
         r = dns.query.udp(q, "127.0.0.1", port=self.d.port, timeout=T)
         self.assertEqual(r.rcode(), dns.rcode.REFUSED)
+        # IXFR over UDP: the current SOA alone (RFC 1995: current, or ask over TCP).
+        r = subprocess.run(["dig", "+notcp", "+norec", "-p", str(self.d.port), "@127.0.0.1",
+                            "example.test", "IXFR=1"], capture_output=True, text=True, timeout=10)
+        self.assertIn("(UDP)", r.stdout)
+        self.assertEqual(len([l for l in r.stdout.splitlines() if "\tSOA\t" in l and not l.startswith(";")]), 1,
+                         r.stdout)
         # Not at an apex: refused too.
         r = subprocess.run(["dig", "-p", str(self.d.port), "@127.0.0.1", "www.example.test", "AXFR"],
                            capture_output=True, text=True, timeout=10)
