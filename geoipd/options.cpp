@@ -71,7 +71,7 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
     po::options_description cli(
         "geoipd: IP -> network prefix, country, continent, ASN over a Unix socket\n\n"
         "Usage: geoipd --socket PATH --db FILE [--db FILE ...]\n"
-        "       geoipd --export-table FILE --db FILE [--db FILE ...]\n\nCommand line");
+        "   or: geoipd --export-table FILE --db FILE [--db FILE ...]\n\nCommand line");
     cli.add_options()("help,h", "show this help")("version", "print the version and exit")(
         "config", po::value(&config)->value_name("FILE"), "read options from FILE")(
         "check-config", "open and validate every database, print what was found, and exit")(

@@ -2,7 +2,9 @@
 """The configuration reference cannot drift: docs/config-reference.md is
 exactly what `dnsd --print-config-reference` prints from the schema in the
 code, every key it lists appears in maps/dnsd.toml.example (set or shown
-commented out), and the example passes `dnsd --check-config`."""
+commented out) and, in the same order, in the dnsd.toml(5) manual page
+(`--print-config-reference=man`, which groff renders without any warning), and
+the example passes `dnsd --check-config`."""
 import os
 import re
 import subprocess
@@ -14,9 +16,9 @@ DOC = os.path.join(ROOT, "docs", "config-reference.md")
 EXAMPLE = os.path.join(ROOT, "maps", "dnsd.toml.example")
 
 
-def reference():
-    return subprocess.run([DNSD, "--print-config-reference"], check=True,
-                          capture_output=True, text=True).stdout
+def reference(form=None):
+    option = "--print-config-reference" + ("=" + form if form else "")
+    return subprocess.run([DNSD, option], check=True, capture_output=True, text=True).stdout
 
 
 class ConfigReference(unittest.TestCase):
@@ -34,6 +36,27 @@ class ConfigReference(unittest.TestCase):
             example = f.read()
         missing = sorted({k for k in keys if not re.search(r"\b%s\s*=" % re.escape(k), example)})
         self.assertEqual(missing, [], "keys missing from maps/dnsd.toml.example")
+
+    def test_man_page_has_every_key(self):
+        keys = re.findall(r"^\| `([a-z_0-9]+)` \|", reference(), re.M)
+        man = reference("man")
+        self.assertTrue(man.startswith(".TH DNSD.TOML 5 "), man[:80])
+        self.assertEqual(re.findall(r"^\.TP\n\\fB([a-z_0-9]+) = ", man, re.M), keys)
+        sections = re.findall(r"^## (.*)", reference(), re.M)
+        self.assertEqual(len(re.findall(r"^\.SS$", man, re.M)), len(sections))
+
+    def test_man_page_renders_without_warnings(self):
+        r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z"],
+                           input=reference("man"),
+                           capture_output=True, text=True)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+
+    def test_unknown_format_is_refused(self):
+        r = subprocess.run([DNSD, "--print-config-reference=html"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("markdown or man", r.stderr)
+        self.assertEqual(r.stdout, "")
 
     def test_example_config_checks(self):
         r = subprocess.run([DNSD, "--check-config", "--config", EXAMPLE],

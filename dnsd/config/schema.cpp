@@ -40,6 +40,27 @@ std::string toml_string(std::string_view s) {
     return out + "\"";
 }
 
+std::string man_text(std::string_view markdown) {
+    std::string out;
+    bool code = false;
+    for (const char c : markdown) {
+        if (c == '`') {
+            code = !code;
+            out += code ? "\\fB" : "\\fP";
+            continue;
+        }
+        // A line starting with . or ' would be a request.
+        if ((c == '.' || c == '\'') && (out.empty() || out.back() == '\n')) out += "\\&";
+        if (c == '\\')
+            out += "\\e";
+        else if (c == '-' && code)
+            out += "\\-";  // an ASCII minus in a command or value, not a hyphen
+        else
+            out += c;
+    }
+    return code ? out + "\\fP" : out;
+}
+
 void Source::fail(const toml::node& n, const std::string& what) const {
     throw Problem{file, line_of(n), what};
 }

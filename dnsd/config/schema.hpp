@@ -175,10 +175,29 @@ std::vector<std::string> restart_changes(std::span<const Key<T>> keys, const T& 
     return out;
 }
 
-// Markdown: one table per section, a row per key with its default.
+// The reference comes in two forms: Markdown (docs/config-reference.md) and
+// the dnsd.toml(5) manual page (man(7) macros). Its texts (sections, help) are
+// written with Markdown's one inline markup, `code`.
+enum class Format { markdown, man };
+
+// Markdown text as roff: escaped, each `code` span in bold (then the font
+// before it: a heading stays bold).
+std::string man_text(std::string_view markdown);
+
+// One section. Markdown: a table, a row per key with its default. Man: a
+// subsection, a tagged paragraph per key ("key = default", what it does, its
+// type, and whether a change needs a restart).
 template <class T>
 std::string reference(const char* section, const char* about, std::span<const Key<T>> keys,
-                      const T& defaults) {
+                      const T& defaults, Format format) {
+    if (format == Format::man) {
+        std::string s = ".SS\n" + man_text(section) + "\n" + man_text(about) + "\n";
+        for (const auto& k : keys)
+            s += ".TP\n" + man_text("`" + std::string(k.name) + " = " + k.show(defaults) + "`") +
+                 "\n" + man_text(k.help) + ".\nType: " + man_text(k.type) +
+                 (k.restart ? "; a change needs a restart" : "") + ".\n";
+        return s;
+    }
     std::string s = std::string("## ") + section + "\n\n" + about +
                     "\n\n| key | type | default | restart | what |\n|---|---|---|---|---|\n";
     for (const auto& k : keys)

@@ -525,31 +525,31 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
     return e;
 }
 
-std::string edges_reference() {
+std::string edges_reference(config::Format format) {
     std::string s;
     s += config::reference<GeoipConfig>("[geoip]", "Where the geo facts come from.", geoip_keys(),
-                                        GeoipConfig{});
+                                        GeoipConfig{}, format);
     s += config::reference<CheckConfig>(
         "[health] (check defaults) and a node's or map's `check = { ... }`",
         "How nodes are checked. [health] sets the defaults; a map's `check` applies to its nodes "
         "without one of their own, a node's own `check` to the node, each field over the "
         "defaults. `connect_timeout_ms` may not exceed `timeout_ms`; a tcp check needs a port.",
-        check_keys(), CheckConfig{});
+        check_keys(), CheckConfig{}, format);
     s += config::reference<HealthSettings>("[health] (health checking as a whole)",
                                            "Warm-up, drains and admin and external state.",
-                                           health_keys(), HealthSettings{});
+                                           health_keys(), HealthSettings{}, format);
     s += config::reference<EdgeNode>(
         "[[nodes]]",
         "One table per edge node. Also `ipv4 = [...]` and `ipv6 = [...]` (at least one "
         "address in all) and `check = { ... }`.",
-        node_keys(), EdgeNode{});
+        node_keys(), EdgeNode{}, format);
     s += config::reference<RedirectConfig>(
         "[[redirects]]",
         "One table per redirect name. Also `fallback = [\"NODE\", \"NODE:WEIGHT\", ...]`: the "
         "pool answered by weighted round robin while no geo table has arrived (default: the "
         "map's default entry). Maps (`[maps.NAME]`, or a file of their own) are lists of nodes "
         "by `cidr`, `asn`, `country`, `continent` and `default`: see the README.",
-        redirect_keys(), RedirectConfig{});
+        redirect_keys(), RedirectConfig{}, format);
     return s;
 }
 

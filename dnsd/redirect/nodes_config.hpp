@@ -14,6 +14,10 @@ class table;
 }
 }  // namespace toml
 
+namespace signpost::dnsd::config {
+enum class Format;  // dnsd/config/schema.hpp
+}  // namespace signpost::dnsd::config
+
 namespace signpost::dnsd {
 inline namespace redirect {
 
@@ -23,8 +27,8 @@ std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& pa
                                   std::string& error);
 
 // The schema reference of [geoip], [health], checks, [[nodes]] and
-// [[redirects]] (Markdown; part of config_reference()).
-std::string edges_reference();
+// [[redirects]] (part of config_reference() and config_manual()).
+std::string edges_reference(config::Format format);
 
 }  // namespace redirect
 }  // namespace signpost::dnsd

@@ -77,6 +77,9 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
 // Every key of the config file, generated from the schema (Markdown):
 // `dnsd --print-config-reference`, docs/config-reference.md.
 std::string config_reference();
+// The same as the dnsd.toml(5) manual page (roff, man(7) macros):
+// `dnsd --print-config-reference=man`.
+std::string config_manual();
 
 // "127.0.0.1:53", "[::1]:5353"; nullopt if malformed.
 std::optional<ListenAddress> parse_listen(const std::string& text);

@@ -38,9 +38,10 @@ namespace po = boost::program_options;
 namespace {
 
 int parse_args(int argc, char** argv, std::string& config, bool& check, bool& allow_root) {
+    std::string reference;
     po::options_description desc(
         "dnsd: signpost's authoritative DNS server\n\nUsage: dnsd --config FILE "
-        "[--check-config]\n       dnsd --print-config-reference\n\nOptions");
+        "[--check-config]\n   or: dnsd --print-config-reference[=man]\n\nOptions");
     desc.add_options()("help,h", "show this help")("version", "print the version and exit")(
         "config,c", po::value(&config)->value_name("FILE"),
         "the TOML configuration (see maps/dnsd.toml.example)")(
@@ -48,8 +49,10 @@ int parse_args(int argc, char** argv, std::string& config, bool& check, bool& al
         "allow-root",
         "keep running as root when started as root without [server] user (otherwise refused)")(
         "print-config-reference",
+        po::value(&reference)->implicit_value("markdown")->value_name("FORMAT"),
         "print every configuration key (type, range, default, whether a change needs a "
-        "restart, what it does) as Markdown, and exit");
+        "restart, what it does) as Markdown, or with FORMAT man as the dnsd.toml(5) manual "
+        "page, and exit");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -68,7 +71,12 @@ int parse_args(int argc, char** argv, std::string& config, bool& check, bool& al
         return 0;
     }
     if (vm.count("print-config-reference")) {
-        std::cout << config_reference();
+        if (reference != "markdown" && reference != "man") {
+            std::cerr << "dnsd: --print-config-reference=" << reference
+                      << ": the format is markdown or man (see --help)\n";
+            return 2;
+        }
+        std::cout << (reference == "man" ? config_manual() : config_reference());
         return 0;
     }
     if (config.empty()) {
