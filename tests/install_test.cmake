@@ -24,7 +24,9 @@ foreach(f bin/dnsd bin/geoipd bin/dnsdctl bin/geoipctl
           share/doc/signpost/README.md share/doc/signpost/config-reference.md
           share/doc/signpost/examples/dnsd.toml.example
           share/doc/signpost/examples/geoipd.conf.example
-          share/doc/signpost/examples/zones/cdn.example.net.zone)
+          share/doc/signpost/examples/zones/cdn.example.net.zone
+          share/doc/signpost/examples/signpost-alerts.yml
+          share/doc/signpost/examples/signpost-dashboard.json)
   if(NOT EXISTS ${root}/${f})
     message(FATAL_ERROR "not installed: ${f}")
   endif()
