@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <string>
 
-#include "common/ip_address.hpp"
 #include "common/country_continent.hpp"
+#include "common/ip_address.hpp"
 
 using signpost::common::Family;
 using signpost::common::IpAddress;
