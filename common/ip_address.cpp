@@ -320,4 +320,28 @@ std::string Prefix::to_string() const {
     return std::string(buf, format(buf));
 }
 
+std::optional<HostPort> parse_host_port(std::string_view text) {
+    std::string_view host, port;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find("]:");
+        if (close == std::string_view::npos) return std::nullopt;
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos || text.find(':') != colon) return std::nullopt;
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    }
+    if (port.empty() || port.size() > 5) return std::nullopt;
+    unsigned p = 0;
+    for (char c : port) {
+        if (c < '0' || c > '9') return std::nullopt;
+        p = p * 10 + static_cast<unsigned>(c - '0');
+    }
+    const auto a = IpAddress::parse(host);
+    if (!a || p > 65535) return std::nullopt;
+    return HostPort{*a, static_cast<std::uint16_t>(p)};
+}
+
 }  // namespace signpost::common

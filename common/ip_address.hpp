@@ -87,4 +87,12 @@ class Prefix {
     std::uint8_t len_ = 0;
 };
 
+// "192.0.2.1:53" or "[2001:db8::1]:53": the address and port; nullopt for
+// anything else (a missing or out-of-range port, a bare IPv6 address).
+struct HostPort {
+    IpAddress address;
+    std::uint16_t port = 0;
+};
+std::optional<HostPort> parse_host_port(std::string_view text);
+
 }  // namespace signpost::common

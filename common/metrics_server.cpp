@@ -20,34 +20,11 @@ namespace signpost::common {
 
 namespace {
 
-struct Where {
-    IpAddress address;
-    std::uint16_t port = 0;
-};
-
-std::optional<Where> parse_where(const std::string& text) {
-    std::string host, port;
-    if (text.find_first_not_of("0123456789") == std::string::npos) {
-        host = "127.0.0.1";
-        port = text;
-    } else if (!text.empty() && text[0] == '[') {
-        const auto close = text.find("]:");
-        if (close == std::string::npos) return std::nullopt;
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string::npos || text.find(':') != colon) return std::nullopt;
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-    }
-    if (port.empty() || port.size() > 5 ||
-        port.find_first_not_of("0123456789") != std::string::npos)
-        return std::nullopt;
-    const unsigned long p = std::stoul(port);
-    const auto a = IpAddress::parse(host);
-    if (!a || p > 65535) return std::nullopt;
-    return Where{*a, static_cast<std::uint16_t>(p)};
+// A port alone means 127.0.0.1.
+std::optional<HostPort> parse_where(const std::string& text) {
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
+        return parse_host_port("127.0.0.1:" + text);
+    return parse_host_port(text);
 }
 
 struct Client {

@@ -20,25 +20,9 @@ std::string ListenAddress::text() const {
 }
 
 std::optional<ListenAddress> parse_listen(const std::string& text) {
-    std::string host, port;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
-            return std::nullopt;
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string::npos || text.find(':') != colon) return std::nullopt;
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-    }
-    auto addr = common::IpAddress::parse(host);
-    unsigned p = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (!addr || port.empty() || ec != std::errc() || end != port.data() + port.size() || p > 65535)
-        return std::nullopt;
-    return ListenAddress{*addr, static_cast<std::uint16_t>(p)};
+    const auto hp = common::parse_host_port(text);
+    if (!hp) return std::nullopt;
+    return ListenAddress{hp->address, hp->port};
 }
 
 namespace {

@@ -279,6 +279,22 @@ zone:
         self.assertIn("changed but its serial 2026120001 did not", self.d.logtext())
 
 
+def nsd_conf(port, d, tail):
+    """An NSD config on 127.0.0.1@port with its files in d/nsd (zonesdir d), then `tail`."""
+    return """server:
+  ip-address: 127.0.0.1@%d
+  server-count: 1
+  username: ""
+  zonesdir: "%s"
+  pidfile: "%s/nsd/nsd.pid"
+  database: ""
+  xfrdfile: "%s/nsd/xfrd.state"
+  zonelistfile: "%s/nsd/zone.list"
+remote-control:
+  control-enable: no
+""" % (port, d, d, d, d) + tail
+
+
 def axfr_query(name):
     q = dns.message.make_query(name, "AXFR").to_wire()
     return struct.pack("!H", len(q)) + q
@@ -318,22 +334,11 @@ class BigZone(unittest.TestCase):
         os.makedirs(os.path.join(self.dir, "nsd"))
         conf = os.path.join(self.dir, "nsd.conf")
         with open(conf, "w") as f:
-            f.write("""server:
-  ip-address: 127.0.0.1@%d
-  server-count: 1
-  username: ""
-  zonesdir: "%s"
-  pidfile: "%s/nsd/nsd.pid"
-  database: ""
-  xfrdfile: "%s/nsd/xfrd.state"
-  zonelistfile: "%s/nsd/zone.list"
-remote-control:
-  control-enable: no
-zone:
+            f.write(nsd_conf(nport, self.dir, """zone:
   name: big.test
   zonefile: big.test.zone
   provide-xfr: 127.0.0.1 NOKEY
-""" % (nport, self.dir, self.dir, self.dir, self.dir))
+"""))
         log = open(os.path.join(self.dir, "nsd.log"), "w")
         nsd = subprocess.Popen(["nsd", "-d", "-c", conf], stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -417,26 +422,15 @@ class Tsig(unittest.TestCase):
         os.makedirs(os.path.join(self.dir, "nsd"))
         conf = os.path.join(self.dir, "nsd.conf")
         with open(conf, "w") as f:
-            f.write("""server:
-  ip-address: 127.0.0.1@%d
-  server-count: 1
-  username: ""
-  zonesdir: "%s/nsd"
-  pidfile: "%s/nsd/nsd.pid"
-  database: ""
-  xfrdfile: "%s/nsd/xfrd.state"
-  zonelistfile: "%s/nsd/zone.list"
-remote-control:
-  control-enable: no
-key:
+            f.write(nsd_conf(nport, self.dir, """key:
   name: xfr.big.test.
   algorithm: hmac-sha256
   secret: "%s"
 zone:
   name: big.test
-  zonefile: big.test.zone
+  zonefile: nsd/big.test.zone
   request-xfr: AXFR 127.0.0.1@%d xfr.big.test.
-""" % (nport, self.dir, self.dir, self.dir, self.dir, self.secret, self.d.port))
+""" % (self.secret, self.d.port)))
         peers = [("nsd", ["nsd", "-d", "-c", conf], nport)]
         if os.path.exists(KNOTD):
             kport = free_port()

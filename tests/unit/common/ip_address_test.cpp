@@ -222,3 +222,19 @@ TEST(IpAddress, ParseAgreesWithInetPton) {
                           ""})
         check(s);
 }
+
+TEST(IpAddress, HostPort) {
+    using signpost::common::parse_host_port;
+    const auto a = parse_host_port("192.0.2.1:53");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->address.to_string(), "192.0.2.1");
+    EXPECT_EQ(a->port, 53);
+    const auto b = parse_host_port("[2001:db8::1]:65535");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->address.to_string(), "2001:db8::1");
+    EXPECT_EQ(b->port, 65535);
+    for (const char* bad :
+         {"", "192.0.2.1", "192.0.2.1:", "192.0.2.1:65536", "192.0.2.1:5x", "2001:db8::1:53",
+          "[2001:db8::1]", "[2001:db8::1]53", "host:53", "192.0.2.1:123456", ":53"})
+        EXPECT_FALSE(parse_host_port(bad)) << bad;
+}
