@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -121,6 +122,37 @@ Key<T> choice(const char* name, F field, std::vector<std::pair<const char*, V>> 
         for (const auto& [w, v] : words)
             if (field(t) == v) return toml_string(w);
         return std::string("?");
+    };
+    return k;
+}
+
+// A list of strings, each read by `parse` into a V (nullopt: refused, with
+// "NAME: 'ITEM' is not WHAT"); `show` prints one back. `non_empty`: an empty
+// list is refused too.
+template <class T, class V, class F, class P, class S>
+Key<T> list(const char* name, const char* what, const char* help, bool restart, F field, P parse,
+            S show, bool non_empty = false) {
+    Key<T> k{name, std::string("list of ") + what, help, restart, {}, {}};
+    k.set = [=](T& t, const toml::node& n, const Source& src) {
+        const auto* arr = n.as_array();
+        if (!arr || (non_empty && arr->empty()))
+            src.fail(n, std::string(name) + ": expected a list of " + what);
+        auto& out = field(t);
+        out.clear();
+        for (const auto& item : *arr) {
+            const auto* str = item.as_string();
+            std::optional<V> v = str ? parse(str->get()) : std::nullopt;
+            if (!v)
+                src.fail(item, std::string(name) + ": " +
+                                   (str ? "'" + str->get() + "'" : std::string("value")) +
+                                   " is not " + what);
+            out.push_back(std::move(*v));
+        }
+    };
+    k.show = [=](const T& t) {
+        std::string s = "[";
+        for (const auto& v : field(t)) s += (s.size() > 1 ? ", " : "") + toml_string(show(v));
+        return s + "]";
     };
     return k;
 }

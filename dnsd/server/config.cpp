@@ -44,32 +44,12 @@ std::string hex(const CookieSecret& s) {
 
 const std::vector<Key<Config>>& server_keys() {
     static const std::vector<Key<Config>> keys = {
-        config::custom<Config>(
-            "listen", "list of \"ipv4:port\" or \"[ipv6]:port\"",
+        config::list<Config, ListenAddress>(
+            "listen", "\"ipv4:port\" or \"[ipv6]:port\"",
             "Addresses and ports answered on, UDP and TCP; \"0.0.0.0:53\" and \"[::]:53\" answer "
             "on every address of the host, each answer from the address its query was sent to",
-            true,
-            [](Config& c, const toml::node& n, const Source& src) {
-                const auto* arr = n.as_array();
-                if (!arr || arr->empty())
-                    src.fail(n, "listen: expected a list of \"address:port\"");
-                c.listen.clear();
-                for (const auto& item : *arr) {
-                    const auto* str = item.as_string();
-                    auto la = str ? parse_listen(str->get()) : std::nullopt;
-                    if (!la)
-                        src.fail(item, "listen: " +
-                                           (str ? "'" + str->get() + "'" : std::string("value")) +
-                                           " is not \"ipv4:port\" or \"[ipv6]:port\"");
-                    c.listen.push_back(*la);
-                }
-            },
-            [](const Config& c) {
-                std::string s = "[";
-                for (const auto& l : c.listen)
-                    s += (s.size() > 1 ? ", " : "") + config::toml_string(l.text());
-                return s + "]";
-            }),
+            true, [](auto& c) -> auto& { return c.listen; }, parse_listen,
+            [](const ListenAddress& l) { return l.text(); }, true),
         config::integer<Config>(
             "threads", [](auto& c) -> auto& { return c.threads; }, 0, 256,
             "UDP worker threads per listen address (0: one per core)", true),
@@ -206,78 +186,27 @@ const std::vector<Key<ZoneConfig>>& zone_keys() {
         config::string<ZoneConfig>(
             "file", [](auto& z) -> auto& { return z.file; },
             "Its RFC 1035 master file; relative to the config file's directory (required)"),
-        config::custom<ZoneConfig>(
-            "allow_transfer", "list of addresses and prefixes",
+        config::list<ZoneConfig, common::Prefix>(
+            "allow_transfer", "addresses or prefixes",
             "Clients that may transfer the zone (AXFR over TCP, RFC 5936; an IXFR is answered "
             "with the whole zone); everyone else is refused. Redirect names are exported with "
             "their fallback answers (see the redirects' `export`)",
-            false,
-            [](ZoneConfig& z, const toml::node& n, const Source& src) {
-                const auto* arr = n.as_array();
-                if (!arr) src.fail(n, "allow_transfer: expected a list of addresses or prefixes");
-                z.allow_transfer.clear();
-                for (const auto& item : *arr) {
-                    const auto* str = item.as_string();
-                    auto p = str ? common::Prefix::parse(str->get()) : std::nullopt;
-                    if (!p)
-                        src.fail(item, "allow_transfer: " +
-                                           (str ? "'" + str->get() + "'" : std::string("value")) +
-                                           " is not an address or prefix");
-                    z.allow_transfer.push_back(*p);
-                }
-            },
-            [](const ZoneConfig& z) {
-                std::string s = "[";
-                for (const auto& p : z.allow_transfer)
-                    s += (s.size() > 1 ? ", " : "") + config::toml_string(p.to_string());
-                return s + "]";
-            }),
-        config::custom<ZoneConfig>(
-            "transfer_keys", "list of key names",
+            false, [](auto& z) -> auto& { return z.allow_transfer; },
+            [](const std::string& t) { return common::Prefix::parse(t); },
+            [](const common::Prefix& p) { return p.to_string(); }),
+        config::list<ZoneConfig, std::string>(
+            "transfer_keys", "[[keys]] names",
             "With keys here, a transfer must also be signed (TSIG, RFC 8945) with one of these "
             "[[keys]], and every message of it is signed back",
-            false,
-            [](ZoneConfig& z, const toml::node& n, const Source& src) {
-                const auto* arr = n.as_array();
-                if (!arr) src.fail(n, "transfer_keys: expected a list of [[keys]] names");
-                z.transfer_key_names.clear();
-                for (const auto& item : *arr) {
-                    const auto* str = item.as_string();
-                    if (!str) src.fail(item, "transfer_keys: expected key names");
-                    z.transfer_key_names.push_back(str->get());
-                }
-            },
-            [](const ZoneConfig& z) {
-                std::string s = "[";
-                for (const auto& k : z.transfer_key_names)
-                    s += (s.size() > 1 ? ", " : "") + config::toml_string(k);
-                return s + "]";
-            }),
-        config::custom<ZoneConfig>(
-            "notify", "list of \"ipv4:port\" or \"[ipv6]:port\"",
+            false, [](auto& z) -> auto& { return z.transfer_key_names; },
+            [](const std::string& t) { return std::optional<std::string>(t); },
+            [](const std::string& t) { return t; }),
+        config::list<ZoneConfig, ListenAddress>(
+            "notify", "\"ipv4:port\" or \"[ipv6]:port\"",
             "Secondaries sent a NOTIFY (RFC 1996) when a reload changes the zone's serial, "
             "retried with backoff until each answers",
-            false,
-            [](ZoneConfig& z, const toml::node& n, const Source& src) {
-                const auto* arr = n.as_array();
-                if (!arr) src.fail(n, "notify: expected a list of \"address:port\"");
-                z.notify.clear();
-                for (const auto& item : *arr) {
-                    const auto* str = item.as_string();
-                    auto la = str ? parse_listen(str->get()) : std::nullopt;
-                    if (!la)
-                        src.fail(item, "notify: " +
-                                           (str ? "'" + str->get() + "'" : std::string("value")) +
-                                           " is not \"ipv4:port\" or \"[ipv6]:port\"");
-                    z.notify.push_back(*la);
-                }
-            },
-            [](const ZoneConfig& z) {
-                std::string s = "[";
-                for (const auto& l : z.notify)
-                    s += (s.size() > 1 ? ", " : "") + config::toml_string(l.text());
-                return s + "]";
-            }),
+            false, [](auto& z) -> auto& { return z.notify; }, parse_listen,
+            [](const ListenAddress& l) { return l.text(); }),
     };
     return keys;
 }
