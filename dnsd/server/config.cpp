@@ -188,9 +188,10 @@ const std::vector<Key<ZoneConfig>>& zone_keys() {
             "Its RFC 1035 master file; relative to the config file's directory (required)"),
         config::list<ZoneConfig, common::Prefix>(
             "allow_transfer", "addresses or prefixes",
-            "Clients that may transfer the zone (AXFR over TCP, RFC 5936; an IXFR is answered "
-            "with the whole zone); everyone else is refused. Redirect names are exported with "
-            "their fallback answers (see the redirects' `export`)",
+            "Clients that may transfer the zone (AXFR over TCP, RFC 5936; IXFR, RFC 1995, from "
+            "the differences kept since each serial, else the whole zone); everyone else is "
+            "refused. Redirect names are exported with their fallback answers (see the "
+            "redirects' `export`)",
             false, [](auto& z) -> auto& { return z.allow_transfer; },
             [](const std::string& t) { return common::Prefix::parse(t); },
             [](const common::Prefix& p) { return p.to_string(); }),

@@ -65,7 +65,8 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
                                                 std::string& error,
                                                 std::vector<std::string>& warnings,
                                                 std::shared_ptr<const common::GeoTable> table,
-                                                LabeledCounters* counters) {
+                                                LabeledCounters* counters,
+                                                const ServingState* previous) {
     auto st = std::make_shared<ServingState>();
     st->generation = generation;
     st->options.edns_payload = config.edns_payload;
@@ -131,7 +132,14 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
             n = parent;
         }
     }
-    for (auto& z : zones) st->zones.add(std::move(z));
+    for (auto& z : zones) {
+        // What changed since the state being replaced: the IXFR history.
+        z->seal();
+        if (previous)
+            for (const auto& old : previous->zones.all())
+                if (old->origin == z->origin) record_history(*z, *old);
+        st->zones.add(std::move(z));
+    }
     st->decisions = compile_decisions(*edges, std::move(table));
     return st;
 }
@@ -255,7 +263,8 @@ std::string StateReloader::reload_locked() {
     std::shared_ptr<const ServingState> next;
     const auto current = state_.load();
     if (config)
-        next = build_state(*config, current->generation + 1, error, warnings, table_, counters_);
+        next = build_state(*config, current->generation + 1, error, warnings, table_, counters_,
+                           current.get());
     if (table_) table_->release_pages();
     ::malloc_trim(0);
     for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());

@@ -46,7 +46,8 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
                                                 std::string& error,
                                                 std::vector<std::string>& warnings,
                                                 std::shared_ptr<const common::GeoTable> table = {},
-                                                LabeledCounters* counters = nullptr);
+                                                LabeledCounters* counters = nullptr,
+                                                const ServingState* previous = nullptr);
 
 // Re-reads the config file and its zones and publishes the result, or keeps
 // the old state and says why. Callable from any thread (signal, control).

@@ -43,8 +43,8 @@ struct Conn {
     common::OutBuffer out;
     Clock::time_point last_active;
     bool read_closed = false;
-    std::unique_ptr<AxfrStream> xfr;     // a zone transfer being sent
-    std::unique_ptr<TsigSigner> signer;  // ... and signing each of its messages
+    std::unique_ptr<TransferStream> xfr;  // a zone transfer being sent
+    std::unique_ptr<TsigSigner> signer;   // ... and signing each of its messages
 };
 
 class TcpServer {
@@ -237,10 +237,27 @@ bool TcpServer::start_transfer(Conn& c, std::span<const std::uint8_t> msg,
         }
         signer = std::make_unique<TsigSigner>(*check.key, std::move(check.request_mac));
     }
-    SP_LOG_INFO("zone transfer (%s%s) of %s serial %u to %s",
-                q.qtype == type::AXFR ? "AXFR" : "IXFR, sent as AXFR", signer ? ", TSIG" : "",
+    // An IXFR from a serial the history reaches gets the differences (or,
+    // from the current serial, the SOA alone); anything else the whole zone.
+    std::size_t from = zone->history.size() + 1;
+    if (q.qtype == type::IXFR && q.ixfr_serial_present) {
+        if (q.ixfr_serial == zone->serial) from = zone->history.size();
+        for (std::size_t k = 0; k < zone->history.size(); ++k)
+            if (zone->history[k]->from_serial == q.ixfr_serial) from = k;
+    }
+    const std::span<const std::uint8_t> question(q.question, q.question_len);
+    std::string how;
+    if (from <= zone->history.size()) {
+        auto ixfr = std::make_unique<IxfrStream>(snap, *zone, q, question, from);
+        how = "IXFR from serial " + std::to_string(q.ixfr_serial) + ": " +
+              std::to_string(ixfr->changes()) + " records";
+        c.xfr = std::move(ixfr);
+    } else {
+        how = q.qtype == type::AXFR ? "AXFR" : "IXFR, sent as AXFR";
+        c.xfr = std::make_unique<AxfrStream>(snap, *zone, q, question);
+    }
+    SP_LOG_INFO("zone transfer (%s%s) of %s serial %u to %s", how.c_str(), signer ? ", TSIG" : "",
                 name_to_text(q.qname).c_str(), zone->serial, c.peer.to_string().c_str());
-    c.xfr = std::make_unique<AxfrStream>(snap, *zone, q, std::span(q.question, q.question_len));
     c.signer = std::move(signer);
     pump(c);
     return true;

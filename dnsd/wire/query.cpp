@@ -188,10 +188,19 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
     // but an IXFR carries the client's SOA in authority (RFC 1995 3): one
     // well-formed record, skipped (the whole zone is the answer).
     if (ancount != 0) return ParseStatus::kFormErr;
+    q.ixfr_serial_present = false;
     if (nscount != 0) {
         if (q.qtype != type::IXFR || nscount != 1 || !skip_name(r)) return ParseStatus::kFormErr;
-        r.skip(8);  // type, class, TTL
-        r.skip(r.u16());
+        const std::uint16_t rtype = r.u16();
+        r.skip(6);  // class, TTL
+        const std::uint16_t rdlen = r.u16();
+        const std::size_t rdata_at = r.pos();
+        if (rtype == type::SOA && skip_name(r) && skip_name(r)) {  // MNAME, RNAME
+            q.ixfr_serial = r.u32();
+            q.ixfr_serial_present = r.ok() && r.pos() <= rdata_at + rdlen;
+        }
+        if (!r.ok() || r.pos() > rdata_at + rdlen) return ParseStatus::kFormErr;
+        r.skip(rdata_at + rdlen - r.pos());
         if (!r.ok()) return ParseStatus::kFormErr;
     }
     bool saw_opt = false;

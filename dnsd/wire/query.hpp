@@ -54,6 +54,9 @@ struct Query {
     std::uint8_t label_offset[128];
     std::uint16_t qtype = 0;
     std::uint16_t qclass = 0;
+    // IXFR: the serial of the SOA the client sent in authority (RFC 1995 3).
+    bool ixfr_serial_present = false;
+    std::uint32_t ixfr_serial = 0;
     // EDNS (RFC 6891).
     bool edns = false;
     std::uint16_t udp_payload = 0;  // as the client sent it

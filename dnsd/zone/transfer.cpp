@@ -110,5 +110,67 @@ std::size_t AxfrStream::next(std::span<std::uint8_t> out) {
     return w.size();
 }
 
+IxfrStream::IxfrStream(std::shared_ptr<const void> keep, const Zone& zone, const Query& query,
+                       std::span<const std::uint8_t> question, std::size_t from)
+    : keep_(std::move(keep)),
+      zone_(zone),
+      id_(query.id),
+      rd_((query.flags & 0x0100) != 0),
+      question_(question.begin(), question.end()) {
+    const auto* origin = reinterpret_cast<const std::uint8_t*>(zone.origin.data());
+    auto soa = [&](const RRset& rs) {
+        items_.push_back({origin, type::SOA, rs.ttl, &rs.records.front()});
+    };
+    soa(*zone.soa);
+    if (from >= zone.history.size()) return;  // current: the SOA alone
+    for (std::size_t k = from; k < zone.history.size(); ++k) {
+        const ZoneDiff& d = *zone.history[k];
+        soa(d.from_soa);
+        for (const auto& c : d.deleted)
+            items_.push_back(
+                {reinterpret_cast<const std::uint8_t*>(c.owner.data()), c.type, c.ttl, &c.record});
+        soa(d.to_soa);
+        for (const auto& c : d.added)
+            items_.push_back(
+                {reinterpret_cast<const std::uint8_t*>(c.owner.data()), c.type, c.ttl, &c.record});
+    }
+    soa(*zone.soa);
+}
+
+std::size_t IxfrStream::next(std::span<std::uint8_t> out) {
+    if (at_ >= items_.size() || failed_) return 0;
+    Writer w(out.data(), std::min<std::size_t>(out.size(), 65535 - kTsigRoom));
+    w.u16(id_);
+    w.u16(static_cast<std::uint16_t>(0x8000 | 0x0400 | (rd_ ? 0x0100 : 0)));
+    w.u16(1);
+    w.u16(0);
+    w.u16(0);
+    w.u16(0);
+    w.bytes(question_.data(), question_.size());
+    w.remember(kHeaderSize);
+    std::uint16_t an = 0;
+    while (at_ < items_.size() && w.size() < AxfrStream::kTargetMessage) {
+        const Item& it = items_[at_];
+        const std::size_t mark = w.size();
+        w.name(it.owner);
+        w.u16(it.type);
+        w.u16(klass::IN);
+        w.u32(it.ttl);
+        write_rdata(w, *it.record);
+        if (w.overflowed()) {
+            w.truncate_to(mark);
+            if (an == 0) {
+                failed_ = true;
+                return 0;
+            }
+            break;
+        }
+        ++an;
+        ++at_;
+    }
+    w.patch16(6, an);
+    return w.size();
+}
+
 }  // namespace zone
 }  // namespace signpost::dnsd

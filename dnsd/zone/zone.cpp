@@ -1,5 +1,7 @@
 #include "dnsd/zone/zone.hpp"
 
+#include <unordered_map>
+
 #include "common/hash.hpp"
 #include "dnsd/zone/dynamic_answer.hpp"
 
@@ -11,14 +13,21 @@ namespace signpost::dnsd {
 inline namespace zone {
 
 void Zone::seal() {
+    if (sealed) return;
+    sealed = true;
     std::vector<std::pair<std::string_view, const Node*>> items;
     items.reserve(nodes.size());
     content_hash = 0;
+    dynamic_hash = 0;
     for (const auto& [name, n] : nodes) {
         items.emplace_back(name, &n);
         // Order-independent: a sum of each record's hash (owner, type, TTL, rdata).
         const std::uint64_t owner = common::fnv1a(name);
-        if (n.dynamic) content_hash += common::mix64(owner ^ n.dynamic->transfer_hash());
+        if (n.dynamic) {
+            const std::uint64_t h = common::mix64(owner ^ n.dynamic->transfer_hash());
+            content_hash += h;
+            dynamic_hash += h;
+        }
         for (const auto& rs : n.rrsets)
             for (const auto& rec : rs.records)
                 content_hash += common::mix64(
@@ -90,6 +99,52 @@ LookupResult lookup(const Zone& zone, const NameRef& name, bool ds_at_cut) {
     r.kind = LookupKind::kAnswer;
     r.node = encloser;
     return r;
+}
+
+void record_history(Zone& next, const Zone& prev, std::size_t max_versions,
+                    std::size_t max_changes) {
+    next.history.clear();
+    // RFC 1982: next must be a later serial; and only static records differ.
+    if (static_cast<std::int32_t>(next.serial - prev.serial) <= 0 ||
+        next.dynamic_hash != prev.dynamic_hash || !next.soa || !prev.soa)
+        return;
+    // Every record as a key: owner, type, TTL, rdata (the apex SOA aside).
+    auto key = [](std::string_view owner, std::uint16_t type, std::uint32_t ttl, const Record& r) {
+        std::string k(owner);
+        k.push_back(static_cast<char>(type >> 8));
+        k.push_back(static_cast<char>(type));
+        for (int s = 24; s >= 0; s -= 8) k.push_back(static_cast<char>(ttl >> s));
+        k.append(reinterpret_cast<const char*>(r.rdata.data()), r.rdata.size());
+        return k;
+    };
+    auto records = [&](const Zone& z) {
+        std::unordered_map<std::string, std::pair<ZoneDiff::Change, int>> m;
+        for (const auto& [name, n] : z.nodes)
+            for (const auto& rs : n.rrsets) {
+                if (rs.type == type::SOA && name == z.origin) continue;
+                for (const auto& rec : rs.records) {
+                    auto& e = m[key(name, rs.type, rs.ttl, rec)];
+                    if (e.second++ == 0) e.first = ZoneDiff::Change{name, rs.type, rs.ttl, rec};
+                }
+            }
+        return m;
+    };
+    const auto before = records(prev), after = records(next);
+    auto diff = std::make_shared<ZoneDiff>();
+    diff->from_serial = prev.serial;
+    diff->to_serial = next.serial;
+    diff->from_soa = *prev.soa;
+    diff->to_soa = *next.soa;
+    for (const auto& [k, v] : before)
+        if (!after.count(k)) diff->deleted.push_back(v.first);
+    for (const auto& [k, v] : after)
+        if (!before.count(k)) diff->added.push_back(v.first);
+    if (diff->deleted.size() + diff->added.size() > max_changes) return;
+    // The previous history continues only if it ends where this step begins.
+    if (!prev.history.empty() && prev.history.back()->to_serial == prev.serial)
+        next.history = prev.history;
+    next.history.push_back(std::move(diff));
+    while (next.history.size() > max_versions) next.history.erase(next.history.begin());
 }
 
 void ZoneSet::add(std::shared_ptr<Zone> z) {

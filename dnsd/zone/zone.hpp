@@ -79,6 +79,20 @@ struct NameBuf {
     bool set(const std::uint8_t* name);
 };
 
+// One step of a zone's history: what changed from one serial to the next
+// (RFC 1995's difference sequence), kept so that an IXFR can send it.
+struct ZoneDiff {
+    struct Change {
+        std::string owner;  // lower-case wire
+        std::uint16_t type = 0;
+        std::uint32_t ttl = 0;
+        Record record;
+    };
+    std::uint32_t from_serial = 0, to_serial = 0;
+    RRset from_soa, to_soa;
+    std::vector<Change> deleted, added;
+};
+
 struct Zone {
     std::string origin;  // lower-case wire
     std::uint8_t origin_labels = 0;
@@ -92,6 +106,10 @@ struct Zone {
     // by seal(): a reload that changes them must change the serial too, or
     // secondaries keep the old.
     std::uint64_t content_hash = 0;
+    std::uint64_t dynamic_hash = 0;  // of the computed names' exports alone
+    // The differences that lead to this version, oldest first, ending at
+    // `serial` (empty: an IXFR gets the whole zone).
+    std::vector<std::shared_ptr<const ZoneDiff>> history;
     // Who may transfer it (AXFR): empty, nobody.
     std::vector<common::Prefix> allow_transfer;
     // With keys, transfers must be signed with one of them (TSIG).
@@ -101,7 +119,8 @@ struct Zone {
     // added (ZoneSet::add seals). Until then, or if names were added after,
     // node() falls back to the map: slower, never wrong.
     NameIndex<const Node*> index;
-    void seal();
+    void seal();  // idempotent
+    bool sealed = false;
 
     const Node* node(std::string_view name) const {
         if (index.size() == nodes.size()) {
@@ -144,6 +163,14 @@ class ZoneSet {
     std::vector<std::shared_ptr<const Zone>> list_;
     std::uint8_t min_labels_ = 255, max_labels_ = 0;
 };
+
+// Gives `next` the history of `prev` plus the difference between them, when
+// next is prev's successor (a higher serial), their computed names export
+// the same, and the difference is at most `max_changes` records; at most
+// `max_versions` steps are kept. Call between loading and sealing `next`...
+// after sealing both (the hashes are made by seal()).
+void record_history(Zone& next, const Zone& prev, std::size_t max_versions = 16,
+                    std::size_t max_changes = 100000);
 
 // Text form of a wire name ("www.example.net."), for logs and errors.
 std::string name_to_text(const std::uint8_t* wire);

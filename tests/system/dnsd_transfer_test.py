@@ -233,9 +233,20 @@ zone:
                           if l and not l.startswith(";") and "\tSOA\t" not in l)
         axfr = transfer("AXFR")
         self.assertGreater(len(axfr), 30)
-        self.assertEqual(transfer("IXFR=2026120101"), axfr)
+        # From a serial the history does not reach: the whole zone.
+        self.assertEqual(transfer("IXFR=2026110101"), axfr)
         self.assertIn("zone transfer (IXFR, sent as AXFR) of example.test. serial 2026120102",
                       self.d.logtext())
+        # From the previous serial: the difference alone (RFC 1995), the one added record.
+        self.assertEqual(transfer("IXFR=2026120101"),
+                         ["fresh.example.test.\t300\tIN\tA\t192.0.2.123"])
+        self.assertIn("zone transfer (IXFR from serial 2026120101: 5 records) of example.test. "
+                      "serial 2026120102", self.d.logtext())
+        # From the current serial: the SOA alone.
+        self.assertEqual(transfer("IXFR=2026120102"), [])
+        # BIND and Knot, which had the old copy, asked IXFR and got the difference.
+        self.assertGreaterEqual(self.d.logtext().count("(IXFR from serial 2026120101: 5 records)"),
+                                1 + ("knot" in self.ports))
 
     def test_3_refused_outside_the_list_and_over_udp(self):
         r = subprocess.run(["dig", "-b", "127.0.0.2", "-p", str(self.d.port), "@127.0.0.1",

@@ -148,3 +148,42 @@ TEST(Zone, NamesAddedAfterSealingAreStillFound) {
     EXPECT_NE(r.zone->node(w), nullptr);
     EXPECT_NE(find(*r.zone, "www.example.test").node, nullptr);
 }
+
+TEST(Zone, HistoryHoldsTheDifferencesBetweenSerials) {
+    auto load = [](int serial, const std::string& extra) {
+        auto r = load_zone_file("example.test",
+                                write_zone("$TTL 60\n@ SOA ns hm " + std::to_string(serial) +
+                                           " 2 3 4 5\n@ NS ns\nw A 192.0.2.1\n" + extra));
+        EXPECT_TRUE(r.zone) << r.error;
+        r.zone->seal();
+        return r.zone;
+    };
+    auto v1 = load(1, "old A 192.0.2.9\n");
+    auto v2 = load(2, "new A 192.0.2.10\n");
+    record_history(*v2, *v1);
+    ASSERT_EQ(v2->history.size(), 1u);
+    const ZoneDiff& d = *v2->history[0];
+    EXPECT_EQ(d.from_serial, 1u);
+    EXPECT_EQ(d.to_serial, 2u);
+    ASSERT_EQ(d.deleted.size(), 1u);
+    EXPECT_EQ(d.deleted[0].owner, std::string("\3old\7example\4test\0", 18));
+    ASSERT_EQ(d.added.size(), 1u);
+    EXPECT_EQ(d.added[0].owner, std::string("\3new\7example\4test\0", 18));
+    // The history carries on from version to version...
+    auto v3 = load(3, "new A 192.0.2.10\nnew 30 A 192.0.2.11\n");
+    record_history(*v3, *v2);
+    ASSERT_EQ(v3->history.size(), 2u);
+    EXPECT_EQ(v3->history[1]->from_serial, 2u);
+    EXPECT_EQ(v3->history[1]->added.size(), 2u);  // a TTL change is a new record set
+    EXPECT_EQ(v3->history[1]->deleted.size(), 1u);
+    // ... and ends where a serial does not go forward, or with too many changes.
+    auto same = load(3, "");
+    record_history(*same, *v3);
+    EXPECT_TRUE(same->history.empty());
+    auto v4 = load(4, "a A 192.0.2.20\nb A 192.0.2.21\n");
+    record_history(*v4, *v3, 16, 2);
+    EXPECT_TRUE(v4->history.empty());
+    record_history(*v4, *v3, 1);
+    ASSERT_EQ(v4->history.size(), 1u);  // at most max_versions steps
+    EXPECT_EQ(v4->history[0]->from_serial, 3u);
+}
