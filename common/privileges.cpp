@@ -24,9 +24,17 @@ std::optional<unsigned long> number(const std::string& s) {
     return v;
 }
 
-std::vector<char> buffer_for(int which) {
-    const long n = ::sysconf(which);
-    return std::vector<char>(n > 0 ? static_cast<std::size_t>(n) : 16384);
+// getpwnam_r or getgrnam_r, with a buffer grown until the entry fits:
+// the entry, or nullptr when there is none.
+template <class Entry, class Lookup>
+const Entry* lookup_entry(Lookup lookup, int size_hint, const std::string& name, Entry& entry,
+                          std::vector<char>& buf) {
+    const long n = ::sysconf(size_hint);
+    buf.resize(n > 0 ? static_cast<std::size_t>(n) : 16384);
+    Entry* found = nullptr;
+    while (lookup(name.c_str(), &entry, buf.data(), buf.size(), &found) == ERANGE)
+        buf.resize(buf.size() * 2);
+    return found;
 }
 
 }  // namespace
@@ -51,18 +59,10 @@ std::string mode_text(unsigned mode) {
 }
 
 std::optional<gid_t> lookup_group(const std::string& name, std::string& error) {
-    auto buf = buffer_for(_SC_GETGR_R_SIZE_MAX);
+    std::vector<char> buf;
     group gr{};
-    group* found = nullptr;
-    for (;;) {
-        const int rc = ::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found);
-        if (rc == ERANGE) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        break;
-    }
-    if (found) return found->gr_gid;
+    if (const group* found = lookup_entry(::getgrnam_r, _SC_GETGR_R_SIZE_MAX, name, gr, buf))
+        return found->gr_gid;
     if (auto n = number(name)) return static_cast<gid_t>(*n);
     error = "unknown group '" + name + "'";
     return std::nullopt;
@@ -104,18 +104,9 @@ std::optional<RunAs> resolve_run_as(const std::string& user, const std::string& 
         error = "a group to run as needs a user to run as";
         return std::nullopt;
     }
-    auto buf = buffer_for(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buf;
     passwd pw{};
-    passwd* found = nullptr;
-    for (;;) {
-        const int rc = ::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
-        if (rc == ERANGE) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        break;
-    }
-    if (found) {
+    if (const passwd* found = lookup_entry(::getpwnam_r, _SC_GETPW_R_SIZE_MAX, user, pw, buf)) {
         r.uid = found->pw_uid;
         r.gid = found->pw_gid;
     } else if (auto n = number(user)) {

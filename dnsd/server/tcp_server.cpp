@@ -69,7 +69,8 @@ class TcpServer {
     void close_conn(int fd);
     void answer_ready(Conn& c);
     // A transfer request from an allowed client starts a stream (true).
-    bool start_transfer(Conn& c, std::span<const std::uint8_t> msg,
+    // (`q` is `msg` parsed, kOk.)
+    bool start_transfer(Conn& c, std::span<const std::uint8_t> msg, const Query& q,
                         const std::shared_ptr<const ServingState>& snap);
     // The transfer's next messages, up to the output bound; returns the octets queued.
     std::size_t pump(Conn& c);
@@ -81,6 +82,7 @@ class TcpServer {
     common::Snapshot<HealthState>& health_;
     WorkerStats& stats_;
     QueryPipeline pipeline_;
+    Query query_;  // the message being answered
     std::unique_ptr<std::uint8_t[]> scratch_;
     std::unordered_map<int, std::unique_ptr<Conn>> conns_;
     std::map<common::IpAddress, unsigned> per_client_;
@@ -151,14 +153,16 @@ void TcpServer::answer_ready(Conn& c) {
         // message (slowloris) times out like a silent one.
         c.last_active = Clock::now();
         bump(stats_.tcp_queries);
-        if (start_transfer(c, std::span(c.in.data() + pos + 2, len), snap)) {
+        // Parsed once: for a transfer request, and otherwise for the pipeline.
+        const std::span<const std::uint8_t> msg(c.in.data() + pos + 2, len);
+        const ParseStatus st = QueryPipeline::parse(msg, false, query_);
+        if (st == ParseStatus::kOk && start_transfer(c, msg, query_, snap)) {
             pos += 2 + len;
             if (c.xfr) break;  // the connection's next queries wait for its end
             continue;
         }
-        const std::size_t rlen =
-            pipeline_.answer_message(std::span(c.in.data() + pos + 2, len), c.peer, Transport::kTcp,
-                                     std::span(scratch_.get(), kMaxMessage));
+        const std::size_t rlen = pipeline_.answer(query_, st, msg, c.peer, Transport::kTcp,
+                                                  std::span(scratch_.get(), kMaxMessage));
         pos += 2 + len;
         if (rlen == 0) continue;
         const std::uint8_t prefix[2] = {static_cast<std::uint8_t>(rlen >> 8),
@@ -170,11 +174,10 @@ void TcpServer::answer_ready(Conn& c) {
     c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(pos));
 }
 
-bool TcpServer::start_transfer(Conn& c, std::span<const std::uint8_t> msg,
+bool TcpServer::start_transfer(Conn& c, std::span<const std::uint8_t> msg, const Query& q,
                                const std::shared_ptr<const ServingState>& snap) {
-    Query q;
-    if (parse_query(msg, q) != ParseStatus::kOk || !q.has_question ||
-        (q.qtype != type::AXFR && q.qtype != type::IXFR) || q.qclass != klass::IN)
+    if (!q.has_question || (q.qtype != type::AXFR && q.qtype != type::IXFR) ||
+        q.qclass != klass::IN)
         return false;
     const NameRef name{q.qname, q.qname_len, q.label_count, q.label_offset};
     const Zone* zone = snap->zones.find(name);
