@@ -185,7 +185,22 @@ const std::vector<Key<ZoneConfig>>& zone_keys() {
             "The zone's apex, like \"cdn.example.net\" (required)"),
         config::string<ZoneConfig>(
             "file", [](auto& z) -> auto& { return z.file; },
-            "Its RFC 1035 master file; relative to the config file's directory (required)"),
+            "Its RFC 1035 master file; relative to the config file's directory (required). For "
+            "a secondary zone, where dnsd keeps its copy of the zone (written by dnsd: a restart "
+            "serves it at once)"),
+        config::list<ZoneConfig, ListenAddress>(
+            "primaries", "\"ipv4:port\" or \"[ipv6]:port\"",
+            "Makes the zone a secondary: dnsd transfers it from these primaries (IXFR, else "
+            "AXFR; the first that answers), checks their SOA serial every refresh interval of the "
+            "zone's SOA (after a failure every retry interval), answers SERVFAIL once the SOA "
+            "expire interval passes without an answer, and acknowledges NOTIFYs from their "
+            "addresses only. Redirect names are layered on top as for a file zone",
+            false, [](auto& z) -> auto& { return z.primaries; }, parse_listen,
+            [](const ListenAddress& l) { return l.text(); }),
+        config::string<ZoneConfig>(
+            "primary_key", [](auto& z) -> auto& { return z.primary_key_name; },
+            "A [[keys]] name: the SOA queries and transfers to the primaries are signed with it "
+            "(TSIG, RFC 8945) and their answers must be signed back"),
         config::list<ZoneConfig, common::Prefix>(
             "allow_transfer", "addresses or prefixes",
             "Clients that may transfer the zone (AXFR over TCP, RFC 5936; IXFR, RFC 1995, from "
@@ -406,18 +421,24 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
                 ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
             if (!names.insert(lower).second) src.fail(zc.line, "zone " + zc.name + " listed twice");
             if (std::filesystem::path(zc.file).is_relative()) zc.file = (base / zc.file).string();
-            for (const auto& want : zc.transfer_key_names) {
-                std::shared_ptr<const TsigKey> found;
+            // A [[keys]] entry by name, or file:line naming the ones there are.
+            auto key_named = [&](const std::string& want, const char* field) {
                 std::string known;
                 for (const auto& k : c.keys) {
+                    if (k->name == want) return k;
                     known += (known.empty() ? "" : ", ") + k->name;
-                    if (k->name == want) found = k;
                 }
-                if (!found)
-                    src.fail(*zt->get("transfer_keys"),
-                             "transfer_keys: no [[keys]] named \"" + want +
-                                 "\" (known: " + (known.empty() ? "none" : known) + ")");
-                zc.transfer_keys.push_back(found);
+                src.fail(*zt->get(field), std::string(field) + ": no [[keys]] named \"" + want +
+                                              "\" (known: " + (known.empty() ? "none" : known) +
+                                              ")");
+            };
+            for (const auto& want : zc.transfer_key_names)
+                zc.transfer_keys.push_back(key_named(want, "transfer_keys"));
+            if (!zc.primary_key_name.empty()) {
+                zc.primary_key = key_named(zc.primary_key_name, "primary_key");
+                if (!zc.secondary())
+                    src.fail(*zt->get("primary_key"),
+                             "primary_key needs primaries: the servers this zone is taken from");
             }
             c.zones.push_back(std::move(zc));
         }

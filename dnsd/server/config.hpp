@@ -35,6 +35,12 @@ struct ZoneConfig {
     // With keys, a transfer must also be signed (TSIG) with one of them.
     std::vector<std::string> transfer_key_names;
     std::vector<std::shared_ptr<const TsigKey>> transfer_keys;
+    // A secondary zone: transferred from these primaries (IXFR, else AXFR),
+    // its copy kept in `file`; their NOTIFYs are acknowledged.
+    std::vector<ListenAddress> primaries;
+    std::string primary_key_name;  // [[keys]] name signing the SOA queries and transfers
+    std::shared_ptr<const TsigKey> primary_key;
+    bool secondary() const { return !primaries.empty(); }
     int line = 0;  // where it was configured
 };
 

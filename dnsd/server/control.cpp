@@ -117,6 +117,9 @@ std::string ControlServer::handle(std::string_view line) {
             out += ",\"serial\":" + std::to_string(z->serial) +
                    ",\"names\":" + std::to_string(z->nodes.size()) + ",\"file\":";
             common::json::append_string(out, z->file);
+            if (!z->notify_from.empty())  // a secondary: served once transferred, until expired
+                out += std::string(",\"secondary\":true,\"available\":") +
+                       (z->unavailable ? "false" : "true");
             out += "}";
         }
         return out + "]}";

@@ -26,6 +26,7 @@
 #include "dnsd/server/config.hpp"
 #include "dnsd/server/control.hpp"
 #include "dnsd/server/degradations.hpp"
+#include "dnsd/server/secondary.hpp"
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/server/sockets.hpp"
 #include "dnsd/server/tcp_server.hpp"
@@ -109,7 +110,9 @@ int main(int argc, char** argv) {
     common::set_log_level(config->log_level);
     std::vector<std::string> warnings;
     LabeledCounters labeled;  // answers per redirect and tier, per redirect and node
-    auto initial = build_state(*config, 1, error, warnings, {}, &labeled);
+    // NOTIFYs for secondary zones, from the workers to the secondaries' thread.
+    auto notify_inbox = std::make_shared<NotifyInbox>();
+    auto initial = build_state(*config, 1, error, warnings, {}, &labeled, nullptr, notify_inbox);
     for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());
     if (!initial) {
         SP_LOG_ERROR("%s", error.c_str());
@@ -198,13 +201,17 @@ int main(int argc, char** argv) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
     }
-    stats.set_extra_metrics([&top, &notifier](std::string& out) {
-        top.render(out);
-        notifier.render(out);
-    });
-    stats.set_udp_sockets(udp);
     StateReloader reloader(config_path, state);
     reloader.set_counters(&labeled);
+    // Secondary zones: taken from their primaries on their own thread.
+    Secondaries secondaries(state, notify_inbox, [&reloader] { return reloader.reload(); });
+    stats.set_extra_metrics([&top, &notifier, &secondaries](std::string& out) {
+        top.render(out);
+        notifier.render(out);
+        secondaries.render(out);
+    });
+    stats.set_udp_sockets(udp);
+    reloader.set_notify_listener(notify_inbox);
     reloader.set_running_config(*config);
     reloader.note_files();  // as read for the first state: a change from here on is reloaded
     // The geo table: subscribed from geoipd on its own thread; each table is
@@ -213,10 +220,11 @@ int main(int argc, char** argv) {
                  [&reloader](std::shared_ptr<const common::GeoTable> t) {
                      reloader.set_table(std::move(t));
                  });
-    reloader.set_on_publish([&checker, &feed, &notifier, &state] {
+    reloader.set_on_publish([&checker, &feed, &notifier, &secondaries, &state] {
         checker.notify();
         feed.wake();
         notifier.update(state.load()->notify_zones);
+        secondaries.update();
     });
     stats.set_geo_status([&state, &feed] {
         GeoStatus g;
@@ -295,6 +303,7 @@ int main(int argc, char** argv) {
     notifier.update(state.load()->notify_zones);  // secondaries learn at once that we are up
     FileReloader file_reloader(reloader);
     file_reloader.start();
+    secondaries.start();
 
     SP_LOG_INFO("serving with %u UDP worker(s)", threads);
     // What `systemctl status` shows: zones, generation, geo table, nodes up.
@@ -386,6 +395,7 @@ int main(int argc, char** argv) {
     if (metrics) metrics->stop();
     control.stop();
     file_reloader.stop();
+    secondaries.stop();
     feed.stop();
     notifier.stop();
     checker.stop();

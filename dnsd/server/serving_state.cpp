@@ -11,6 +11,8 @@
 #include "common/metrics_server.hpp"
 #include "common/service.hpp"
 #include "dnsd/redirect/redirect.hpp"
+#include "dnsd/server/secondary.hpp"
+#include "dnsd/zone/zone_copy.hpp"
 #include "dnsd/zone/zone_loader.hpp"
 
 namespace signpost::dnsd {
@@ -59,6 +61,41 @@ RedirectSlots redirect_slots(const EdgeSet& edges, const RedirectConfig& r,
     return s;
 }
 
+// A secondary zone: its copy on disk while the SOA expire has not passed
+// since a primary last answered, else a zone without data (SERVFAIL) until
+// the first transfer. A copy the loader refuses is transferred afresh.
+std::shared_ptr<Zone> secondary_zone(const ZoneConfig& zc,
+                                     const std::shared_ptr<const NotifyListener>& listener,
+                                     std::vector<std::string>& warnings) {
+    std::shared_ptr<Zone> z;
+    if (::access(zc.file.c_str(), F_OK) == 0) {
+        auto res = load_zone_file(zc.name, zc.file);
+        if (!res.zone)
+            warnings.push_back("secondary " + zc.name + ": the copy on disk is refused (" +
+                               res.error + "): it will be transferred again");
+        else if (secondary_copy_expired(zc.file, soa_timers(res.zone->soa->records.front().rdata).expire))
+            warnings.push_back("secondary " + zc.name + ": the copy in " + zc.file +
+                               " has expired (no primary has confirmed it within the SOA "
+                               "expire): SERVFAIL until a primary answers");
+        else
+            z = std::move(res.zone);
+    }
+    if (!z) {
+        z = std::make_shared<Zone>();
+        z->origin = text_to_wire(zc.name);
+        z->file = zc.file;
+        z->unavailable = true;
+        for (std::size_t p = 0; z->origin[p] != 0;
+             p += static_cast<unsigned char>(z->origin[p]) + 1u)
+            ++z->origin_labels;
+    }
+    z->allow_transfer = zc.allow_transfer;
+    z->transfer_keys = zc.transfer_keys;
+    for (const auto& p : zc.primaries) z->notify_from.push_back(p.address.unmapped());
+    z->on_notify = listener;
+    return z;
+}
+
 }  // namespace
 
 std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
@@ -66,7 +103,8 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
                                                 std::vector<std::string>& warnings,
                                                 std::shared_ptr<const common::GeoTable> table,
                                                 LabeledCounters* counters,
-                                                const ServingState* previous) {
+                                                const ServingState* previous,
+                                                std::shared_ptr<const NotifyListener> listener) {
     auto st = std::make_shared<ServingState>();
     st->generation = generation;
     st->options.edns_payload = config.edns_payload;
@@ -78,6 +116,13 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
     st->edges = edges;
     std::vector<std::shared_ptr<Zone>> zones;
     for (const auto& zc : config.zones) {
+        if (zc.secondary()) {
+            zones.push_back(secondary_zone(zc, listener, warnings));
+            st->secondaries.push_back(zc);
+            if (!zones.back()->unavailable)
+                st->notify_zones.push_back({zones.back()->origin, zones.back()->serial, zc.notify});
+            continue;
+        }
         auto res = load_zone_file(zc.name, zc.file);
         warnings.insert(warnings.end(), res.warnings.begin(), res.warnings.end());
         if (!res.zone) {
@@ -111,6 +156,12 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
             return nullptr;
         }
         Node& node = zone->nodes[wire];
+        if (!node.rrsets.empty() && !node.dynamic && !zone->notify_from.empty()) {
+            // A secondary's data comes from its primary: the redirect wins,
+            // rather than a primary's edit stopping every reload.
+            warnings.push_back(where + ": replaces the records the primaries have at this name");
+            node.rrsets.clear();
+        }
         if (!node.rrsets.empty() || node.dynamic) {
             error = where + ": the zone file " + zone->file + " already has records at this name";
             return nullptr;
@@ -181,7 +232,8 @@ std::vector<std::string> StateReloader::files() const {
     std::vector<std::string> out{path_};
     auto config = load_config(path_, error);
     if (!config) return out;  // the config itself is broken: watch it for the fix
-    for (const auto& z : config->zones) out.push_back(z.file);
+    for (const auto& z : config->zones)
+        if (!z.secondary()) out.push_back(z.file);  // a secondary's copy is dnsd's own
     for (const auto& [name, m] : config->edges.maps)
         if (m.file != path_) out.push_back(m.file);
     return out;
@@ -264,7 +316,7 @@ std::string StateReloader::reload_locked() {
     const auto current = state_.load();
     if (config)
         next = build_state(*config, current->generation + 1, error, warnings, table_, counters_,
-                           current.get());
+                           current.get(), listener_);
     if (table_) table_->release_pages();
     ::malloc_trim(0);
     for (const auto& w : warnings) SP_LOG_WARN("%s", w.c_str());
@@ -287,9 +339,13 @@ std::string StateReloader::reload_locked() {
     for (const auto& z : next->zones.all()) {
         const std::string name =
             name_to_text(reinterpret_cast<const std::uint8_t*>(z->origin.data()));
+        if (z->unavailable) {
+            SP_LOG_INFO("zone %s: no copy from its primaries yet (SERVFAIL)", name.c_str());
+            continue;
+        }
         SP_LOG_INFO("zone %s serial %u from %s", name.c_str(), z->serial, z->file.c_str());
         for (const auto& old : current->zones.all()) {
-            if (old->origin != z->origin) continue;
+            if (old->origin != z->origin || old->unavailable) continue;
             if (old->serial == z->serial && old->content_hash != z->content_hash)
                 SP_LOG_WARN(
                     "zone %s changed but its serial %u did not: secondaries keep the old "

@@ -36,6 +36,8 @@ struct ServingState {
     std::uint64_t generation = 0;
     // Each zone's serial and the secondaries to NOTIFY when it changes.
     std::vector<NotifyZone> notify_zones;
+    // The secondary zones, as configured (server/secondary.hpp keeps them).
+    std::vector<ZoneConfig> secondaries;
 };
 
 // Loads every zone of `config` and compiles its maps against `table` (may be
@@ -47,7 +49,8 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
                                                 std::vector<std::string>& warnings,
                                                 std::shared_ptr<const common::GeoTable> table = {},
                                                 LabeledCounters* counters = nullptr,
-                                                const ServingState* previous = nullptr);
+                                                const ServingState* previous = nullptr,
+                                                std::shared_ptr<const NotifyListener> listener = {});
 
 // Re-reads the config file and its zones and publishes the result, or keeps
 // the old state and says why. Callable from any thread (signal, control).
@@ -80,12 +83,15 @@ class StateReloader {
     void set_table(std::shared_ptr<const common::GeoTable> table);
     // Where reloaded states give their redirects' series (the same as the first state's).
     void set_counters(LabeledCounters* c) { counters_ = c; }
+    // Who hears of the NOTIFYs for secondary zones (the same as the first state's).
+    void set_notify_listener(std::shared_ptr<const NotifyListener> l) { listener_ = std::move(l); }
     std::shared_ptr<const common::GeoTable> table() const;
 
   private:
     std::string reload_locked();
     std::function<void()> on_publish_;
     LabeledCounters* counters_ = nullptr;
+    std::shared_ptr<const NotifyListener> listener_;
     std::function<std::string()> status_;
     std::optional<Config> running_;
     std::string path_;

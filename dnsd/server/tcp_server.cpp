@@ -176,14 +176,15 @@ void TcpServer::answer_ready(Conn& c) {
 
 bool TcpServer::start_transfer(Conn& c, std::span<const std::uint8_t> msg, const Query& q,
                                const std::shared_ptr<const ServingState>& snap) {
-    if (!q.has_question || (q.qtype != type::AXFR && q.qtype != type::IXFR) ||
-        q.qclass != klass::IN)
+    if (q.opcode != kOpQuery || !q.has_question ||
+        (q.qtype != type::AXFR && q.qtype != type::IXFR) || q.qclass != klass::IN)
         return false;
     const NameRef name{q.qname, q.qname_len, q.label_count, q.label_offset};
     const Zone* zone = snap->zones.find(name);
     const bool apex =
         zone &&
         zone->origin == std::string_view(reinterpret_cast<const char*>(q.qname), q.qname_len);
+    if (apex && zone->unavailable) return false;  // answered SERVFAIL: nothing to send
     bool allowed = false;
     if (apex)
         for (const auto& p : zone->allow_transfer)

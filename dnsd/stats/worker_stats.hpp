@@ -38,7 +38,10 @@ inline namespace stats {
     X(redirect_fallback, "redirect answers from the fallback pool (no geo table yet)")       \
     X(redirect_fail_open, "redirect answers with no candidate up (answered as if all were)") \
     X(axfr_served, "zone transfers (AXFR, RFC 5936) sent whole over TCP")                    \
-    X(axfr_refused, "zone transfer requests refused (over UDP, not allowed, or not an apex)")
+    X(axfr_refused, "zone transfer requests refused (over UDP, not allowed, or not an apex)") \
+    X(notify_received, "NOTIFYs from a secondary zone's primaries, acknowledged")            \
+    X(notify_refused, "NOTIFYs refused: not from a primary of a secondary zone served here") \
+    X(zone_unavailable, "queries answered SERVFAIL: a secondary zone not transferred yet or expired")
 
 struct alignas(64) WorkerStats {
 #define SP_FIELD(name, help) std::atomic<std::uint64_t> name{0};

@@ -3,13 +3,6 @@
 namespace signpost::dnsd {
 inline namespace wire {
 
-namespace {
-
-std::uint8_t to_lower(std::uint8_t c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + 32) : c;
-}
-
-// Skips a possibly compressed name in a resource record (additional section).
 bool skip_name(WireReader& r) {
     for (std::size_t total = 0;;) {
         const std::uint8_t len = r.u8();
@@ -24,6 +17,12 @@ bool skip_name(WireReader& r) {
         if (total + 1 > kMaxNameLen) return false;
         r.skip(len);
     }
+}
+
+namespace {
+
+std::uint8_t to_lower(std::uint8_t c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + 32) : c;
 }
 
 // RFC 7871 section 6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH, and
@@ -166,7 +165,7 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
     q.opcode = static_cast<std::uint8_t>((q.flags >> 11) & 0xf);
     const std::uint16_t qdcount = r.u16();
     const std::uint16_t ancount = r.u16();
-    const std::uint16_t nscount = r.u16();
+    std::uint16_t nscount = r.u16();
     const std::uint16_t arcount = r.u16();
     q.has_question = false;
     q.edns = false;
@@ -183,11 +182,25 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q) {
     if (!r.ok()) return ParseStatus::kFormErr;
     q.question_len = static_cast<std::size_t>(r.here() - q.question);
     q.has_question = true;
-    if (q.opcode != 0) return ParseStatus::kNotImp;
-    // A standard query carries nothing in answer or authority (RFC 1035 4.1.1),
-    // but an IXFR carries the client's SOA in authority (RFC 1995 3): one
-    // well-formed record, skipped (the whole zone is the answer).
-    if (ancount != 0) return ParseStatus::kFormErr;
+    if (q.opcode == kOpNotify) {
+        // A NOTIFY (RFC 1996 3.7) may carry the new SOA in answer: records
+        // checked for shape and skipped (the SOA is asked for afterwards).
+        for (unsigned i = 0; i < ancount + nscount; ++i) {
+            if (!skip_name(r)) return ParseStatus::kFormErr;
+            r.skip(8);  // type, class, TTL
+            const std::uint16_t rdlen = r.u16();
+            r.skip(rdlen);
+            if (!r.ok()) return ParseStatus::kFormErr;
+        }
+        nscount = 0;
+    } else if (q.opcode != kOpQuery) {
+        return ParseStatus::kNotImp;
+    } else if (ancount != 0) {
+        // A standard query carries nothing in answer or authority (RFC 1035
+        // 4.1.1), but an IXFR carries the client's SOA in authority (RFC 1995
+        // 3): one well-formed record, skipped (the whole zone is the answer).
+        return ParseStatus::kFormErr;
+    }
     q.ixfr_serial_present = false;
     if (nscount != 0) {
         if (q.qtype != type::IXFR || nscount != 1 || !skip_name(r)) return ParseStatus::kFormErr;

@@ -83,5 +83,8 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q);
 // Returns false on any malformation.
 bool read_question_name(WireReader& r, Query& q);
 
+// Skips a possibly compressed name in a resource record; false if malformed.
+bool skip_name(WireReader& r);
+
 }  // namespace wire
 }  // namespace signpost::dnsd

@@ -235,6 +235,137 @@ std::size_t TsigSigner::sign(std::uint8_t* buf, std::size_t len, std::size_t cap
                          load16(buf), error_, other);
 }
 
+std::size_t sign_request(std::uint8_t* buf, std::size_t len, std::size_t capacity,
+                         const TsigKey& key, std::uint64_t now, std::vector<std::uint8_t>& mac) {
+    std::vector<std::uint8_t> d(buf, buf + len);
+    put_variables(d, key, now, kFudge, 0, nullptr, 0);
+    mac = hmac(key, d);
+    if (mac.empty()) return 0;
+    return append_record(buf, len, capacity, key.name_wire, key.algorithm_wire, now, mac,
+                         load16(buf), 0, {});
+}
+
+bool TsigVerifier::verify(std::span<const std::uint8_t> m, std::uint64_t now, std::string& error) {
+    // Find the last record: a TSIG ends the additional section when present.
+    WireReader r(m.data(), m.size());
+    r.skip(4);
+    const std::uint16_t qd = r.u16(), an = r.u16(), ns = r.u16(), ar = r.u16();
+    for (unsigned i = 0; i < qd && r.ok(); ++i) {
+        if (!skip_name(r)) break;
+        r.skip(4);
+    }
+    std::size_t last = 0;
+    std::uint16_t last_type = 0;
+    for (unsigned i = 0; i < unsigned{an} + ns + ar && r.ok(); ++i) {
+        last = r.pos();
+        if (!skip_name(r)) break;
+        last_type = r.u16();
+        r.skip(6);
+        r.skip(r.u16());
+    }
+    if (!r.ok() || r.remaining() != 0) {
+        error = "malformed message";
+        return false;
+    }
+    if (ar == 0 || last_type != type::TSIG) {
+        if (first_) {
+            error = "the answer is not signed (TSIG key " + key_.name + ")";
+            return false;
+        }
+        if (++unsigned_ > 99) {
+            error = "more than 99 unsigned messages in a row (RFC 8945 5.3.1)";
+            return false;
+        }
+        pending_.insert(pending_.end(), m.begin(), m.end());
+        return true;
+    }
+    // The TSIG record: key name and algorithm uncompressed, then the fields.
+    const std::uint8_t* p = m.data() + last;
+    const std::size_t n = m.size() - last;
+    std::vector<std::uint8_t> name, alg;
+    std::size_t at = 0;
+    auto plain = [&](std::vector<std::uint8_t>& out) {
+        while (at < n && p[at] != 0 && p[at] < 64 && at + p[at] + 1 < n) {
+            out.push_back(p[at]);
+            for (std::size_t k = 1; k <= p[at]; ++k)
+                out.push_back(p[at + k] >= 'A' && p[at + k] <= 'Z' ? p[at + k] + 32 : p[at + k]);
+            at += p[at] + 1u;
+        }
+        if (at >= n || p[at] != 0) return false;
+        out.push_back(0);
+        ++at;
+        return true;
+    };
+    if (!plain(name) || at + 10 > n) {
+        error = "malformed TSIG record";
+        return false;
+    }
+    at += 10;  // type, class, TTL, rdlength
+    if (!plain(alg) || at + 10 > n) {
+        error = "malformed TSIG record";
+        return false;
+    }
+    std::uint64_t time_signed = 0;
+    for (int k = 0; k < 6; ++k) time_signed = (time_signed << 8) | p[at + k];
+    const std::uint16_t fudge = load16(p + at + 6), mac_len = load16(p + at + 8);
+    at += 10;
+    if (at + mac_len + 6 > n) {
+        error = "malformed TSIG record";
+        return false;
+    }
+    const std::uint8_t* mac = p + at;
+    const std::uint16_t original_id = load16(p + at + mac_len), rc = load16(p + at + mac_len + 2);
+    const std::uint16_t other_len = load16(p + at + mac_len + 4);
+    if (at + mac_len + 6 + other_len != n) {
+        error = "malformed TSIG record";
+        return false;
+    }
+    if (!std::equal(name.begin(), name.end(), key_.name_wire.begin(), key_.name_wire.end()) ||
+        !std::equal(alg.begin(), alg.end(), key_.algorithm_wire.begin(),
+                    key_.algorithm_wire.end())) {
+        error = "signed with another key than " + key_.name;
+        return false;
+    }
+    if (rc != tsig_error::kNone) {
+        error = std::string("the server answered TSIG error ") +
+                (rc == tsig_error::kBadSig    ? "BADSIG (is the secret the same?)"
+                 : rc == tsig_error::kBadKey  ? "BADKEY (does it know the key?)"
+                 : rc == tsig_error::kBadTime ? "BADTIME (are the clocks in step?)"
+                                              : std::to_string(rc));
+        return false;
+    }
+    std::vector<std::uint8_t> d;
+    put16(d, static_cast<std::uint16_t>(prior_mac_.size()));
+    d.insert(d.end(), prior_mac_.begin(), prior_mac_.end());
+    d.insert(d.end(), pending_.begin(), pending_.end());
+    const std::size_t msg_at = d.size();
+    d.insert(d.end(), m.begin(), m.begin() + static_cast<std::ptrdiff_t>(last));
+    store16(d.data() + msg_at, original_id);
+    store16(d.data() + msg_at + 10, static_cast<std::uint16_t>(ar - 1));
+    if (first_) {
+        put_variables(d, key_, time_signed, fudge, rc, p + at + mac_len + 6, other_len);
+    } else {
+        put48(d, time_signed);
+        put16(d, fudge);
+    }
+    const auto want = hmac(key_, d);
+    if (want.empty() || want.size() != mac_len || CRYPTO_memcmp(want.data(), mac, mac_len) != 0) {
+        error = "bad TSIG signature from the server (key " + key_.name + ")";
+        return false;
+    }
+    const std::uint64_t skew = now > time_signed ? now - time_signed : time_signed - now;
+    if (skew > fudge) {
+        error = "the server's TSIG time is " + std::to_string(skew) + " s off (fudge " +
+                std::to_string(fudge) + " s)";
+        return false;
+    }
+    prior_mac_ = want;
+    pending_.clear();
+    unsigned_ = 0;
+    first_ = false;
+    return true;
+}
+
 std::size_t append_unsigned_tsig(std::uint8_t* buf, std::size_t len, std::size_t capacity,
                                  const Query& q, std::uint16_t error, std::uint64_t now) {
     std::vector<std::uint8_t> key, alg;

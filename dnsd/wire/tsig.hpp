@@ -62,6 +62,32 @@ class TsigSigner {
     bool first_ = true;
 };
 
+// The client side (dnsd as a secondary): signs a request (SOA query, IXFR,
+// AXFR) in buf[0, len); returns the new length (0: no room) and the MAC the
+// answer's is chained to.
+std::size_t sign_request(std::uint8_t* buf, std::size_t len, std::size_t capacity,
+                         const TsigKey& key, std::uint64_t now, std::vector<std::uint8_t>& mac);
+
+// Checks the messages of an answer to a signed request, in order: the first
+// must be signed; later ones may go unsigned (at most 99 in a row, RFC 8945
+// 5.3.1), each signed one covering the unsigned ones before it.
+class TsigVerifier {
+  public:
+    TsigVerifier(const TsigKey& key, std::vector<std::uint8_t> request_mac)
+        : key_(key), prior_mac_(std::move(request_mac)) {}
+    // false with `error` if the message is not signed as it must be.
+    bool verify(std::span<const std::uint8_t> message, std::uint64_t now, std::string& error);
+    // The last message verified was signed: a transfer may end here.
+    bool last_signed() const { return unsigned_ == 0 && !first_; }
+
+  private:
+    const TsigKey& key_;
+    std::vector<std::uint8_t> prior_mac_;
+    std::vector<std::uint8_t> pending_;  // unsigned messages since the last signed one
+    unsigned unsigned_ = 0;
+    bool first_ = true;
+};
+
 // An unsigned answer to a TSIG request with an unknown key or a bad MAC:
 // the TSIG record names the key and carries the error (no MAC).
 std::size_t append_unsigned_tsig(std::uint8_t* buf, std::size_t len, std::size_t capacity,

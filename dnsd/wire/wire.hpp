@@ -31,6 +31,8 @@ inline constexpr std::uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINF
 namespace klass {
 inline constexpr std::uint16_t IN = 1, CH = 3, NONE = 254, ANY = 255;
 }
+// Opcodes (RFC 1035 4.1.1, RFC 1996).
+inline constexpr std::uint8_t kOpQuery = 0, kOpNotify = 4;
 namespace rcode {
 inline constexpr std::uint8_t NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4,
                               REFUSED = 5, NOTAUTH = 9;

@@ -60,6 +60,14 @@ class Builder {
             rrset(reinterpret_cast<const std::uint8_t*>(z.origin.data()), *z.soa, z.negative_ttl);
     }
     void referral(const Zone& z, const LookupResult& r);
+    void notify();
+    // A secondary zone without data: SERVFAIL, so resolvers ask another server.
+    bool unavailable(const Zone& z) {
+        if (!z.unavailable) return false;
+        bump(stats_.zone_unavailable);
+        rcode = rcode::SERVFAIL;
+        return true;
+    }
 
     Writer& w_;
     const Query& q_;
@@ -89,7 +97,40 @@ void Builder::referral(const Zone& z, const LookupResult& r) {
     }
 }
 
+// RFC 1996: a NOTIFY for a secondary zone from one of its primaries is
+// acknowledged (same ID, question and opcode, AA) and passed on; the zone's
+// SOA is then asked of the primaries, so the NOTIFY itself changes nothing.
+void Builder::notify() {
+    const NameRef qn{q_.qname, q_.qname_len, q_.label_count, q_.label_offset};
+    const Zone* z = zones_.find(qn);
+    if (!z || z->origin != std::string_view(reinterpret_cast<const char*>(q_.qname), q_.qname_len)) {
+        bump(stats_.notify_refused);
+        rcode = rcode::NOTAUTH;  // not a zone apex served here
+        return;
+    }
+    const common::IpAddress from = source_.unmapped();
+    const bool primary = z->on_notify && std::find(z->notify_from.begin(), z->notify_from.end(),
+                                                   from) != z->notify_from.end();
+    if (!primary || q_.qclass != klass::IN) {
+        bump(stats_.notify_refused);
+        rcode = rcode::REFUSED;
+        return;
+    }
+    if (q_.qtype != type::SOA) {
+        rcode = rcode::NOTIMP;  // only SOA NOTIFYs are defined (RFC 1996 3.2)
+        return;
+    }
+    bump(stats_.notify_received);
+    env_.dynamic_used = true;  // never an answer to copy from the cache
+    aa = true;
+    z->on_notify->notified(z->origin, from);
+}
+
 void Builder::answer() {
+    if (q_.opcode == kOpNotify) {
+        notify();
+        return;
+    }
     if (q_.qclass != klass::IN && q_.qclass != klass::ANY) {
         rcode = rcode::REFUSED;  // we serve class IN only (CHAOS and others are not ours)
         return;
@@ -105,6 +146,7 @@ void Builder::answer() {
         const Zone* z = zones_.find(qn);
         if (z &&
             z->origin == std::string_view(reinterpret_cast<const char*>(q_.qname), q_.qname_len)) {
+            if (unavailable(*z)) return;
             aa = true;
             c.an += rrset(nullptr, *z->soa, z->soa->ttl);
             return;
@@ -124,6 +166,7 @@ void Builder::answer() {
         rcode = rcode::REFUSED;  // not ours, and we never recurse
         return;
     }
+    if (unavailable(*zone)) return;
     aa = true;
     NameBuf buf;
     NameRef cur = qn;

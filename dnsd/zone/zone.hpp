@@ -93,6 +93,14 @@ struct ZoneDiff {
     std::vector<Change> deleted, added;
 };
 
+// Hears of each NOTIFY (RFC 1996) a secondary zone's primary sends; called
+// from the worker that answered it.
+class NotifyListener {
+  public:
+    virtual ~NotifyListener() = default;
+    virtual void notified(std::string_view origin, const common::IpAddress& from) const = 0;
+};
+
 struct Zone {
     std::string origin;  // lower-case wire
     std::uint8_t origin_labels = 0;
@@ -114,6 +122,13 @@ struct Zone {
     std::vector<common::Prefix> allow_transfer;
     // With keys, transfers must be signed with one of them (TSIG).
     std::vector<std::shared_ptr<const TsigKey>> transfer_keys;
+    // A secondary zone with no copy yet, or past its SOA expire: it has no
+    // records (apex and soa are null) and every query in it gets SERVFAIL.
+    bool unavailable = false;
+    // A secondary zone: its primaries, the only senders whose NOTIFY is
+    // acknowledged, and who is told of it.
+    std::vector<common::IpAddress> notify_from;
+    std::shared_ptr<const NotifyListener> on_notify;
 
     // The lookup index over `nodes`, built by seal() once no more names are
     // added (ZoneSet::add seals). Until then, or if names were added after,

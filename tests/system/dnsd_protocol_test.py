@@ -199,7 +199,17 @@ class Protocol(unittest.TestCase):
         self.assertIsNone(self.raw(b"\x12\x34\x01", expect_answer=False))
 
     def test_other_opcodes_notimp(self):
-        for opcode in (dns.opcode.NOTIFY, dns.opcode.UPDATE, dns.opcode.IQUERY, dns.opcode.STATUS):
+        # NOTIFY is answered (secondary zones take it from their primaries):
+        # for a name that is no zone apex here NOTAUTH, for a zone dnsd is the
+        # primary of REFUSED.
+        data = self.raw(self.header(flags=dns.opcode.NOTIFY << 11) + self.QUESTION)
+        self.assertEqual(self.rcode_of(data), dns.rcode.NOTAUTH)
+        self.assertEqual((data[2] >> 3) & 0xF, dns.opcode.NOTIFY)
+        m = dns.message.make_query("example.test", "SOA")
+        m.set_opcode(dns.opcode.NOTIFY)
+        self.assertEqual(dns.query.udp(m, "127.0.0.1", port=self.d.port, timeout=3).rcode(),
+                         dns.rcode.REFUSED)
+        for opcode in (dns.opcode.UPDATE, dns.opcode.IQUERY, dns.opcode.STATUS):
             data = self.raw(self.header(flags=opcode << 11) + self.QUESTION)
             self.assertEqual(self.rcode_of(data), dns.rcode.NOTIMP, opcode)
             self.assertEqual((data[2] >> 3) & 0xF, opcode)

@@ -102,8 +102,20 @@ TEST(Query, VersionAndOpcode) {
     auto v1 =
         with_opt(packet({0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1}, kQuestion), {}, 1232, 0x00010000);
     EXPECT_EQ(parse_query(v1, q), ParseStatus::kBadVers);
+    // NOTIFY (RFC 1996) parses like a query, a new SOA in answer skipped;
+    // UPDATE and the rest are not implemented.
     auto notify = packet({0x20, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}, kQuestion);
-    EXPECT_EQ(parse_query(notify, q), ParseStatus::kNotImp);
+    EXPECT_EQ(parse_query(notify, q), ParseStatus::kOk);
+    EXPECT_EQ(q.opcode, kOpNotify);
+    auto with_soa = packet({0x20, 0x00, 0, 1, 0, 1, 0, 0, 0, 0}, kQuestion);
+    const std::uint8_t soa[] = {0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 60, 0, 22, 0, 0, 0, 0, 0,
+                                7,    0,  0, 0, 1, 0, 0, 0, 1, 0,  0, 0,  1, 0, 0, 0, 1};
+    with_soa.insert(with_soa.end(), soa, soa + sizeof soa);
+    EXPECT_EQ(parse_query(with_soa, q), ParseStatus::kOk);
+    with_soa.pop_back();  // the record cut short
+    EXPECT_EQ(parse_query(with_soa, q), ParseStatus::kFormErr);
+    auto update = packet({0x28, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}, kQuestion);
+    EXPECT_EQ(parse_query(update, q), ParseStatus::kNotImp);
     EXPECT_TRUE(q.has_question);
 }
 
