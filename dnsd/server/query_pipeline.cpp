@@ -59,7 +59,8 @@ std::size_t QueryPipeline::answer(const Query& q, ParseStatus status,
     // redirect answer is never stored, so its lookup misses). A cookie answer
     // carries a server cookie made for this client and second: never cached.
     const bool cacheable = transport == Transport::kUdp && status == ParseStatus::kOk &&
-                           q.opcode == kOpQuery && !q.cookie.present && out.size() >= AnswerCache::kMaxAnswer;
+                           q.opcode == kOpQuery && !q.cookie.present &&
+                           out.size() >= AnswerCache::kMaxAnswer;
     AnswerCache::Counts before;
     if (cacheable) {
         const std::size_t n = cache_.find(in.data(), in.size(), out.data(), stats_);
