@@ -73,7 +73,8 @@ std::shared_ptr<Zone> secondary_zone(const ZoneConfig& zc,
         if (!res.zone)
             warnings.push_back("secondary " + zc.name + ": the copy on disk is refused (" +
                                res.error + "): it will be transferred again");
-        else if (secondary_copy_expired(zc.file, soa_timers(res.zone->soa->records.front().rdata).expire))
+        else if (secondary_copy_expired(zc.file,
+                                        soa_timers(res.zone->soa->records.front().rdata).expire))
             warnings.push_back("secondary " + zc.name + ": the copy in " + zc.file +
                                " has expired (no primary has confirmed it within the SOA "
                                "expire): SERVFAIL until a primary answers");

@@ -44,13 +44,11 @@ struct ServingState {
 // null); nullptr with `error` (file:line) if any fails.
 // With `counters`, each redirect gets its series there (answers per tier and
 // per node it can answer with).
-std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
-                                                std::string& error,
-                                                std::vector<std::string>& warnings,
-                                                std::shared_ptr<const common::GeoTable> table = {},
-                                                LabeledCounters* counters = nullptr,
-                                                const ServingState* previous = nullptr,
-                                                std::shared_ptr<const NotifyListener> listener = {});
+std::shared_ptr<const ServingState> build_state(
+    const Config& config, std::uint64_t generation, std::string& error,
+    std::vector<std::string>& warnings, std::shared_ptr<const common::GeoTable> table = {},
+    LabeledCounters* counters = nullptr, const ServingState* previous = nullptr,
+    std::shared_ptr<const NotifyListener> listener = {});
 
 // Re-reads the config file and its zones and publishes the result, or keeps
 // the old state and says why. Callable from any thread (signal, control).

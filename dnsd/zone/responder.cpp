@@ -103,7 +103,8 @@ void Builder::referral(const Zone& z, const LookupResult& r) {
 void Builder::notify() {
     const NameRef qn{q_.qname, q_.qname_len, q_.label_count, q_.label_offset};
     const Zone* z = zones_.find(qn);
-    if (!z || z->origin != std::string_view(reinterpret_cast<const char*>(q_.qname), q_.qname_len)) {
+    if (!z ||
+        z->origin != std::string_view(reinterpret_cast<const char*>(q_.qname), q_.qname_len)) {
         bump(stats_.notify_refused);
         rcode = rcode::NOTAUTH;  // not a zone apex served here
         return;

@@ -145,10 +145,12 @@ TransferReader::Status TransferReader::feed(std::span<const std::uint8_t> messag
     const ldns_rr_list* an = ldns_pkt_answer(pkt.get());
     const std::size_t count = an ? ldns_rr_list_rr_count(an) : 0;
     if (messages_ == 1 && count == 0) return fail("an empty answer");
-    std::unique_ptr<ldns_buffer, void (*)(ldns_buffer*)> buf(ldns_buffer_new(512), ldns_buffer_free);
+    std::unique_ptr<ldns_buffer, void (*)(ldns_buffer*)> buf(ldns_buffer_new(512),
+                                                             ldns_buffer_free);
     for (std::size_t i = 0; i < count; ++i) {
         const ldns_rr* rr = ldns_rr_list_rr(an, i);
-        if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) return fail("a record of a class other than IN");
+        if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+            return fail("a record of a class other than IN");
         const ldns_rdf* o = ldns_rr_owner(rr);
         std::string owner(reinterpret_cast<const char*>(ldns_rdf_data(o)), ldns_rdf_size(o));
         for (auto& c : owner)
@@ -164,8 +166,7 @@ TransferReader::Status TransferReader::feed(std::span<const std::uint8_t> messag
         std::string key = record_key(owner, type, rdata);
         if (record(std::move(key), type, ldns_rr_ttl(rr), rdata) == Status::kError)
             return Status::kError;
-        if (phase_ == Phase::kDone && i + 1 != count)
-            return fail("records after the closing SOA");
+        if (phase_ == Phase::kDone && i + 1 != count) return fail("records after the closing SOA");
     }
     if (phase_ == Phase::kSecond && messages_ == 1 && have_ && !newer(serial_, have_serial_)) {
         // The SOA alone: the copy is current (RFC 1995 4).
@@ -179,7 +180,8 @@ TransferReader::Status TransferReader::record(std::string key, std::uint16_t typ
                                               std::uint32_t ttl,
                                               std::span<const std::uint8_t> rdata) {
     const bool soa = type == type::SOA;
-    if (soa && (key.compare(0, origin_.size(), origin_) != 0 || wire_name_len(key) != origin_.size()))
+    if (soa &&
+        (key.compare(0, origin_.size(), origin_) != 0 || wire_name_len(key) != origin_.size()))
         return fail("an SOA record outside the zone apex");
     const std::uint32_t serial = soa ? soa_timers(rdata).serial : 0;
     switch (phase_) {

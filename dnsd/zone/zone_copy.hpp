@@ -66,11 +66,11 @@ class TransferReader {
     std::size_t max_records_;
     Phase phase_ = Phase::kFirst;
     Kind kind_ = Kind::kFull;
-    std::uint32_t serial_ = 0;       // the new serial (the first SOA's)
-    std::string first_soa_key_;      // that SOA, to end an AXFR-style answer
+    std::uint32_t serial_ = 0;   // the new serial (the first SOA's)
+    std::string first_soa_key_;  // that SOA, to end an AXFR-style answer
     std::uint32_t first_soa_ttl_ = 0;
-    std::uint32_t step_to_ = 0;      // IXFR: the serial the current step leads to
-    std::string step_soa_key_;       // and its SOA record
+    std::uint32_t step_to_ = 0;  // IXFR: the serial the current step leads to
+    std::string step_soa_key_;   // and its SOA record
     std::uint32_t step_soa_ttl_ = 0;
     RecordSet result_;
     std::size_t changes_ = 0, steps_ = 0, messages_ = 0, received_ = 0;

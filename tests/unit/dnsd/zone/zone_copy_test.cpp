@@ -22,8 +22,7 @@ std::string temp_path(const std::string& what) {
            std::to_string(getpid()) + ".zone";
 }
 
-std::shared_ptr<Zone> load(std::uint32_t serial, const std::string& extra,
-                           const std::string& tag) {
+std::shared_ptr<Zone> load(std::uint32_t serial, const std::string& extra, const std::string& tag) {
     const std::string path = temp_path(tag);
     std::ofstream(path) << "$TTL 60\n@ SOA ns hm " << serial
                         << " 2 3 4 5\n@ NS ns\nns A 192.0.2.1\nw A 192.0.2.2\n"
@@ -41,8 +40,8 @@ struct Request {
     std::vector<std::uint8_t> wire;
     Query q;
     explicit Request(std::uint16_t qtype, std::uint16_t id = 0x1234) {
-        std::string w = {static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 0, 0, 0, 1, 0,
-                         0, 0, 0, 0, 0};
+        std::string w = {
+            static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
         w += kOrigin;
         w += {static_cast<char>(qtype >> 8), static_cast<char>(qtype & 0xff), 0, 1};
         wire.assign(w.begin(), w.end());
