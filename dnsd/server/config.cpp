@@ -188,6 +188,17 @@ const std::vector<Key<ZoneConfig>>& zone_keys() {
             "Its RFC 1035 master file; relative to the config file's directory (required). For "
             "a secondary zone, where dnsd keeps its copy of the zone (written by dnsd: a restart "
             "serves it at once)"),
+        config::choice<ZoneConfig>(
+            "serial", [](auto& z) -> auto& { return z.serial; },
+            std::vector<std::pair<const char*, ZoneConfig::SerialPolicy>>{
+                {"file", ZoneConfig::SerialPolicy::kFile},
+                {"unixtime", ZoneConfig::SerialPolicy::kUnixtime}},
+            "The SOA serial served. \"file\": the zone file's (a reload that changes the records "
+            "but not the serial is warned about: secondaries keep the old copy). \"unixtime\": "
+            "dnsd raises it whenever the records or the redirect names' exports change: the "
+            "file's serial, the time of the load, or the last served + 1, whichever is highest "
+            "(RFC 1982), and logs each raise; an unchanged zone keeps its serial across reloads, "
+            "a restart serves at least the current time"),
         config::list<ZoneConfig, ListenAddress>(
             "primaries", "\"ipv4:port\" or \"[ipv6]:port\"",
             "Makes the zone a secondary: dnsd transfers it from these primaries (IXFR, else "
@@ -440,6 +451,9 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
                     src.fail(*zt->get("primary_key"),
                              "primary_key needs primaries: the servers this zone is taken from");
             }
+            if (zc.secondary() && zc.serial != ZoneConfig::SerialPolicy::kFile)
+                src.fail(*zt->get("serial"),
+                         "serial: a secondary zone serves its primaries' serial");
             c.zones.push_back(std::move(zc));
         }
     } catch (const Problem& p) {

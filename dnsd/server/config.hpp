@@ -41,6 +41,9 @@ struct ZoneConfig {
     std::string primary_key_name;  // [[keys]] name signing the SOA queries and transfers
     std::shared_ptr<const TsigKey> primary_key;
     bool secondary() const { return !primaries.empty(); }
+    // The serial served: the file's, or one dnsd raises when the records change.
+    enum class SerialPolicy { kFile, kUnixtime };
+    SerialPolicy serial = SerialPolicy::kFile;
     int line = 0;  // where it was configured
 };
 

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <set>
 
 #include "common/file_watch.hpp"
@@ -97,6 +98,30 @@ std::shared_ptr<Zone> secondary_zone(const ZoneConfig& zc,
     return z;
 }
 
+// serial = "unixtime": an unchanged zone keeps the serial it was served
+// with; a changed one (or a first load) gets the highest of the file's
+// serial, the time now and the last served + 1, in RFC 1982 order.
+void raise_serial(Zone& z, const Zone* old, const ZoneConfig& zc,
+                  std::vector<std::string>& warnings) {
+    auto later = [](std::uint32_t a, std::uint32_t b) {
+        return static_cast<std::int32_t>(a - b) > 0 ? a : b;
+    };
+    const std::uint32_t file = z.serial;
+    std::uint32_t serial;
+    if (old && old->content_hash == z.content_hash) {
+        serial = later(file, old->serial);
+    } else {
+        serial = later(file, static_cast<std::uint32_t>(std::time(nullptr)));
+        if (old) serial = later(serial, old->serial + 1);
+    }
+    if (serial == file) return;
+    set_serial(z, serial);
+    if (!old || old->serial != serial)
+        warnings.push_back("zone " + zc.name + ": serving serial " + std::to_string(serial) +
+                           " (serial = \"unixtime\"; " + zc.file + " says " + std::to_string(file) +
+                           ")");
+}
+
 }  // namespace
 
 std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
@@ -116,12 +141,12 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
     auto edges = std::make_shared<const EdgeSet>(config.edges);
     st->edges = edges;
     std::vector<std::shared_ptr<Zone>> zones;
+    std::vector<const ZoneConfig*> configs;  // each zone's
     for (const auto& zc : config.zones) {
+        configs.push_back(&zc);
         if (zc.secondary()) {
             zones.push_back(secondary_zone(zc, listener, warnings));
             st->secondaries.push_back(zc);
-            if (!zones.back()->unavailable)
-                st->notify_zones.push_back({zones.back()->origin, zones.back()->serial, zc.notify});
             continue;
         }
         auto res = load_zone_file(zc.name, zc.file);
@@ -132,7 +157,6 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
         }
         res.zone->allow_transfer = zc.allow_transfer;
         res.zone->transfer_keys = zc.transfer_keys;
-        st->notify_zones.push_back({res.zone->origin, res.zone->serial, zc.notify});
         zones.push_back(std::move(res.zone));
     }
     // Bind each redirect name to its zone: a node whose answer is computed.
@@ -184,12 +208,18 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
             n = parent;
         }
     }
-    for (auto& z : zones) {
-        // What changed since the state being replaced: the IXFR history.
+    for (std::size_t i = 0; i < zones.size(); ++i) {
+        auto& z = zones[i];
+        const ZoneConfig& zc = *configs[i];
         z->seal();
+        const Zone* old = nullptr;
         if (previous)
-            for (const auto& old : previous->zones.all())
-                if (old->origin == z->origin) record_history(*z, *old);
+            for (const auto& o : previous->zones.all())
+                if (o->origin == z->origin && !o->unavailable) old = o.get();
+        if (zc.serial == ZoneConfig::SerialPolicy::kUnixtime) raise_serial(*z, old, zc, warnings);
+        // What changed since the state being replaced: the IXFR history.
+        if (old) record_history(*z, *old);
+        if (!z->unavailable) st->notify_zones.push_back({z->origin, z->serial, zc.notify});
         st->zones.add(std::move(z));
     }
     st->decisions = compile_decisions(*edges, std::move(table));

@@ -29,11 +29,20 @@ void Zone::seal() {
             dynamic_hash += h;
         }
         for (const auto& rs : n.rrsets)
-            for (const auto& rec : rs.records)
-                content_hash += common::mix64(
-                    owner ^ common::mix64((std::uint64_t{rs.type} << 32) | rs.ttl) ^
-                    common::fnv1a(std::string_view(reinterpret_cast<const char*>(rec.rdata.data()),
-                                                   rec.rdata.size())));
+            for (const auto& rec : rs.records) {
+                std::string_view rdata(reinterpret_cast<const char*>(rec.rdata.data()),
+                                       rec.rdata.size());
+                std::string masked;
+                if (rs.type == type::SOA && rdata.size() >= 20) {
+                    // Not the serial: it says that the content changed, it is not content.
+                    masked.assign(rdata);
+                    std::fill_n(masked.end() - 20, 4, '\0');
+                    rdata = masked;
+                }
+                content_hash +=
+                    common::mix64(owner ^ common::mix64((std::uint64_t{rs.type} << 32) | rs.ttl) ^
+                                  common::fnv1a(rdata));
+            }
     }
     index.build(items);
 }
@@ -99,6 +108,19 @@ LookupResult lookup(const Zone& zone, const NameRef& name, bool ds_at_cut) {
     r.kind = LookupKind::kAnswer;
     r.node = encloser;
     return r;
+}
+
+void set_serial(Zone& z, std::uint32_t serial) {
+    auto it = z.nodes.find(z.origin);
+    if (it == z.nodes.end()) return;
+    for (auto& rs : it->second.rrsets) {
+        if (rs.type != type::SOA || rs.records.empty() || rs.records.front().rdata.size() < 20)
+            continue;
+        auto& rdata = rs.records.front().rdata;
+        std::uint8_t* p = rdata.data() + rdata.size() - 20;
+        for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(serial >> (24 - 8 * i));
+        z.serial = serial;
+    }
 }
 
 void record_history(Zone& next, const Zone& prev, std::size_t max_versions,

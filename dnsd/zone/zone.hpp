@@ -110,9 +110,9 @@ struct Zone {
     const RRset* soa = nullptr;
     std::uint32_t negative_ttl = 0;  // RFC 2308 section 5: min(SOA TTL, SOA MINIMUM)
     std::uint32_t serial = 0;
-    // Its records and what its computed names export to secondaries, hashed
-    // by seal(): a reload that changes them must change the serial too, or
-    // secondaries keep the old.
+    // Its records (the SOA's serial left out) and what its computed names
+    // export to secondaries, hashed by seal(): a reload that changes them must
+    // change the serial too, or secondaries keep the old.
     std::uint64_t content_hash = 0;
     std::uint64_t dynamic_hash = 0;  // of the computed names' exports alone
     // The differences that lead to this version, oldest first, ending at
@@ -178,6 +178,10 @@ class ZoneSet {
     std::vector<std::shared_ptr<const Zone>> list_;
     std::uint8_t min_labels_ = 255, max_labels_ = 0;
 };
+
+// Serves `serial` in the zone's SOA (before record_history; the content
+// hash leaves the serial out, so it stays right).
+void set_serial(Zone& z, std::uint32_t serial);
 
 // Gives `next` the history of `prev` plus the difference between them, when
 // next is prev's successor (a higher serial), their computed names export

@@ -41,8 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     TsigVerifier verifier(key, std::vector<std::uint8_t>(32, 7));
     std::string error;
     for (std::size_t at = 0; at + 2 <= size;) {
-        const std::size_t len = std::min<std::size_t>((std::size_t{data[at]} << 8) | data[at + 1],
-                                                      size - at - 2);
+        const std::size_t len =
+            std::min<std::size_t>((std::size_t{data[at]} << 8) | data[at + 1], size - at - 2);
         const std::span<const std::uint8_t> msg(data + at + 2, len);
         at += 2 + len;
         verifier.verify(msg, 1'000'000, error);
