@@ -1,5 +1,8 @@
 #include "dnsd/server/query_pipeline.hpp"
 
+#include <algorithm>
+#include <ctime>
+
 #include "dnsd/redirect/redirect.hpp"
 #include "dnsd/server/serving_state.hpp"
 
@@ -58,6 +61,8 @@ std::size_t QueryPipeline::answer(const Query& q, ParseStatus status,
     // answered before (only well-formed queries are looked up or kept; a
     // redirect answer is never stored, so its lookup misses). A cookie answer
     // carries a server cookie made for this client and second: never cached.
+    if (q.tsig.present && status == ParseStatus::kOk)
+        return answer_signed(q, in, source, transport, out);
     const bool cacheable = transport == Transport::kUdp && status == ParseStatus::kOk &&
                            q.opcode == kOpQuery && !q.cookie.present &&
                            out.size() >= AnswerCache::kMaxAnswer;
@@ -73,6 +78,37 @@ std::size_t QueryPipeline::answer(const Query& q, ParseStatus status,
     if (cacheable && !env_.dynamic_used)
         cache_.store(in.data(), in.size(), out.data(), n, before, stats_);
     return n;
+}
+
+std::size_t QueryPipeline::answer_signed(const Query& q, std::span<const std::uint8_t> in,
+                                         const common::IpAddress& source, Transport transport,
+                                         std::span<std::uint8_t> out) {
+    // Checked against every [[keys]] entry: signed back when it is right,
+    // NOTAUTH with the TSIG error when not (RFC 8945 5.2). Never cached.
+    const auto now = static_cast<std::uint64_t>(std::time(nullptr));
+    std::vector<const TsigKey*> keys;
+    for (const auto& k : state_->keys) keys.push_back(k.get());
+    const TsigCheck check = check_tsig(in, q, keys, now);
+    if (check.error != tsig_error::kNone) {
+        bump(stats_.tsig_refused);
+        return tsig_refusal(q, check, out.data(), out.size(), now);
+    }
+    // The answer leaves room for the TSIG within the size the client takes.
+    std::size_t limit = kMaxMessage;
+    if (transport == Transport::kUdp)
+        limit = q.edns ? std::clamp<std::size_t>(q.udp_payload, kMinUdpPayload,
+                                                 state_->options.edns_payload)
+                       : kMinUdpPayload;
+    limit = std::min(limit, out.size());
+    const std::size_t room = tsig_size(*check.key);
+    env_.dynamic_used = false;
+    const std::size_t n = respond(q, ParseStatus::kOk, source, transport,
+                                  {state_->zones, state_->options, stats_, &env_},
+                                  out.first(limit - std::min(limit, room)));
+    if (n == 0) return 0;
+    bump(stats_.tsig_signed);
+    TsigSigner signer(*check.key, check.request_mac);
+    return signer.sign(out.data(), n, limit, now);
 }
 
 std::size_t QueryPipeline::answer_message(std::span<const std::uint8_t> in,

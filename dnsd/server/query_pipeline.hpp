@@ -15,6 +15,7 @@
 #include "dnsd/redirect/health_view.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/wire/query.hpp"
+#include "dnsd/wire/tsig.hpp"
 #include "dnsd/zone/answer_cache.hpp"
 #include "dnsd/zone/dynamic_answer.hpp"
 #include "dnsd/zone/responder.hpp"
@@ -60,6 +61,10 @@ class QueryPipeline {
     WorkerStats& stats() { return stats_; }
 
   private:
+    // A query with a TSIG record: checked, and the answer signed.
+    std::size_t answer_signed(const Query& q, std::span<const std::uint8_t> in,
+                              const common::IpAddress& source, Transport transport,
+                              std::span<std::uint8_t> out);
     WorkerStats& stats_;
     std::shared_ptr<const ServingState> state_;
     std::shared_ptr<const HealthState> health_source_;

@@ -138,6 +138,7 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
     st->options.cookies = config.cookies;
     if (config.rrl.responses_per_second != 0) st->rrl = std::make_shared<RateLimiter>(config.rrl);
     st->options.cookie_secret = config.cookie_secret.value_or(process_cookie_secret());
+    st->keys = config.keys;
     auto edges = std::make_shared<const EdgeSet>(config.edges);
     st->edges = edges;
     std::vector<std::shared_ptr<Zone>> zones;

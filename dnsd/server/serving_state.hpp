@@ -38,6 +38,8 @@ struct ServingState {
     std::vector<NotifyZone> notify_zones;
     // The secondary zones, as configured (server/secondary.hpp keeps them).
     std::vector<ZoneConfig> secondaries;
+    // Every [[keys]] entry: signed queries and NOTIFYs are checked against them.
+    std::vector<std::shared_ptr<const TsigKey>> keys;
 };
 
 // Loads every zone of `config` and compiles its maps against `table` (may be

@@ -216,23 +216,7 @@ bool TcpServer::start_transfer(Conn& c, std::span<const std::uint8_t> msg, const
                                                                "does not have)"
                         : check.error == tsig_error::kBadSig ? "TSIG BADSIG (the MAC is wrong)"
                                                              : "TSIG BADTIME (clocks apart)");
-            // NOTAUTH with the TSIG error: unsigned for BADKEY and BADSIG,
-            // signed for BADTIME (RFC 8945 5.2.2, 5.2.3).
-            Writer w(scratch_.get(), kMaxMessage);
-            w.u16(q.id);
-            w.u16(static_cast<std::uint16_t>(0x8000 | (q.flags & 0x0100) | rcode::NOTAUTH));
-            w.u16(1);
-            w.u16(0);
-            w.u16(0);
-            w.u16(0);
-            w.bytes(q.question, q.question_len);
-            std::size_t n = w.size();
-            if (check.error == tsig_error::kBadTime) {
-                TsigSigner s(*check.key, check.request_mac, check.error);
-                n = s.sign(scratch_.get(), n, kMaxMessage, now);
-            } else {
-                n = append_unsigned_tsig(scratch_.get(), n, kMaxMessage, q, check.error, now);
-            }
+            const std::size_t n = tsig_refusal(q, check, scratch_.get(), kMaxMessage, now);
             const std::uint8_t prefix[2] = {static_cast<std::uint8_t>(n >> 8),
                                             static_cast<std::uint8_t>(n)};
             c.out.append(prefix, 2);

@@ -12,36 +12,38 @@
 namespace signpost::dnsd {
 inline namespace stats {
 
-#define SIGNPOST_DNSD_COUNTERS(X)                                                             \
-    X(udp_queries, "UDP queries received")                                                    \
-    X(tcp_queries, "TCP queries received")                                                    \
-    X(dropped, "queries dropped unanswered (responses, runts)")                               \
-    X(noerror, "responses with rcode NOERROR")                                                \
-    X(nxdomain, "responses with rcode NXDOMAIN")                                              \
-    X(formerr, "responses with rcode FORMERR")                                                \
-    X(refused, "responses with rcode REFUSED")                                                \
-    X(notimp, "responses with rcode NOTIMP")                                                  \
-    X(badvers, "responses with extended rcode BADVERS")                                       \
-    X(servfail, "responses with rcode SERVFAIL")                                              \
-    X(truncated, "UDP responses truncated (TC=1)")                                            \
-    X(referrals, "referrals to a delegated child zone")                                       \
-    X(edns, "queries with EDNS")                                                              \
-    X(ecs, "queries with EDNS Client Subnet")                                                 \
-    X(any, "ANY queries answered per RFC 8482")                                               \
-    X(answer_cache_hits, "static UDP answers copied from the answer cache")                   \
-    X(rrl_dropped, "UDP responses dropped by response rate limiting")                         \
-    X(rrl_slipped, "UDP responses sent empty with TC=1 by response rate limiting")            \
-    X(tcp_connections, "TCP connections accepted")                                            \
-    X(tcp_refused, "TCP connections refused over a limit")                                    \
-    X(tcp_idle_closed, "TCP connections closed after the idle timeout")                       \
-    X(redirect_answers, "redirect names answered from a map")                                 \
-    X(redirect_fallback, "redirect answers from the fallback pool (no geo table yet)")        \
-    X(redirect_fail_open, "redirect answers with no candidate up (answered as if all were)")  \
-    X(axfr_served, "zone transfers (AXFR, RFC 5936) sent whole over TCP")                     \
-    X(axfr_refused, "zone transfer requests refused (over UDP, not allowed, or not an apex)") \
-    X(notify_received, "NOTIFYs from a secondary zone's primaries, acknowledged")             \
-    X(notify_refused, "NOTIFYs refused: not from a primary of a secondary zone served here")  \
-    X(zone_unavailable,                                                                       \
+#define SIGNPOST_DNSD_COUNTERS(X)                                                                  \
+    X(udp_queries, "UDP queries received")                                                         \
+    X(tcp_queries, "TCP queries received")                                                         \
+    X(dropped, "queries dropped unanswered (responses, runts)")                                    \
+    X(noerror, "responses with rcode NOERROR")                                                     \
+    X(nxdomain, "responses with rcode NXDOMAIN")                                                   \
+    X(formerr, "responses with rcode FORMERR")                                                     \
+    X(refused, "responses with rcode REFUSED")                                                     \
+    X(notimp, "responses with rcode NOTIMP")                                                       \
+    X(badvers, "responses with extended rcode BADVERS")                                            \
+    X(servfail, "responses with rcode SERVFAIL")                                                   \
+    X(truncated, "UDP responses truncated (TC=1)")                                                 \
+    X(referrals, "referrals to a delegated child zone")                                            \
+    X(edns, "queries with EDNS")                                                                   \
+    X(ecs, "queries with EDNS Client Subnet")                                                      \
+    X(any, "ANY queries answered per RFC 8482")                                                    \
+    X(answer_cache_hits, "static UDP answers copied from the answer cache")                        \
+    X(rrl_dropped, "UDP responses dropped by response rate limiting")                              \
+    X(rrl_slipped, "UDP responses sent empty with TC=1 by response rate limiting")                 \
+    X(tcp_connections, "TCP connections accepted")                                                 \
+    X(tcp_refused, "TCP connections refused over a limit")                                         \
+    X(tcp_idle_closed, "TCP connections closed after the idle timeout")                            \
+    X(redirect_answers, "redirect names answered from a map")                                      \
+    X(redirect_fallback, "redirect answers from the fallback pool (no geo table yet)")             \
+    X(redirect_fail_open, "redirect answers with no candidate up (answered as if all were)")       \
+    X(axfr_served, "zone transfers (AXFR, RFC 5936) sent whole over TCP")                          \
+    X(axfr_refused, "zone transfer requests refused (over UDP, not allowed, or not an apex)")      \
+    X(notify_received, "NOTIFYs from a secondary zone's primaries, acknowledged")                  \
+    X(notify_refused, "NOTIFYs refused: not from a primary of a secondary zone served here")       \
+    X(tsig_signed, "answers signed (TSIG, RFC 8945) to signed queries and NOTIFYs")                \
+    X(tsig_refused, "signed queries answered NOTAUTH: an unknown key, a bad MAC or a clock apart") \
+    X(zone_unavailable,                                                                            \
       "queries answered SERVFAIL: a secondary zone not transferred yet or expired")
 
 struct alignas(64) WorkerStats {

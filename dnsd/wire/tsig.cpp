@@ -235,6 +235,28 @@ std::size_t TsigSigner::sign(std::uint8_t* buf, std::size_t len, std::size_t cap
                          load16(buf), error_, other);
 }
 
+std::size_t tsig_refusal(const Query& q, const TsigCheck& check, std::uint8_t* out,
+                         std::size_t capacity, std::uint64_t now) {
+    std::size_t n = kHeaderSize + q.question_len;
+    if (capacity < n + 512) return 0;
+    store16(out, q.id);
+    store16(out + 2, static_cast<std::uint16_t>(0x8000 | (q.flags & 0x7900) | rcode::NOTAUTH));
+    store16(out + 4, 1);
+    std::memset(out + 6, 0, 6);
+    std::memcpy(out + kHeaderSize, q.question, q.question_len);
+    if (check.error == tsig_error::kBadTime && check.key) {
+        TsigSigner s(*check.key, check.request_mac, check.error);
+        return s.sign(out, n, capacity, now);
+    }
+    return append_unsigned_tsig(out, n, capacity, q, check.error, now);
+}
+
+std::size_t tsig_size(const TsigKey& key) {
+    // Owner, type, class, TTL, rdlength; algorithm, time, fudge, MAC length,
+    // MAC, original ID, error, other length, other (a BADTIME's 6 octets).
+    return key.name_wire.size() + 10 + key.algorithm_wire.size() + 10 + key.mac_size + 6 + 6;
+}
+
 std::size_t sign_request(std::uint8_t* buf, std::size_t len, std::size_t capacity,
                          const TsigKey& key, std::uint64_t now, std::vector<std::uint8_t>& mac) {
     std::vector<std::uint8_t> d(buf, buf + len);

@@ -88,6 +88,15 @@ class TsigVerifier {
     bool first_ = true;
 };
 
+// The answer to a request whose TSIG failed `check`: NOTAUTH with the
+// question and a TSIG record carrying the error, unsigned for BADKEY and
+// BADSIG, signed for BADTIME (RFC 8945 5.2.2, 5.2.3). Its length, into out.
+std::size_t tsig_refusal(const Query& q, const TsigCheck& check, std::uint8_t* out,
+                         std::size_t capacity, std::uint64_t now);
+
+// The room a TSIG record signed with `key` takes in a message.
+std::size_t tsig_size(const TsigKey& key);
+
 // An unsigned answer to a TSIG request with an unknown key or a bad MAC:
 // the TSIG record names the key and carries the error (no MAC).
 std::size_t append_unsigned_tsig(std::uint8_t* buf, std::size_t len, std::size_t capacity,

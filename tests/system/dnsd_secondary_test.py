@@ -1,11 +1,12 @@
 """dnsd as a secondary of real primaries on loopback: NSD (TSIG-signed
-transfers) and BIND (IXFR from its journal). dnsd answers SERVFAIL until its
+transfers and NOTIFYs) and BIND (IXFR from its journal). dnsd answers SERVFAIL until its
 first transfer, then the static data exactly as the primary does with its own
 redirect names on top; a zone change on the primary reaches dnsd by NOTIFY
 within seconds (IXFR where the primary keeps differences); NOTIFYs from any
 other address are refused; a wrong TSIG secret gets no zone; a restart with
 the primary down serves the copy on disk at once; and once the SOA expire
 passes without the primary, dnsd answers SERVFAIL until it is back."""
+import json
 import os
 import re
 import shutil
@@ -111,7 +112,7 @@ zone:
   name: example.test
   zonefile: example.test.zone
   provide-xfr: 127.0.0.1 xfr.example.
-  notify: 127.0.0.1@%d NOKEY
+  notify: 127.0.0.1@%d xfr.example.
   store-ixfr: yes
   create-ixfr: yes
 """ % (self.port, d, d, d, d, SECRET, notify_port)
@@ -229,6 +230,10 @@ class SecondaryCase:
                          rdatas(self.primary.port, "added.example.test", "A"))
         log = self.d.logtext()
         self.assertIn("NOTIFY from a primary", log)
+        if self.SIGNED:  # NSD signs its NOTIFY; dnsd checked it and signed the answer
+            stats = json.loads(self.d.ctl_cmd("stats").stdout)
+            self.assertGreaterEqual(stats["tsig_signed"], 1, stats)
+            self.assertEqual(stats["tsig_refused"], 0, stats)
         how = re.search(r"serial 2026120102 from \S+ (by \w+ \([^)]*\))", log)
         print("\n%s: new serial served by dnsd %.2f s after the primary's reload, %s" %
               (self.KIND, took, how.group(1) if how else "?"))

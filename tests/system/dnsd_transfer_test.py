@@ -6,6 +6,7 @@ seconds of a zone file renamed into place (dnsd's NOTIFY). Clients outside
 allow_transfer, and transfers over UDP, are refused. A 100,000-record zone
 transfers whole (timed against NSD serving the same zone); a reader that stops
 reading, or disconnects mid-transfer, costs dnsd nothing else."""
+import json
 import os
 import re
 import shutil
@@ -413,6 +414,33 @@ class Tsig(unittest.TestCase):
     def dig(self, *extra):
         return subprocess.run(["dig", "+onesoa", "-p", str(self.d.port), "@127.0.0.1", "big.test", "AXFR"]
                               + list(extra), capture_output=True, text=True, timeout=30).stdout
+
+    def test_signed_queries_get_signed_answers(self):
+        """Not only transfers: any signed query (and NOTIFY) is checked against
+        the [[keys]] and answered signed; dig verifies the answer's MAC."""
+        key = "hmac-sha256:xfr.big.test.:" + self.secret
+        for transport in ([], ["+tcp"]):
+            out = subprocess.run(["dig", "-p", str(self.d.port), "@127.0.0.1", "h7.big.test", "A",
+                                  "-y", key] + transport,
+                                 capture_output=True, text=True, timeout=30).stdout
+            self.assertIn("status: NOERROR", out)
+            self.assertIn("10.0.0.7", out)
+            self.assertRegex(out, r"xfr\.big\.test\.\s+0\s+ANY\s+TSIG\s+hmac-sha256\.\s+\d+ 300 32 \S+ \d+ NOERROR 0")
+            self.assertNotIn("could not be validated", out)
+            self.assertNotIn("Couldn't verify", out)
+        import base64
+        wrong = base64.b64encode(os.urandom(32)).decode()
+        out = subprocess.run(["dig", "-p", str(self.d.port), "@127.0.0.1", "h7.big.test", "A",
+                              "-y", "hmac-sha256:xfr.big.test.:" + wrong],
+                             capture_output=True, text=True, timeout=30).stdout
+        self.assertIn("status: NOTAUTH", out)
+        self.assertIn("BADSIG", out)
+        self.assertNotIn("10.0.0.7", out)
+        # Unsigned queries are answered as ever.
+        self.assertEqual(rdatas(self.d.port, "h7.big.test", "A")[1], [(300, "10.0.0.7")])
+        stats = json.loads(self.d.ctl_cmd("stats").stdout)
+        self.assertGreaterEqual(stats["tsig_signed"], 2, stats)
+        self.assertGreaterEqual(stats["tsig_refused"], 1, stats)
 
     def test_signed_transfers_and_refusals(self):
         out = self.dig("-y", "hmac-sha256:xfr.big.test.:" + self.secret)
