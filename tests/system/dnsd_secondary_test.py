@@ -294,5 +294,99 @@ class BindPrimary(SecondaryCase, unittest.TestCase):
     KIND = "named"
 
 
+class BigZone(unittest.TestCase):
+    """A 100,003-record zone taken from NSD: dnsd as its secondary against a
+    second NSD as its secondary, in the same run; every record arrives."""
+    RECORDS = 100000
+
+    def test_100k_zone_from_nsd(self):
+        root = tempfile.mkdtemp(prefix="secondary-big-")
+        procs = []
+        d = None
+        try:
+            zone = os.path.join(root, "big.test.zone")
+            with open(zone, "w") as f:
+                f.write("$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n"
+                        "@ IN NS ns1\nns1 IN A 192.0.2.1\n")
+                for i in range(self.RECORDS):
+                    f.write("h%d IN A 10.%d.%d.%d\n" % (i, i >> 16, (i >> 8) & 255, i & 255))
+            pport, sport = free_port(), free_port()
+
+            def nsd(name, port, zone_lines):
+                os.makedirs(os.path.join(root, name))
+                conf = os.path.join(root, name + ".conf")
+                with open(conf, "w") as f:
+                    f.write("""server:
+  ip-address: 127.0.0.1@%d
+  server-count: 1
+  username: ""
+  zonesdir: "%s"
+  pidfile: "%s/%s/nsd.pid"
+  database: ""
+  xfrdfile: "%s/%s/xfrd.state"
+  zonelistfile: "%s/%s/zone.list"
+remote-control:
+  control-enable: no
+zone:
+  name: big.test
+%s""" % (port, root, root, name, root, name, root, name, zone_lines))
+                log = open(os.path.join(root, name + ".log"), "w")
+                procs.append((subprocess.Popen(["nsd", "-d", "-c", conf], stdout=log,
+                                               stderr=subprocess.STDOUT), log))
+                wait_port(port, procs[-1][0], log.name)
+
+            nsd("primary", pport, "  zonefile: big.test.zone\n  provide-xfr: 127.0.0.1 NOKEY\n")
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                try:
+                    r = dns.query.udp(dns.message.make_query("big.test", "SOA"), "127.0.0.1",
+                                      port=pport, timeout=1)
+                    if r.answer:
+                        break
+                except Exception:
+                    pass
+                time.sleep(0.1)
+
+            def wait_zone(port, started):
+                deadline = time.time() + 60
+                while time.time() < deadline:
+                    try:
+                        r = query(port, "h%d.big.test" % (self.RECORDS - 1), "A")
+                        if r.rcode() == dns.rcode.NOERROR and r.answer:
+                            return time.time() - started
+                    except Exception:
+                        pass
+                    time.sleep(0.02)
+                self.fail("the zone did not arrive at port %d" % port)
+
+            started = time.time()
+            d = Dnsd(zones={"big.test": os.path.join(root, "copy.zone")}, tail="",
+                     zone_extra='primaries = ["127.0.0.1:%d"]' % pport)
+            took_dnsd = wait_zone(d.port, started)
+            started = time.time()
+            nsd("secondary", sport, "  zonefile: secondary/big.test.zone\n"
+                                    "  request-xfr: AXFR 127.0.0.1@%d NOKEY\n" % pport)
+            took_nsd = wait_zone(sport, started)
+            m = re.search(r"serial 1 from \S+ by AXFR \((\d+) records\) in (\d+) ms \((\d+) ms to "
+                          r"receive, (\d+) ms to write", d.logtext())
+            self.assertIsNotNone(m, d.logtext())
+            self.assertEqual(int(m.group(1)), self.RECORDS + 3)
+            for i in (0, 12345, 65536, self.RECORDS - 1):
+                name = "h%d.big.test" % i
+                self.assertEqual(rdatas(d.port, name, "A"), rdatas(pport, name, "A"), name)
+            print("\n100,003 records from NSD: dnsd serving after %.2f s (transfer %s ms: %s ms "
+                  "to receive, %s ms to write and check), NSD as secondary after %.2f s"
+                  % (took_dnsd, m.group(2), m.group(3), m.group(4), took_nsd))
+        finally:
+            if d:
+                d.stop()
+                d.cleanup()
+            for p, log in procs:
+                p.terminate()
+                p.wait(10)
+                log.close()
+            shutil.rmtree(root, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()
