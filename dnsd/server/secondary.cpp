@@ -41,6 +41,10 @@ constexpr auto kTransferDeadline = std::chrono::minutes(10);
 // Without a copy (no SOA to take a retry interval from): this, doubled per
 // failure up to kMaxRetry.
 constexpr unsigned kFirstRetry = 5, kMaxRetry = 300;
+// Refresh and retry intervals below this are raised to it (as Knot's
+// refresh-min-interval); NOTIFYs closer together than kNotifyGap coalesce.
+constexpr std::uint32_t kMinInterval = 2;
+constexpr auto kNotifyGap = std::chrono::seconds(1);
 
 std::uint64_t unix_now() {
     return static_cast<std::uint64_t>(std::time(nullptr));
@@ -326,7 +330,11 @@ bool rename_into_place(const std::string& tmp, const std::string& path, std::str
 
 // The copy was confirmed by a primary now: its mtime says so (see secondary_copy_expired).
 void touch(const std::string& file) {
-    ::utimensat(AT_FDCWD, file.c_str(), nullptr, 0);
+    if (::utimensat(AT_FDCWD, file.c_str(), nullptr, 0) != 0)
+        SP_LOG_WARN(
+            "secondary: cannot touch %s (%s): after a restart the copy may look older "
+            "than it is",
+            file.c_str(), std::strerror(errno));
 }
 
 }  // namespace
@@ -452,7 +460,9 @@ void Secondaries::run() {
                     ++it->second.notifies;
                     SP_LOG_INFO("secondary %s: NOTIFY from a primary: checking its serial",
                                 it->second.config.name.c_str());
-                    it->second.next = Clock::now();
+                    // At most one check per second however many NOTIFYs come (a
+                    // spoofed flood must not turn into a flood at the primary).
+                    it->second.next = std::max(Clock::now(), it->second.last_check + kNotifyGap);
                 }
                 continue;
             }
@@ -488,11 +498,13 @@ void Secondaries::refresh(Tracked& t) {
     const TsigKey* key = t.config.primary_key.get();
     // The copy being served, if any: its serial, SOA and records.
     std::shared_ptr<const Zone> copy;
-    for (const auto& z : state_.load()->zones.all())
+    const auto st = state_.load();  // held: a reload meanwhile must not free the zones
+    t.last_check = Clock::now();
+    for (const auto& z : st->zones.all())
         if (z->origin == t.origin && !z->unavailable) copy = z;
     const SoaTimers timers = copy ? soa_timers(copy->soa->records.front().rdata) : SoaTimers{};
     const auto interval = [](std::uint32_t s) {
-        return std::chrono::seconds(std::clamp<std::uint32_t>(s, 1, 7 * 86400));
+        return std::chrono::seconds(std::clamp<std::uint32_t>(s, kMinInterval, 7 * 86400));
     };
     ++t.checks;
     std::string errors;
@@ -513,8 +525,14 @@ void Secondaries::refresh(Tracked& t) {
             return;
         }
         // Newer: IXFR from the copy's serial, or AXFR (no copy, or the IXFR failed).
-        RecordSet have;
-        if (copy) have = records_of(*copy);
+        // The copy as the primaries sent it (the served zone has the redirect
+        // names layered in): kept from the last transfer, else read from disk.
+        std::shared_ptr<const RecordSet> have;
+        if (copy && t.records && t.records_serial == copy->serial) have = t.records;
+        if (copy && !have)
+            if (auto disk = load_zone_file(t.config.name, t.config.file); disk.zone)
+                have = std::make_shared<const RecordSet>(records_of(*disk.zone));
+        if (copy && !have) copy.reset();  // unreadable: take the whole zone
         const std::vector<bool> kinds =
             copy ? std::vector<bool>{true, false} : std::vector<bool>{false};
         for (const bool ixfr : kinds) {
@@ -524,7 +542,8 @@ void Secondaries::refresh(Tracked& t) {
             const auto req = make_request(t.origin, ixfr ? type::IXFR : type::AXFR, id,
                                           ixfr ? &copy->soa->records.front() : nullptr,
                                           ixfr ? copy->soa->ttl : 0, key, mac);
-            TransferReader reader(t.origin, id, ixfr ? &have : nullptr, copy ? copy->serial : 0);
+            TransferReader reader(t.origin, id, ixfr ? have.get() : nullptr,
+                                  copy ? copy->serial : 0);
             std::optional<TsigVerifier> verifier;
             if (key) verifier.emplace(*key, mac);
             error.clear();
@@ -539,6 +558,12 @@ void Secondaries::refresh(Tracked& t) {
                 answered(t, primary);
                 t.next = Clock::now() + interval(timers.refresh);
                 return;
+            }
+            if (copy && !newer(reader.serial(), copy->serial)) {
+                errors += (errors.empty() ? "" : "; ") + primary.text() + " sent serial " +
+                          std::to_string(reader.serial()) + ", not newer than the copy's " +
+                          std::to_string(copy->serial);
+                break;
             }
             // The new copy: written aside, checked by the zone loader, renamed into place.
             const bool incremental = reader.kind() == TransferReader::Kind::kIncremental;
@@ -579,6 +604,8 @@ void Secondaries::refresh(Tracked& t) {
                 ms(Clock::now() - started), ms(received - started), ms(Clock::now() - received));
             const SoaTimers now_timers = soa_timers(loaded.zone->soa->records.front().rdata);
             t.next = Clock::now() + interval(now_timers.refresh);
+            t.records_serial = reader.serial();
+            t.records = std::make_shared<const RecordSet>(std::move(reader.records()));
             if (const std::string why = reload_(); !why.empty())
                 SP_LOG_ERROR("secondary %s: the new copy is on disk but the reload failed: %s",
                              name.c_str(), why.c_str());
@@ -593,6 +620,11 @@ void Secondaries::refresh(Tracked& t) {
                            : std::chrono::seconds(std::min<unsigned>(
                                  kMaxRetry, kFirstRetry << std::min<unsigned>(t.failures - 1, 6)));
     t.next = Clock::now() + wait;
+    if (copy) {  // the expiry is noticed when it comes, not at the next retry after it
+        const std::uint64_t expires = t.last_ok_unix + timers.expire, now = unix_now();
+        if (expires > now && expires - now < static_cast<std::uint64_t>(wait.count()))
+            t.next = Clock::now() + std::chrono::seconds(expires - now + 1);
+    }
     if (t.failures == 1)
         SP_LOG_WARN("degraded: secondary %s: refresh failed (%s); retrying every %lld s",
                     name.c_str(), errors.c_str(), static_cast<long long>(wait.count()));

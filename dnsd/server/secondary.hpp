@@ -26,6 +26,7 @@
 #include "common/snapshot.hpp"
 #include "dnsd/server/config.hpp"
 #include "dnsd/zone/zone.hpp"
+#include "dnsd/zone/zone_copy.hpp"
 
 namespace signpost::dnsd {
 inline namespace server {
@@ -74,6 +75,10 @@ class Secondaries {
         std::string origin;  // lower-case wire
         std::chrono::steady_clock::time_point next{};
         unsigned failures = 0;  // checks in a row that no primary answered
+        std::chrono::steady_clock::time_point last_check{};
+        // The copy's records as transferred (the IXFR base), and their serial.
+        std::shared_ptr<const RecordSet> records;
+        std::uint32_t records_serial = 0;
         // Counters.
         std::uint64_t checks = 0, check_failures = 0, axfr = 0, ixfr = 0, notifies = 0;
         std::uint64_t last_ok_unix = 0;

@@ -181,12 +181,33 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
             error = where + ": not below any served zone";
             return nullptr;
         }
+        // A secondary's data comes from its primaries, and an edit there must
+        // not stop every reload (or the next start): the redirect replaces
+        // records at its name, and one below a cut the primaries made is
+        // left out; both said as warnings. In a file zone, both are errors.
+        const bool secondary = !zone->notify_from.empty();
+        std::string cut;
+        for (std::string n = wire; n != zone->origin && cut.empty();) {
+            n = n.substr(static_cast<unsigned char>(n[0]) + 1u);
+            auto it = zone->nodes.find(n);
+            if (it != zone->nodes.end() && it->second.delegation) cut = n;
+        }
+        if (!cut.empty()) {
+            const std::string what =
+                where + ": below the zone cut " +
+                name_to_text(reinterpret_cast<const std::uint8_t*>(cut.data()));
+            if (!secondary) {
+                error = what;
+                return nullptr;
+            }
+            warnings.push_back(what + " the primaries have: not served");
+            continue;
+        }
         Node& node = zone->nodes[wire];
-        if (!node.rrsets.empty() && !node.dynamic && !zone->notify_from.empty()) {
-            // A secondary's data comes from its primary: the redirect wins,
-            // rather than a primary's edit stopping every reload.
+        if (!node.rrsets.empty() && !node.dynamic && secondary) {
             warnings.push_back(where + ": replaces the records the primaries have at this name");
             node.rrsets.clear();
+            node.delegation = false;  // the name's NS went with them
         }
         if (!node.rrsets.empty() || node.dynamic) {
             error = where + ": the zone file " + zone->file + " already has records at this name";
@@ -196,16 +217,10 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
             edges, i, counters ? redirect_slots(*edges, r, *counters) : RedirectSlots{});
         // Ancestors up to the apex exist (empty non-terminals), and a wildcard
         // redirect marks its parent.
-        std::string n = wire;
-        while (n != zone->origin) {
+        for (std::string n = wire; n != zone->origin;) {
             const std::string parent = n.substr(static_cast<unsigned char>(n[0]) + 1u);
             Node& p = zone->nodes[parent];
             if (n[0] == 1 && n[1] == '*') p.wildcard_child = true;
-            if (p.delegation) {
-                error = where + ": below the zone cut " +
-                        name_to_text(reinterpret_cast<const std::uint8_t*>(parent.data()));
-                return nullptr;
-            }
             n = parent;
         }
     }

@@ -184,7 +184,7 @@ bool TcpServer::start_transfer(Conn& c, std::span<const std::uint8_t> msg, const
     const bool apex =
         zone &&
         zone->origin == std::string_view(reinterpret_cast<const char*>(q.qname), q.qname_len);
-    if (apex && zone->unavailable) return false;  // answered SERVFAIL: nothing to send
+    if (apex && zone->unavailable) return false;  // refused by the responder: nothing to send
     bool allowed = false;
     if (apex)
         for (const auto& p : zone->allow_transfer)

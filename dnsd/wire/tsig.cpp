@@ -215,7 +215,8 @@ TsigSigner::TsigSigner(const TsigKey& key, std::vector<std::uint8_t> request_mac
     : key_(key), prior_mac_(std::move(request_mac)), error_(error) {}
 
 std::size_t TsigSigner::sign(std::uint8_t* buf, std::size_t len, std::size_t capacity,
-                             std::uint64_t now) {
+                             std::uint64_t now, std::uint64_t time_signed) {
+    if (time_signed == 0) time_signed = now;
     std::vector<std::uint8_t> d;
     put16(d, static_cast<std::uint16_t>(prior_mac_.size()));
     d.insert(d.end(), prior_mac_.begin(), prior_mac_.end());
@@ -223,16 +224,16 @@ std::size_t TsigSigner::sign(std::uint8_t* buf, std::size_t len, std::size_t cap
     std::vector<std::uint8_t> other;
     if (error_ == tsig_error::kBadTime) put48(other, now);  // our time, for the client
     if (first_) {
-        put_variables(d, key_, now, kFudge, error_, other.data(),
+        put_variables(d, key_, time_signed, kFudge, error_, other.data(),
                       static_cast<std::uint16_t>(other.size()));
     } else {
-        put48(d, now);
+        put48(d, time_signed);
         put16(d, kFudge);
     }
     first_ = false;
     prior_mac_ = hmac(key_, d);
-    return append_record(buf, len, capacity, key_.name_wire, key_.algorithm_wire, now, prior_mac_,
-                         load16(buf), error_, other);
+    return append_record(buf, len, capacity, key_.name_wire, key_.algorithm_wire, time_signed,
+                         prior_mac_, load16(buf), error_, other);
 }
 
 std::size_t tsig_refusal(const Query& q, const TsigCheck& check, std::uint8_t* out,
@@ -246,7 +247,7 @@ std::size_t tsig_refusal(const Query& q, const TsigCheck& check, std::uint8_t* o
     std::memcpy(out + kHeaderSize, q.question, q.question_len);
     if (check.error == tsig_error::kBadTime && check.key) {
         TsigSigner s(*check.key, check.request_mac, check.error);
-        return s.sign(out, n, capacity, now);
+        return s.sign(out, n, capacity, now, q.tsig.time_signed);
     }
     return append_unsigned_tsig(out, n, capacity, q, check.error, now);
 }
@@ -360,7 +361,7 @@ bool TsigVerifier::verify(std::span<const std::uint8_t> m, std::uint64_t now, st
     put16(d, static_cast<std::uint16_t>(prior_mac_.size()));
     d.insert(d.end(), prior_mac_.begin(), prior_mac_.end());
     d.insert(d.end(), pending_.begin(), pending_.end());
-    const std::size_t msg_at = d.size();
+    const std::size_t msg_at = d.size();  // this message, after the unsigned ones before it
     d.insert(d.end(), m.begin(), m.begin() + static_cast<std::ptrdiff_t>(last));
     store16(d.data() + msg_at, original_id);
     store16(d.data() + msg_at + 10, static_cast<std::uint16_t>(ar - 1));

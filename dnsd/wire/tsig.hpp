@@ -53,7 +53,10 @@ class TsigSigner {
     TsigSigner(const TsigKey& key, std::vector<std::uint8_t> request_mac, std::uint16_t error = 0);
     // Appends the TSIG record to the message in buf[0, len) (ARCOUNT + 1);
     // returns the new length, 0 if it does not fit in `capacity`.
-    std::size_t sign(std::uint8_t* buf, std::size_t len, std::size_t capacity, std::uint64_t now);
+    // `time_signed`: 0, now; a BADTIME answer gives the request's (its
+    // Other Data then carries `now`, RFC 8945 5.2.3).
+    std::size_t sign(std::uint8_t* buf, std::size_t len, std::size_t capacity, std::uint64_t now,
+                     std::uint64_t time_signed = 0);
 
   private:
     const TsigKey& key_;

@@ -82,6 +82,7 @@ void Builder::referral(const Zone& z, const LookupResult& r) {
     aa = false;
     bump(stats_.referrals);
     const RRset* ns = r.node->find(type::NS);
+    if (!ns) return;  // (a cut always has its NS set; never trust that blindly)
     const auto* cut = reinterpret_cast<const std::uint8_t*>(r.cut_name.data());
     c.ns += rrset(cut, *ns, ns->ttl);
     // Glue: addresses of name servers inside this zone (RFC 9471 says these
@@ -279,6 +280,7 @@ const DynamicAnswer* dynamic_answer_for(const ZoneSet& zones, const NameRef& nam
     NameBuf buf;
     NameRef cur = name;
     const Zone* zone = zones.find(cur);
+    if (zone && zone->unavailable) return nullptr;  // no data: nothing to walk
     for (int step = 0; zone && step < kMaxChain; ++step) {
         const LookupResult r = lookup(*zone, cur, false);
         if (r.kind != LookupKind::kAnswer) return nullptr;

@@ -72,6 +72,7 @@ bool NameBuf::set(const std::uint8_t* name) {
 
 LookupResult lookup(const Zone& zone, const NameRef& name, bool ds_at_cut) {
     LookupResult r;
+    if (!zone.apex) return r;  // a secondary without a copy: no name exists
     // name.suffix(k) strips k labels; the apex is suffix(name.labels - zone labels).
     const unsigned below = name.labels - zone.origin_labels;
     const Node* encloser = zone.apex;
@@ -126,6 +127,11 @@ void set_serial(Zone& z, std::uint32_t serial) {
 void record_history(Zone& next, const Zone& prev, std::size_t max_versions,
                     std::size_t max_changes) {
     next.history.clear();
+    // The same version again (a reload of other files): its history stays.
+    if (next.serial == prev.serial && next.content_hash == prev.content_hash) {
+        next.history = prev.history;
+        return;
+    }
     // RFC 1982: next must be a later serial; and only static records differ.
     if (static_cast<std::int32_t>(next.serial - prev.serial) <= 0 ||
         next.dynamic_hash != prev.dynamic_hash || !next.soa || !prev.soa)

@@ -168,8 +168,11 @@ TransferReader::Status TransferReader::feed(std::span<const std::uint8_t> messag
             return Status::kError;
         if (phase_ == Phase::kDone && i + 1 != count) return fail("records after the closing SOA");
     }
-    if (phase_ == Phase::kSecond && messages_ == 1 && have_ && !newer(serial_, have_serial_)) {
-        // The SOA alone: the copy is current (RFC 1995 4).
+    if (phase_ == Phase::kSecond && messages_ == 1 && have_) {
+        // The SOA alone: the copy is current (RFC 1995 4); with a newer
+        // serial, the server will not send differences: ask for AXFR at once.
+        if (newer(serial_, have_serial_))
+            return fail("the IXFR answer is a newer SOA alone (no differences offered)");
         kind_ = Kind::kCurrent;
         phase_ = Phase::kDone;
     }

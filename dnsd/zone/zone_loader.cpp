@@ -181,7 +181,11 @@ ZoneLoadResult load_zone_file(const std::string& origin_text, const std::string&
     for (std::size_t p = 0; origin[p] != 0; p += static_cast<unsigned char>(origin[p]) + 1u)
         ++zone->origin_labels;
     for (auto& [owner, types] : data) {
-        if (types.count(type::CNAME) && types.size() > 1) {
+        // RRSIG and NSEC may sit beside a CNAME (RFC 4035 2.5): a signed zone's do.
+        const auto other = std::count_if(types.begin(), types.end(), [](const auto& tp) {
+            return tp.first != type::CNAME && tp.first != 46 && tp.first != 47;
+        });
+        if (types.count(type::CNAME) && other > 0) {
             int l = 0;
             for (auto& [t, p] : types)
                 if (t != type::CNAME) l = std::max(l, p.first_line);
