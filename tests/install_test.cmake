@@ -15,12 +15,12 @@ if(IS_ABSOLUTE ${UNITDIR})
 else()
   set(units ${root}/${UNITDIR})
 endif()
-foreach(f ${units}/dnsd.service ${units}/geoipd.service)
+foreach(f ${units}/dnsd.service ${units}/geoipd.service ${units}/redirectd.service)
   if(NOT EXISTS ${f})
     message(FATAL_ERROR "not installed: ${f}")
   endif()
 endforeach()
-foreach(f bin/dnsd bin/geoipd bin/dnsdctl bin/geoipctl
+foreach(f bin/dnsd bin/geoipd bin/dnsdctl bin/geoipctl bin/redirectd
           share/doc/signpost/README.md share/doc/signpost/config-reference.md
           share/doc/signpost/examples/dnsd.toml.example
           share/doc/signpost/examples/geoipd.conf.example
@@ -38,7 +38,8 @@ endif()
 # The manual pages: installed, rendered by groff (every warning on) and by
 # man as lintian runs it, without a warning; each has a NAME line whatis can
 # read, and it is the program's own: the first line of its --help.
-foreach(page man8/dnsd.8 man8/geoipd.8 man8/dnsdctl.8 man8/geoipctl.8 man5/dnsd.toml.5)
+foreach(page man8/dnsd.8 man8/geoipd.8 man8/dnsdctl.8 man8/geoipctl.8 man8/redirectd.8
+             man5/dnsd.toml.5)
   set(f ${root}/share/man/${page})
   if(NOT EXISTS ${f})
     message(FATAL_ERROR "not installed: share/man/${page}")

@@ -43,6 +43,8 @@ struct EdgeNode {
     bool admin_up = true;        // "down" in the config takes it out from the start
     CheckConfig check;
     bool own_check = false;  // `check = {...}` on the node itself (beats a map's default)
+    // Where HTTP clients are sent (redirectd): "https://fra1.cdn.example.net".
+    std::string http_base;
     int line = 0;
 };
 

@@ -168,6 +168,11 @@ const std::vector<Key<EdgeNode>>& node_keys() {
             "weight", [](auto& n) -> auto& { return n.weight; }, 1, 1000000,
             "Capacity: nodes of equal entry weight share clients in this "
             "proportion"),
+        config::string<EdgeNode>(
+            "http_base", [](auto& n) -> auto& { return n.http_base; },
+            "Where redirectd sends HTTP clients of this node: scheme, host and optional port "
+            "(\"https://fra1.cdn.example.net\"), the request's path and query appended; dnsd "
+            "does not use it"),
         config::choice<EdgeNode>(
             "admin", [](auto& n) -> auto& { return n.admin_up; },
             std::vector<std::pair<const char*, bool>>{{"up", true}, {"down", false}, {"", true}},
@@ -349,6 +354,8 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
         config::read_table<EdgeNode>(*t, node_keys(), node, Source{r.file()}, "[[nodes]]",
                                      kNodeKeysInCode);
         if (!t->get("name")) r.fail(item, "missing name");
+        if (std::string why; !node.http_base.empty() && !valid_http_base(node.http_base, why))
+            r.fail(*t->get("http_base"), "http_base = \"" + node.http_base + "\": " + why);
         node.name_hash = common::fnv1a(node.name);
         // (Names are words in the admin and external state files.)
         if (node.name.empty() || node.name.find_first_of(": \t\r\n#") != std::string::npos)
@@ -438,6 +445,39 @@ const char* warmup_name(HealthSettings::Warmup w) {
             return "down";
     }
     return "?";
+}
+
+bool valid_http_base(const std::string& base, std::string& why) {
+    std::size_t at = 0;
+    if (base.rfind("http://", 0) == 0) {
+        at = 7;
+    } else if (base.rfind("https://", 0) == 0) {
+        at = 8;
+    } else {
+        why = "expected http:// or https:// and a host";
+        return false;
+    }
+    const std::size_t slash = base.find('/', at);
+    const std::string authority = base.substr(at, slash == std::string::npos ? slash : slash - at);
+    if (authority.empty()) {
+        why = "no host after the scheme";
+        return false;
+    }
+    for (char c : base)
+        if (static_cast<unsigned char>(c) <= ' ' || c == '?' || c == '#' || c == '"' || c == '<' ||
+            c == '>' || c == '\\' || static_cast<unsigned char>(c) >= 0x7f) {
+            why = "a space, control character, query or fragment is not allowed";
+            return false;
+        }
+    if (authority.find('@') != std::string::npos) {
+        why = "no user information (@) in a redirect target";
+        return false;
+    }
+    if (slash != std::string::npos && base.back() == '/') {
+        why = "no trailing '/': the request's path (which starts with one) is appended";
+        return false;
+    }
+    return true;
 }
 
 std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& path,

@@ -26,6 +26,10 @@ inline namespace redirect {
 std::optional<EdgeSet> load_edges(const toml::table& root, const std::string& path,
                                   std::string& error);
 
+// "https://fra1.cdn.example.net:8443" or "http://192.0.2.10" (a path prefix
+// may follow): what a redirect's Location starts with; false with `why`.
+bool valid_http_base(const std::string& base, std::string& why);
+
 // The schema reference of [geoip], [health], checks, [[nodes]] and
 // [[redirects]] (part of config_reference() and config_manual()).
 std::string edges_reference(config::Format format);

@@ -238,8 +238,9 @@ const std::vector<Key<ZoneConfig>>& zone_keys() {
     return keys;
 }
 
+// "http" is redirectd's (the HTTP redirector reads the same file).
 const char* const kTopLevel[] = {"server", "zones",  "nodes", "maps", "redirects",
-                                 "geoip",  "health", "rrl",   "keys"};
+                                 "geoip",  "health", "rrl",   "keys", "http"};
 
 struct KeyConfig {
     std::string name, algorithm = "hmac-sha256", secret;
@@ -366,7 +367,8 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
             if (!known)
                 src.fail(v, "unknown key '" + std::string(k.str()) +
                                 "' in the top level (expected [server], [[zones]], [[nodes]], "
-                                "[maps.NAME], [[redirects]], [geoip], [health], [rrl], [[keys]])");
+                                "[maps.NAME], [[redirects]], [geoip], [health], [rrl], [[keys]], "
+                                "[http])");
         }
         const toml::table& s = section(root, "server", src);
         config::read_table<Config>(s, server_keys(), c, src, "[server]");

@@ -117,8 +117,8 @@ admin = "down"
               std::string::npos)
         << error;
     EXPECT_FALSE(load("[[nodes]]\nname = \"a\"\nipv4 = [\"192.0.2.1\"]\nwieght = 5\n", error));
-    EXPECT_NE(error.find(":4: unknown key 'wieght' in [[nodes]] (known: name, weight, admin, "
-                         "ipv4, ipv6, check)"),
+    EXPECT_NE(error.find(":4: unknown key 'wieght' in [[nodes]] (known: name, weight, "
+                         "http_base, admin, ipv4, ipv6, check)"),
               std::string::npos)
         << error;
 }

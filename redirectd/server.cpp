@@ -1,0 +1,357 @@
+#include "redirectd/server.hpp"
+
+#include <utility>  // before Asio, which uses std::exchange without it
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <optional>
+
+#include "common/log.hpp"
+#include "common/metrics_server.hpp"
+
+namespace signpost::redirectd {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::uint32_t Counters::slot(const std::string& node) {
+    std::lock_guard lock(mu_);
+    auto it = slots_.find(node);
+    if (it != slots_.end()) return it->second;
+    if (slots_.size() + 1 >= kNodeSlots) return kNodeSlots - 1;
+    const auto s = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace(node, s);
+    return s;
+}
+
+void Counters::render(std::string& out) const {
+    auto metric = [&](const char* name, const char* type, const char* help, auto value) {
+        out += std::string("# HELP signpost_redirectd_") + name + " " + help +
+               "\n# TYPE signpost_redirectd_" + name + " " + type + "\nsignpost_redirectd_" + name +
+               " " + std::to_string(value) + "\n";
+    };
+    metric("requests_total", "counter", "HTTP requests answered (any status)", requests.load());
+    metric("redirects_total", "counter", "requests answered with a redirect", redirects.load());
+    metric("head_requests_total", "counter", "HEAD requests (answered like GET, no body)",
+           head.load());
+    metric("bad_requests_total", "counter", "malformed requests answered 400", bad_request.load());
+    metric("method_not_allowed_total", "counter", "methods other than GET and HEAD (405)",
+           method_not_allowed.load());
+    metric("misdirected_total", "counter", "requests for hosts not configured (421)",
+           misdirected.load());
+    metric("header_too_large_total", "counter", "requests over max_header_bytes (431)",
+           header_too_large.load());
+    metric("unavailable_total", "counter", "requests no node could take (503)", unavailable.load());
+    metric("connections_accepted_total", "counter", "TCP connections accepted", accepted.load());
+    metric("connections_refused_total", "counter", "connections closed at once: max_connections",
+           refused_total.load());
+    metric("connections_refused_per_client_total", "counter",
+           "connections closed at once: max_per_client", refused_per_client.load());
+    metric("idle_closed_total", "counter", "connections closed after idle_timeout_ms",
+           idle_closed.load());
+    metric("header_timeouts_total", "counter",
+           "connections closed because a request header was not complete in header_timeout_ms",
+           header_timeouts.load());
+    metric("connections_open", "gauge", "open connections", open.load());
+    out +=
+        "# HELP signpost_redirectd_redirects_by_tier_total redirects by the tier that decided "
+        "them\n# TYPE signpost_redirectd_redirects_by_tier_total counter\n";
+    for (dnsd::Tier t :
+         {dnsd::Tier::kCidr, dnsd::Tier::kAsn, dnsd::Tier::kCountry, dnsd::Tier::kContinent,
+          dnsd::Tier::kDefault, dnsd::Tier::kFallback, dnsd::Tier::kFailOpen})
+        out += std::string("signpost_redirectd_redirects_by_tier_total{tier=\"") +
+               dnsd::tier_name(t) + "\"} " +
+               std::to_string(by_tier[static_cast<std::size_t>(t)].load()) + "\n";
+    out +=
+        "# HELP signpost_redirectd_redirects_by_node_total redirects by the node sent to\n"
+        "# TYPE signpost_redirectd_redirects_by_node_total counter\n";
+    std::lock_guard lock(mu_);
+    for (const auto& [name, s] : slots_)
+        out += "signpost_redirectd_redirects_by_node_total{node=" + common::label_value(name) +
+               "} " + std::to_string(by_node[s].load()) + "\n";
+}
+
+struct Server::Impl {
+    Impl(const HttpConfig& c, common::Snapshot<RedirectState>& s,
+         common::Snapshot<dnsd::HealthState>& h, Counters& k)
+        : config(c), state(s), health(h), counters(k) {}
+
+    HttpConfig config;  // the startup settings (sockets, limits)
+    common::Snapshot<RedirectState>& state;
+    common::Snapshot<dnsd::HealthState>& health;
+    Counters& counters;
+    net::io_context ioc;
+    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+    std::vector<std::thread> threads;
+    std::mutex clients_mu;
+    std::map<common::IpAddress, unsigned> per_client;
+
+    void accept(tcp::acceptor& a);
+    void release(const common::IpAddress& ip) {
+        std::lock_guard lock(clients_mu);
+        auto it = per_client.find(ip);
+        if (it != per_client.end() && --it->second == 0) per_client.erase(it);
+    }
+};
+
+namespace {
+
+std::string_view sv(beast::string_view s) {
+    return {s.data(), s.size()};
+}
+
+common::IpAddress to_ip(const net::ip::address& a) {
+    if (a.is_v4()) return common::IpAddress::v4(a.to_v4().to_uint());
+    const auto b = a.to_v6().to_bytes();
+    return common::IpAddress::from_bytes(common::Family::kV6, b.data()).unmapped();
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+  public:
+    Session(tcp::socket&& s, Server::Impl& srv, common::IpAddress peer)
+        : stream_(std::move(s)),
+          buffer_(srv.config.max_header_bytes + 1024),
+          srv_(srv),
+          peer_(peer) {}
+    ~Session() {
+        --srv_.counters.open;
+        srv_.release(peer_);
+    }
+    void start() { wait_request(); }
+
+  private:
+    // Until the next request's first byte: the idle deadline.
+    void wait_request() {
+        if (buffer_.size() > 0) return read_header();  // pipelined: already here
+        stream_.expires_after(std::chrono::milliseconds(srv_.config.idle_timeout_ms));
+        stream_.async_read_some(buffer_.prepare(std::min<std::size_t>(4096, buffer_.max_size())),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                    if (ec) {
+                                        if (ec == beast::error::timeout)
+                                            ++self->srv_.counters.idle_closed;
+                                        return self->close();
+                                    }
+                                    self->buffer_.commit(n);
+                                    self->read_header();
+                                });
+    }
+
+    // The request, from its first byte: the header deadline.
+    void read_header() {
+        parser_.emplace();
+        parser_->header_limit(srv_.config.max_header_bytes);
+        parser_->body_limit(64 * 1024);
+        stream_.expires_after(std::chrono::milliseconds(srv_.config.header_timeout_ms));
+        http::async_read(
+            stream_, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec == http::error::end_of_stream || ec == net::error::eof ||
+            ec == net::error::connection_reset)
+            return close();
+        if (ec == beast::error::timeout) {
+            ++srv_.counters.header_timeouts;
+            return close();
+        }
+        if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+            ++srv_.counters.header_too_large;
+            return error(http::status::request_header_fields_too_large,
+                         "the request header is larger than this server takes");
+        }
+        if (ec == http::error::body_limit) {
+            ++srv_.counters.bad_request;
+            return error(http::status::payload_too_large, "a redirect request has no body");
+        }
+        if (ec) {
+            ++srv_.counters.bad_request;
+            return error(http::status::bad_request, "malformed request: " + ec.message());
+        }
+        handle(parser_->get());
+    }
+
+    void handle(const http::request<http::string_body>& req) {
+        ++srv_.counters.requests;
+        const bool head = req.method() == http::verb::head;
+        if (req.method() != http::verb::get && !head) {
+            ++srv_.counters.method_not_allowed;
+            res_ = make(http::status::method_not_allowed, "only GET and HEAD are redirected\n",
+                        req.version(), false);
+            res_.set(http::field::allow, "GET, HEAD");
+            return send(req.keep_alive());
+        }
+        const auto host_it = req.find(http::field::host);
+        if (host_it == req.end() && req.version() >= 11) {
+            ++srv_.counters.bad_request;
+            return error(http::status::bad_request, "HTTP/1.1 needs a Host header", req.version());
+        }
+        const std::string host =
+            host_it == req.end() ? std::string() : host_name(sv(host_it->value()));
+        const auto st = srv_.state.load();
+        const auto hs = srv_.health.load();
+        const dnsd::HealthState* h = health_.get(hs, st->edges);
+        const common::IpAddress client =
+            client_address(peer_, field(req, http::field::forwarded), field(req, "X-Forwarded-For"),
+                           st->config->trusted_proxies);
+        static thread_local std::uint64_t rr = 0;
+        const Outcome o = decide_request(*st, h->view, host, sv(req.target()), client, rr++);
+        if (o.status == 421) ++srv_.counters.misdirected;
+        if (o.status == 400) ++srv_.counters.bad_request;
+        if (o.status == 503) ++srv_.counters.unavailable;
+        if (o.location.empty()) {
+            res_ = make(static_cast<http::status>(o.status), o.why + "\n", req.version(), head);
+            if (o.status == 503) res_.set(http::field::retry_after, "5");
+            return send(req.keep_alive());
+        }
+        ++srv_.counters.redirects;
+        if (head) ++srv_.counters.head;
+        ++srv_.counters.by_tier[static_cast<std::size_t>(o.tier)];
+        if (static_cast<std::size_t>(o.node) < st->node_slots.size())
+            ++srv_.counters.by_node[st->node_slots[o.node]];
+        res_ = make(static_cast<http::status>(o.status), o.why + "\n", req.version(), head);
+        res_.set(http::field::location, o.location);
+        res_.set(http::field::cache_control, "private, max-age=" + std::to_string(o.ttl));
+        send(req.keep_alive());
+    }
+
+    static std::string_view field(const http::request<http::string_body>& req, http::field f) {
+        const auto it = req.find(f);
+        return it == req.end() ? std::string_view() : sv(it->value());
+    }
+    static std::string_view field(const http::request<http::string_body>& req, const char* name) {
+        const auto it = req.find(name);
+        return it == req.end() ? std::string_view() : sv(it->value());
+    }
+
+    static http::response<http::string_body> make(http::status s, std::string body,
+                                                  unsigned version, bool head) {
+        http::response<http::string_body> r{s, version};
+        r.set(http::field::server, "signpost-redirectd");
+        r.set(http::field::content_type,
+              s == http::status::found || s == http::status::moved_permanently ||
+                      s == http::status::temporary_redirect || s == http::status::permanent_redirect
+                  ? "text/html; charset=utf-8"
+                  : "text/plain; charset=utf-8");
+        r.content_length(body.size());
+        if (!head) r.body() = std::move(body);  // HEAD: the same length, no body
+        return r;
+    }
+
+    // An error the connection cannot continue after (its framing is lost).
+    void error(http::status s, const std::string& why, unsigned version = 11) {
+        res_ = make(s, why + "\n", version, false);
+        send(false);
+    }
+
+    void send(bool keep_alive) {
+        res_.keep_alive(keep_alive);
+        stream_.expires_after(std::chrono::milliseconds(srv_.config.idle_timeout_ms));
+        http::async_write(
+            stream_, res_,
+            [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                if (ec || !keep_alive) return self->close();
+                self->wait_request();
+            });
+    }
+
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.socket().close(ec);
+    }
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    http::response<http::string_body> res_;
+    Server::Impl& srv_;
+    common::IpAddress peer_;
+    dnsd::HealthFor health_;
+};
+
+}  // namespace
+
+void Server::Impl::accept(tcp::acceptor& a) {
+    a.async_accept(net::make_strand(ioc), [this, &a](beast::error_code ec, tcp::socket s) {
+        if (ec == net::error::operation_aborted) return;
+        if (!ec) {
+            beast::error_code e2;
+            const auto ep = s.remote_endpoint(e2);
+            const common::IpAddress ip = e2 ? common::IpAddress{} : to_ip(ep.address());
+            bool ok = true;
+            {
+                std::lock_guard lock(clients_mu);
+                if (static_cast<std::uint64_t>(counters.open.load()) >= config.max_connections) {
+                    ++counters.refused_total;
+                    ok = false;
+                } else if (per_client[ip] >= config.max_per_client) {
+                    ++counters.refused_per_client;
+                    ok = false;
+                } else {
+                    ++per_client[ip];
+                    ++counters.open;
+                }
+                if (!ok && per_client[ip] == 0) per_client.erase(ip);
+            }
+            if (ok) {
+                ++counters.accepted;
+                s.set_option(tcp::no_delay(true), e2);
+                std::make_shared<Session>(std::move(s), *this, ip)->start();
+            } else {
+                s.close(e2);
+            }
+        }
+        accept(a);
+    });
+}
+
+Server::Server(const HttpConfig& startup, common::Snapshot<RedirectState>& state,
+               common::Snapshot<dnsd::HealthState>& health, Counters& counters)
+    : impl_(std::make_unique<Impl>(startup, state, health, counters)) {}
+
+Server::~Server() {
+    stop();
+}
+
+bool Server::bind(std::string& error) {
+    for (const auto& l : impl_->config.listen) {
+        beast::error_code ec;
+        const auto addr = net::ip::make_address(l.address.to_string(), ec);
+        auto a = std::make_unique<tcp::acceptor>(impl_->ioc);
+        const tcp::endpoint ep(addr, l.port);
+        if (!ec) a->open(ep.protocol(), ec);
+        if (!ec) a->set_option(net::socket_base::reuse_address(true), ec);
+        if (!ec && addr.is_v6()) a->set_option(net::ip::v6_only(true), ec);
+        if (!ec) a->bind(ep, ec);
+        if (!ec) a->listen(4096, ec);
+        if (ec) {
+            error = "listen on " + l.address.to_string() + " port " + std::to_string(l.port) +
+                    ": " + ec.message();
+            return false;
+        }
+        SP_LOG_INFO("listening on %s port %u (HTTP)", l.address.to_string().c_str(),
+                    static_cast<unsigned>(a->local_endpoint().port()));
+        impl_->acceptors.push_back(std::move(a));
+    }
+    return true;
+}
+
+void Server::start(unsigned threads) {
+    for (auto& a : impl_->acceptors) impl_->accept(*a);
+    for (unsigned i = 0; i < threads; ++i)
+        impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+}
+
+void Server::stop() {
+    if (!impl_ || impl_->threads.empty()) return;
+    impl_->ioc.stop();
+    for (auto& t : impl_->threads) t.join();
+    impl_->threads.clear();
+}
+
+}  // namespace signpost::redirectd
