@@ -60,9 +60,9 @@ void Counters::render(std::string& out) const {
     out +=
         "# HELP signpost_redirectd_redirects_by_tier_total redirects by the tier that decided "
         "them\n# TYPE signpost_redirectd_redirects_by_tier_total counter\n";
-    for (dnsd::Tier t :
-         {dnsd::Tier::kCidr, dnsd::Tier::kAsn, dnsd::Tier::kCountry, dnsd::Tier::kContinent,
-          dnsd::Tier::kDefault, dnsd::Tier::kFallback, dnsd::Tier::kFailOpen})
+    for (dnsd::Tier t : {dnsd::Tier::kCidr, dnsd::Tier::kAsn, dnsd::Tier::kNearest,
+                         dnsd::Tier::kCountry, dnsd::Tier::kContinent, dnsd::Tier::kDefault,
+                         dnsd::Tier::kFallback, dnsd::Tier::kFailOpen})
         out += std::string("signpost_redirectd_redirects_by_tier_total{tier=\"") +
                dnsd::tier_name(t) + "\"} " +
                std::to_string(by_tier[static_cast<std::size_t>(t)].load()) + "\n";

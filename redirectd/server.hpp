@@ -32,7 +32,8 @@ struct Counters {
     std::atomic<std::uint64_t> accepted{0}, refused_total{0}, refused_per_client{0};
     std::atomic<std::uint64_t> idle_closed{0}, header_timeouts{0};
     std::atomic<std::int64_t> open{0};
-    std::array<std::atomic<std::uint64_t>, 8> by_tier{};  // dnsd::Tier
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(dnsd::Tier::kNone) + 1>
+        by_tier{};  // dnsd::Tier
     // By node name: a slot per name, given the first time a state names it.
     static constexpr std::size_t kNodeSlots = 4096;
     std::array<std::atomic<std::uint64_t>, kNodeSlots> by_node{};

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <string>
 #include <unordered_map>
 
@@ -19,6 +21,8 @@ const char* tier_name(Tier t) {
             return "cidr";
         case Tier::kAsn:
             return "asn";
+        case Tier::kNearest:
+            return "nearest";
         case Tier::kCountry:
             return "country";
         case Tier::kContinent:
@@ -46,7 +50,7 @@ Uint128 last_address(Family f) {
 
 // The map entries a table fact leads to.
 struct FactSteps {
-    Chain::Step asn, country, continent;
+    Chain::Step asn, nearest, country, continent;
 };
 
 // The overrides of one family as segments partitioning the space: each
@@ -101,7 +105,7 @@ std::vector<std::pair<Uint128, int>> override_segments(const GeoMap& m, Family f
 
 struct ChainKey {
     int cidr;
-    const MapEntry* e[3];
+    const MapEntry* e[4];
     bool operator==(const ChainKey&) const = default;
 };
 struct ChainKeyHash {
@@ -113,6 +117,47 @@ struct ChainKeyHash {
 };
 
 }  // namespace
+
+double distance_km(double lat1, double lon1, double lat2, double lon2) {
+    constexpr double kRadius = 6371.0088, kRad = 3.14159265358979323846 / 180;
+    const double dlat = (lat2 - lat1) * kRad, dlon = (lon2 - lon1) * kRad;
+    const double a =
+        std::sin(dlat / 2) * std::sin(dlat / 2) +
+        std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlon / 2) * std::sin(dlon / 2);
+    return 2 * kRadius * std::asin(std::min(1.0, std::sqrt(a)));
+}
+
+bool usable_location(const common::GeoTableFact& f) {
+    return (f.flags & common::GeoTableFact::kHasLocation) &&
+           !(f.latitude == 0 && f.longitude == 0) && f.latitude >= -90 && f.latitude <= 90 &&
+           f.longitude >= -180 && f.longitude <= 180;
+}
+
+MapEntry nearest_entry(const NearestConfig& n, double lat, double lon) {
+    // Weights make the failover order (higher first); nodes within the
+    // margin of a band's nearest share its weight, and so its clients, by
+    // capacity (the pick's rendezvous hashing). Distances are rounded to a
+    // metre so that the same place always gives the same order.
+    std::vector<std::pair<double, std::uint32_t>> by_distance;
+    for (const auto& node : n.nodes) {
+        const double d = std::round(distance_km(lat, lon, node.latitude, node.longitude) * 1000);
+        if (n.radius_km > 0 && d > n.radius_km * 1000) continue;
+        by_distance.emplace_back(d, node.node);
+    }
+    std::sort(by_distance.begin(), by_distance.end());
+    if (by_distance.size() > n.candidates) by_distance.resize(n.candidates);
+    MapEntry e;
+    std::uint32_t weight = 1000000;
+    double band = by_distance.empty() ? 0 : by_distance.front().first;
+    for (const auto& [d, node] : by_distance) {
+        if (d > band + n.margin_km * 1000) {
+            --weight;
+            band = d;
+        }
+        e.members.push_back({node, weight});
+    }
+    return e;
+}
 
 void CompiledMap::index_v4(const std::vector<R4>& r, std::vector<std::uint32_t>& index) {
     index =
@@ -165,6 +210,10 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
 
     // What each fact of the table leads to in this map, found once per fact.
     std::vector<FactSteps> facts(t ? t->fact_count() : 0);
+    // The nearest tier: one entry per distinct ordering of the pool, so
+    // that facts (and so ranges) with the same ordering share one chain.
+    std::map<std::vector<std::pair<std::uint32_t, std::uint32_t>>, const MapEntry*> orderings;
+    if (map.has_nearest) cm.nearest_ = std::make_shared<std::deque<MapEntry>>();
     for (std::size_t i = 0; i < facts.size(); ++i) {
         const auto& f = t->fact(static_cast<std::uint32_t>(i));
         auto& s = facts[i];
@@ -178,12 +227,26 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
             if (auto it = map.continent.find(std::string(f.continent, 2));
                 it != map.continent.end())
                 s.continent = {Tier::kContinent, &it->second, nullptr, 0, &it->first};
+        if (map.has_nearest && usable_location(f)) {
+            MapEntry e = nearest_entry(map.nearest, f.latitude, f.longitude);
+            if (!e.members.empty()) {
+                std::vector<std::pair<std::uint32_t, std::uint32_t>> key;
+                for (const auto& m : e.members) key.emplace_back(m.node, m.weight);
+                auto [it, added] = orderings.try_emplace(std::move(key), nullptr);
+                if (added) {
+                    cm.nearest_->push_back(std::move(e));
+                    it->second = &cm.nearest_->back();
+                }
+                s.nearest = {Tier::kNearest, it->second, nullptr, 0, nullptr};
+            }
+        }
     }
     static const FactSteps kNone;
 
     std::unordered_map<ChainKey, std::uint32_t, ChainKeyHash> interned;
     auto chain_of = [&](const FactSteps& fs, int cidr) -> std::uint32_t {
-        const ChainKey key{cidr, {fs.asn.entry, fs.country.entry, fs.continent.entry}};
+        const ChainKey key{cidr,
+                           {fs.asn.entry, fs.nearest.entry, fs.country.entry, fs.continent.entry}};
         auto [it, added] = interned.try_emplace(key, 0);
         if (!added) return it->second;
         Chain c;
@@ -191,8 +254,13 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
             const auto& [prefix, entry] = map.cidr[static_cast<std::size_t>(cidr)];
             c.steps[c.size++] = {Tier::kCidr, &entry, &prefix, 0, nullptr};
         }
-        for (const Chain::Step* s : {&fs.asn, &fs.country, &fs.continent})
+        for (const auto& tier : map.tiers) {
+            const Chain::Step* s = tier == "asn"       ? &fs.asn
+                                   : tier == "nearest" ? &fs.nearest
+                                   : tier == "country" ? &fs.country
+                                                       : &fs.continent;
             if (s->entry) c.steps[c.size++] = *s;
+        }
         c.steps[c.size++] = {Tier::kDefault, &map.default_entry, nullptr, 0, nullptr};
         it->second = static_cast<std::uint32_t>(cm.chains_.size());
         cm.chains_.push_back(c);

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -21,7 +22,17 @@
 namespace signpost::dnsd {
 inline namespace redirect {
 
-enum class Tier { kCidr, kAsn, kCountry, kContinent, kDefault, kFallback, kFailOpen, kNone };
+enum class Tier {
+    kCidr,
+    kAsn,
+    kNearest,
+    kCountry,
+    kContinent,
+    kDefault,
+    kFallback,
+    kFailOpen,
+    kNone
+};
 const char* tier_name(Tier t);
 
 // The entries one range of clients walks, most specific first.
@@ -33,7 +44,7 @@ struct Chain {
         std::uint32_t asn = 0;                 // kAsn
         const std::string* code = nullptr;     // kCountry, kContinent: the map's key
     };
-    std::array<Step, 5> steps;
+    std::array<Step, 6> steps;
     std::uint8_t size = 0;
 };
 
@@ -60,6 +71,8 @@ class CompiledMap {
         return f == common::Family::kV4 ? v4_.size() : v6_.size();
     }
     std::size_t chains() const { return chains_.size(); }
+    // The nearest tier's entries: one per distinct ordering of the pool.
+    std::size_t nearest_entries() const { return nearest_ ? nearest_->size() : 0; }
     std::size_t memory_bytes() const;
 
   private:
@@ -90,6 +103,9 @@ class CompiledMap {
     std::vector<int> alias_cidr_;
     std::vector<std::vector<std::uint32_t>> alias_chains_;
     std::vector<Chain> chains_;
+    // The nearest tier's entries (chains point into them; shared, so that a
+    // copy of this map points into the same).
+    std::shared_ptr<std::deque<MapEntry>> nearest_;
     std::vector<R4> v4_;
     std::vector<R6> v6_;
     // For each value of the top 16 bits, the range holding the first address
@@ -110,6 +126,14 @@ struct Decisions {
     std::vector<CompiledMap> maps;                  // in EdgeSet::maps order
     double compile_ms = 0;
 };
+
+// Great-circle distance in kilometres (haversine, mean Earth radius).
+double distance_km(double lat1, double lon1, double lat2, double lon2);
+// Whether a geo fact's coordinates can be used: 0,0 is GeoIP's "somewhere"
+// (it puts clients in the sea off West Africa), so it counts as unknown.
+bool usable_location(const common::GeoTableFact& f);
+// The nearest tier's entry for a client at lat, lon (empty: no node in range).
+MapEntry nearest_entry(const NearestConfig& n, double lat, double lon);
 
 std::shared_ptr<const Decisions> compile_decisions(const EdgeSet& edges,
                                                    std::shared_ptr<const common::GeoTable> table);

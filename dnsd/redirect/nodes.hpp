@@ -45,6 +45,9 @@ struct EdgeNode {
     bool own_check = false;  // `check = {...}` on the node itself (beats a map's default)
     // Where HTTP clients are sent (redirectd): "https://fra1.cdn.example.net".
     std::string http_base;
+    // Where the node is (a map's nearest tier measures from here).
+    bool has_location = false;
+    double latitude = 0, longitude = 0;
     int line = 0;
 };
 
@@ -60,6 +63,23 @@ struct MapEntry {
     int line = 0;
 };
 
+// A map's nearest tier: for a client whose geo facts have coordinates, the
+// pool's nodes by great-circle distance, nearest first: those within
+// margin_km of the nearest share its rank (by capacity), the next ones
+// follow as a failover list; only nodes within radius_km (0: any), at most
+// `candidates` of them.
+struct NearestConfig {
+    struct Node {
+        std::uint32_t node;  // into EdgeSet::nodes
+        double latitude, longitude;
+    };
+    std::vector<Node> nodes;
+    double margin_km = 50;
+    double radius_km = 0;
+    std::uint32_t candidates = 3;
+    int line = 0;
+};
+
 struct GeoMap {
     std::string name;
     std::string file;  // where it was defined
@@ -69,11 +89,18 @@ struct GeoMap {
     std::unordered_map<std::string, MapEntry> country;    // "DE"
     std::unordered_map<std::string, MapEntry> continent;  // "EU"
     MapEntry default_entry;
+    bool has_nearest = false;
+    NearestConfig nearest;
+    // The order of the geo tiers between the CIDR overrides (first) and the
+    // default (last): "asn", "nearest", "country", "continent" by default.
+    std::vector<std::string> tiers{"asn", "nearest", "country", "continent"};
     // `check = {...}` on the map: the check of its nodes that have none of their own.
     bool has_check = false;
     CheckConfig check;
     int check_line = 0;
-    bool needs_geo() const { return !asn.empty() || !country.empty() || !continent.empty(); }
+    bool needs_geo() const {
+        return !asn.empty() || !country.empty() || !continent.empty() || has_nearest;
+    }
 };
 
 struct RedirectConfig {

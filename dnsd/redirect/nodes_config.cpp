@@ -183,7 +183,7 @@ const std::vector<Key<EdgeNode>>& node_keys() {
 
 // Keys a table has beyond its rows, read by code here (lists of nodes and
 // addresses, nested tables): for unknown-key errors and the reference.
-const std::vector<std::string> kNodeKeysInCode = {"ipv4", "ipv6", "check"};
+const std::vector<std::string> kNodeKeysInCode = {"ipv4", "ipv6", "check", "latitude", "longitude"};
 const std::vector<std::string> kRedirectKeysInCode = {"fallback"};
 
 class Reader {
@@ -203,6 +203,15 @@ class Reader {
             fail(*n, std::string(key) + " = " + describe(*n) + ": expected an integer " +
                          std::to_string(lo) + ".." + std::to_string(hi));
         return static_cast<std::uint32_t>(v->get());
+    }
+    // A distance in kilometres, 0..20,040 (half the Earth's circumference).
+    double km(const toml::table& t, const char* key, double def) const {
+        const toml::node* n = t.get(key);
+        if (!n) return def;
+        const auto v = n->value<double>();
+        if (!v || *v < 0 || *v > 20040)
+            fail(*n, std::string(key) + " = " + describe(*n) + ": expected kilometres, 0..20040");
+        return *v;
     }
     std::string string(const toml::table& t, const char* key, bool required) const {
         const toml::node* n = t.get(key);
@@ -257,8 +266,47 @@ class Reader {
         GeoMap g;
         g.name = name;
         g.file = file_;
-        known(t, {"file", "default", "cidr", "asn", "country", "continent", "check"},
-              ("map " + name).c_str());
+        known(
+            t,
+            {"file", "default", "cidr", "asn", "country", "continent", "check", "nearest", "tiers"},
+            ("map " + name).c_str());
+        if (const toml::node* n = t.get("nearest")) {
+            const auto* nt = n->as_table();
+            if (!nt)
+                fail(*n,
+                     "nearest: expected a table like { nodes = [\"fra1\", \"mad1\"], "
+                     "margin_km = 50 }");
+            known(*nt, {"nodes", "margin_km", "radius_km", "candidates"}, "nearest");
+            g.has_nearest = true;
+            g.nearest.line = line_of(*n);
+            const toml::node* list = nt->get("nodes");
+            if (!list) fail(*n, "nearest: needs nodes = [...], the pool sorted by distance");
+            for (const auto& m : entry(*list).members) {
+                const auto& node = e_.nodes[m.node];
+                if (!node.has_location)
+                    fail(*list, "nearest: node " + node.name + " (line " +
+                                    std::to_string(node.line) + ") has no latitude and longitude");
+                g.nearest.nodes.push_back({m.node, node.latitude, node.longitude});
+            }
+            g.nearest.margin_km = km(*nt, "margin_km", g.nearest.margin_km);
+            g.nearest.radius_km = km(*nt, "radius_km", g.nearest.radius_km);
+            g.nearest.candidates = integer(*nt, "candidates", g.nearest.candidates, 1, 16);
+        }
+        if (const toml::node* n = t.get("tiers")) {
+            const auto* arr = n->as_array();
+            std::vector<std::string> order;
+            for (std::size_t i = 0; arr && i < arr->size(); ++i)
+                if (const auto* s = (*arr)[i].as_string()) order.push_back(s->get());
+            std::vector<std::string> sorted = order;
+            std::sort(sorted.begin(), sorted.end());
+            const std::vector<std::string> want{"asn", "continent", "country", "nearest"};
+            if (!arr || order.size() != arr->size() || sorted != want)
+                fail(*n,
+                     "tiers: expected the order of \"asn\", \"nearest\", \"country\" and "
+                     "\"continent\", each once (CIDR overrides come first, the default "
+                     "last)");
+            g.tiers = order;
+        }
         const toml::node* def = t.get("default");
         if (!def) throw Problem{file_, line_of(t), "map " + name + " has no default = [...]"};
         g.default_entry = entry(*def);
@@ -367,6 +415,21 @@ void read_nodes(Reader& r, const toml::table& root, EdgeSet& e) {
                 r.fail(*c, "check: expected a table like { type = \"http\", port = 8080 }");
             node.check = read_check(r, *c->as_table(), defaults);
             node.own_check = true;
+        }
+        // Where it is, for nearest tiers: both coordinates or neither.
+        const toml::node* lat = t->get("latitude");
+        const toml::node* lon = t->get("longitude");
+        if (lat || lon) {
+            if (!lat || !lon)
+                r.fail(item, "node " + node.name + ": latitude and longitude go together");
+            const auto la = lat->value<double>(), lo = lon->value<double>();
+            if (!la || *la < -90 || *la > 90)
+                r.fail(*lat, "latitude = " + describe(*lat) + ": expected degrees, -90..90");
+            if (!lo || *lo < -180 || *lo > 180)
+                r.fail(*lon, "longitude = " + describe(*lon) + ": expected degrees, -180..180");
+            node.has_location = true;
+            node.latitude = *la;
+            node.longitude = *lo;
         }
         for (const char* fam : {"ipv4", "ipv6"}) {
             const toml::node* a = t->get(fam);
@@ -581,14 +644,20 @@ std::string edges_reference(config::Format format) {
     s += config::reference<EdgeNode>(
         "[[nodes]]",
         "One table per edge node. Also `ipv4 = [...]` and `ipv6 = [...]` (at least one "
-        "address in all) and `check = { ... }`.",
+        "address in all), `check = { ... }`, and `latitude = 50.11` with `longitude = 8.68` "
+        "(degrees) for a map's nearest tier.",
         node_keys(), EdgeNode{}, format);
     s += config::reference<RedirectConfig>(
         "[[redirects]]",
         "One table per redirect name. Also `fallback = [\"NODE\", \"NODE:WEIGHT\", ...]`: the "
         "pool answered by weighted round robin while no geo table has arrived (default: the "
         "map's default entry). Maps (`[maps.NAME]`, or a file of their own) are lists of nodes "
-        "by `cidr`, `asn`, `country`, `continent` and `default`: see the README.",
+        "by `cidr`, `asn`, `country`, `continent` and `default`, and may order a pool by "
+        "distance: `nearest = { nodes = [...], margin_km = 50, radius_km = 0, candidates = 3 }` "
+        "(nodes with a location; clients whose geo facts have coordinates other than 0,0), "
+        "placed among the tiers by `tiers = [\"asn\", \"nearest\", \"country\", "
+        "\"continent\"]` (that order by default; CIDR overrides are always first, the default "
+        "last): see the README.",
         redirect_keys(), RedirectConfig{}, format);
     return s;
 }

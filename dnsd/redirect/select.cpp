@@ -138,6 +138,8 @@ std::string step_name(const Chain::Step& s) {
         case Tier::kCountry:
         case Tier::kContinent:
             return *s.code;
+        case Tier::kNearest:
+            return "nearest";
         default:
             return "default";
     }

@@ -404,6 +404,36 @@ std::string ControlServer::explain(std::string_view args) {
             (geo.continent.empty() ? "-" : std::string(geo.continent)) + ", AS" +
             std::to_string(geo.asn) + (geo.as_org.empty() ? "" : " " + std::string(geo.as_org)) +
             " (table generation " + std::to_string(geo.generation) + ")");
+        const GeoMap& gm = redirect->map();
+        if (gm.has_nearest) {
+            char buf[96];
+            const bool usable = geo.has_location && !(geo.latitude == 0 && geo.longitude == 0);
+            if (!usable) {
+                add(std::string("nearest: ") +
+                    (geo.has_location ? "coordinates 0, 0 count as unknown"
+                                      : "the client has no coordinates") +
+                    ": the tier is passed");
+            } else {
+                std::snprintf(buf, sizeof buf, "nearest: client at %.4f, %.4f; margin %.0f km",
+                              geo.latitude, geo.longitude, gm.nearest.margin_km);
+                std::string line = buf;
+                if (gm.nearest.radius_km > 0) {
+                    std::snprintf(buf, sizeof buf, ", radius %.0f km", gm.nearest.radius_km);
+                    line += buf;
+                }
+                add(line);
+                std::vector<std::pair<double, std::string>> by;
+                for (const auto& n : gm.nearest.nodes)
+                    by.emplace_back(
+                        distance_km(geo.latitude, geo.longitude, n.latitude, n.longitude),
+                        st->edges->nodes[n.node].name);
+                std::sort(by.begin(), by.end());
+                for (const auto& [km, node_name] : by) {
+                    std::snprintf(buf, sizeof buf, "  %s %.0f km", node_name.c_str(), km);
+                    add(buf);
+                }
+            }
+        }
     }
     const auto hs = health_ ? health_->load() : nullptr;
     static const HealthView kAllUp;

@@ -34,8 +34,8 @@ RedirectSlots redirect_slots(const EdgeSet& edges, const RedirectConfig& r,
                     "addresses it carries");
     RedirectSlots s;
     const std::string redirect = "redirect=" + common::label_value(r.name);
-    for (Tier t : {Tier::kCidr, Tier::kAsn, Tier::kCountry, Tier::kContinent, Tier::kDefault,
-                   Tier::kFallback, Tier::kFailOpen})
+    for (Tier t : {Tier::kCidr, Tier::kAsn, Tier::kNearest, Tier::kCountry, Tier::kContinent,
+                   Tier::kDefault, Tier::kFallback, Tier::kFailOpen})
         s.tier[static_cast<std::size_t>(t)] =
             counters.slot("redirect_answers_by_tier_total",
                           redirect + ",tier=" + common::label_value(tier_name(t)));

@@ -165,5 +165,81 @@ class GeoTable(unittest.TestCase):
         self.assertIn("published generation", self.d.logtext())  # the map reloads happened
 
 
+class Nearest(unittest.TestCase):
+    """A nearest tier on the test City database's coordinates: each client
+    goes to the closest node of the pool (10.1.0.0/16 sits in Germany, near
+    Frankfurt; 10.1.2.0/24 in Paris; 81.2.69.0/24 in London), a client
+    farther than radius_km from every node and one without coordinates fall
+    through to the continent and default tiers; explain shows the distances;
+    a node going down hands its clients to the next nearest."""
+
+    NODES = """
+[[nodes]]
+name = "fra1"
+ipv4 = ["192.0.2.10"]
+latitude = 50.11
+longitude = 8.68
+[[nodes]]
+name = "par1"
+ipv4 = ["192.0.2.20"]
+latitude = 48.86
+longitude = 2.35
+[[nodes]]
+name = "lon1"
+ipv4 = ["192.0.2.30"]
+latitude = 51.51
+longitude = -0.13
+[[nodes]]
+name = "nyc1"
+ipv4 = ["198.51.100.10"]
+[maps.world]
+default = ["nyc1"]
+continent = { AS = ["lon1"] }
+nearest = { nodes = ["fra1", "par1", "lon1"], margin_km = 10, radius_km = 3000, candidates = 3 }
+tiers = ["asn", "nearest", "country", "continent"]
+[[redirects]]
+name = "video.example.test"
+map = "world"
+ttl = 30
+"""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="nearest-test-")
+        self.geo = Geoipd([db("city.mmdb")], workdir=os.path.join(self.dir, "g"))
+        self.d = Dnsd(tail=self.NODES + '\n[geoip]\nsocket = "%s"\n' % self.geo.sock)
+
+    def tearDown(self):
+        self.d.stop()
+        self.d.cleanup()
+        self.geo.stop()
+        self.geo.cleanup()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_nearest_node_per_client(self):
+        deadline = time.time() + 10
+        while time.time() < deadline and ask(self.d.port, "10.1.0.0/24")[0] != ["192.0.2.10"]:
+            time.sleep(0.1)
+        self.assertEqual(ask(self.d.port, "10.1.0.0/24")[0], ["192.0.2.10"])   # Germany: fra1
+        self.assertEqual(ask(self.d.port, "10.1.2.0/24")[0], ["192.0.2.20"])   # Paris: par1
+        self.assertEqual(ask(self.d.port, "81.2.69.0/24")[0], ["192.0.2.30"])  # London: lon1
+        # Kansas is over 3,000 km from every node: continent (none for NA), default.
+        self.assertEqual(ask(self.d.port, "10.0.0.0/24")[0], ["198.51.100.10"])
+        # Japan has no coordinates: the continent tier answers.
+        self.assertEqual(ask(self.d.port, "192.0.2.0/24")[0], ["192.0.2.30"])
+        out = self.d.ctl_cmd("explain", "video.example.test", "10.1.0.0/24").stdout
+        self.assertIn("nearest: client at 51.3000, 9.4900; margin 10 km, radius 3000 km", out)
+        self.assertRegex(out, r"fra1 1[0-9]{2} km\n\s+par1 \d+ km\n\s+lon1 \d+ km")
+        self.assertIn("tier nearest, entry nearest", out)
+        self.assertIn("no coordinates", self.d.ctl_cmd("explain", "video.example.test",
+                                                      "192.0.2.0/24").stdout)
+        # fra1 down: Germany's clients go to the next nearest (par1, ~700 km).
+        r = self.d.ctl_cmd("node", "fra1", "down")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        deadline = time.time() + 5
+        while time.time() < deadline and ask(self.d.port, "10.1.0.0/24")[0] != ["192.0.2.20"]:
+            time.sleep(0.1)
+        self.assertEqual(ask(self.d.port, "10.1.0.0/24")[0], ["192.0.2.20"])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

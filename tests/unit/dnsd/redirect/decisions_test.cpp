@@ -11,6 +11,8 @@
 #include <random>
 #include <set>
 
+#include "dnsd/redirect/select.hpp"
+
 using namespace signpost::dnsd;
 using namespace signpost::common;
 
@@ -318,4 +320,132 @@ TEST(Decisions, NeighboursWithTheSameChainMergeAcrossDatabaseNetworks) {
     const auto split = CompiledMap::compile(m, t.get());
     EXPECT_EQ(split.find(*IpAddress::parse("10.0.0.0")).scope, 24u);
     EXPECT_EQ(split.find(*IpAddress::parse("10.0.1.0")).chain->steps[0].tier, Tier::kAsn);
+}
+
+namespace {
+
+// Cities: (latitude, longitude).
+struct City {
+    const char* name;
+    double lat, lon;
+};
+const City kLisbon{"Lisbon", 38.7223, -9.1393}, kMadrid{"Madrid", 40.4168, -3.7038},
+    kFrankfurt{"Frankfurt", 50.1109, 8.6821}, kParis{"Paris", 48.8566, 2.3522},
+    kWarsaw{"Warsaw", 52.2297, 21.0122}, kPorto{"Porto", 41.1579, -8.6291};
+
+// Nodes 0..2: mad1, fra1, par1; the map's nearest pool is all three.
+EdgeSet three_nodes() {
+    EdgeSet e;
+    for (const City* c : {&kMadrid, &kFrankfurt, &kParis}) {
+        EdgeNode n;
+        n.name = c->name;
+        n.v4.push_back(*IpAddress::parse("192.0.2.1"));
+        n.has_location = true;
+        n.latitude = c->lat;
+        n.longitude = c->lon;
+        e.nodes.push_back(n);
+    }
+    return e;
+}
+
+GeoMap nearest_map(const EdgeSet& e, double margin_km) {
+    GeoMap m;
+    m.default_entry.members.push_back({1, 1});
+    m.has_nearest = true;
+    m.nearest.margin_km = margin_km;
+    m.nearest.candidates = 3;
+    for (std::uint32_t i = 0; i < e.nodes.size(); ++i)
+        m.nearest.nodes.push_back({i, e.nodes[i].latitude, e.nodes[i].longitude});
+    return m;
+}
+
+}  // namespace
+
+TEST(Nearest, DistancesAreGreatCircles) {
+    // Lisbon-Madrid is about 503 km, Lisbon-Frankfurt about 1,890 km.
+    EXPECT_NEAR(distance_km(kLisbon.lat, kLisbon.lon, kMadrid.lat, kMadrid.lon), 503, 5);
+    EXPECT_NEAR(distance_km(kLisbon.lat, kLisbon.lon, kFrankfurt.lat, kFrankfurt.lon), 1890, 20);
+    EXPECT_NEAR(distance_km(0, 179.5, 0, -179.5), 111, 1);  // across the antimeridian
+}
+
+TEST(Nearest, ClientsGoToTheNearestNodeAndFailOverByDistance) {
+    const EdgeSet e = three_nodes();
+    const GeoMap m = nearest_map(e, 50);
+    // The table: Lisbon 10.0.0.0/24, Porto 10.0.1.0/24 (same order: one range),
+    // Warsaw 10.0.2.0/24, a 0,0 "somewhere" 10.0.3.0/24, no coordinates after.
+    TableBuilder b;
+    auto at = [&](const City& c) {
+        GeoFactsView v;
+        v.found = true;
+        v.country = "PT";
+        v.continent = "EU";
+        v.has_location = true;
+        v.latitude = c.lat;
+        v.longitude = c.lon;
+        return b.intern(v);
+    };
+    GeoFactsView zero;
+    zero.found = true;
+    zero.has_location = true;
+    b.add(Family::kV4, 0, b.intern(GeoFactsView{}));
+    b.add(Family::kV4, 0x0a000000u, at(kLisbon));
+    b.add(Family::kV4, 0x0a000100u, at(kPorto));
+    b.add(Family::kV4, 0x0a000200u, at(kWarsaw));
+    b.add(Family::kV4, 0x0a000300u, b.intern(zero));
+    b.add(Family::kV4, 0x0a000400u, b.intern(GeoFactsView{}));
+    std::string error;
+    auto t = GeoTable::from_bytes(b.finish(1, 0), error);
+    ASSERT_TRUE(t) << error;
+    const auto cm = CompiledMap::compile(m, t.get());
+    ASSERT_TRUE(cm.ready());
+    RedirectConfig r;
+    r.fallback = m.default_entry;
+    auto chosen = [&](const char* a, const HealthView& h = {}) {
+        ClientKey k{*IpAddress::parse(a), 32, false};
+        const Decision d = decide(e, r, &cm, Family::kV4, k, h, 0);
+        return d.nodes.empty() ? std::string("-") : e.nodes[d.nodes[0]].name;
+    };
+    EXPECT_EQ(chosen("10.0.0.7"), "Madrid");  // Lisbon: Madrid, not Frankfurt
+    EXPECT_EQ(cm.find(*IpAddress::parse("10.0.0.7")).chain->steps[0].tier, Tier::kNearest);
+    // Porto has the same ordering as Lisbon: one decision range, scope /23.
+    EXPECT_EQ(cm.find(*IpAddress::parse("10.0.0.7")).scope, 23u);
+    EXPECT_EQ(chosen("10.0.2.7"), "Frankfurt");  // Warsaw
+    // 0,0 and no coordinates fall through to the default.
+    EXPECT_EQ(cm.find(*IpAddress::parse("10.0.3.7")).chain->steps[0].tier, Tier::kDefault);
+    EXPECT_EQ(cm.find(*IpAddress::parse("10.0.4.7")).chain->steps[0].tier, Tier::kDefault);
+    // Madrid down: Lisbon's clients go to the next nearest, Paris.
+    HealthView h;
+    h.up_v4 = {false, true, true};
+    EXPECT_EQ(chosen("10.0.0.7", h), "Paris");
+    // Only two candidates: with Madrid and Paris down, the nearest tier
+    // has nobody up and the default (Frankfurt) answers.
+    GeoMap two = m;
+    two.nearest.candidates = 2;
+    const auto cm2 = CompiledMap::compile(two, t.get());
+    h.up_v4 = {false, true, false};
+    ClientKey k{*IpAddress::parse("10.0.0.7"), 32, false};
+    const Decision d = decide(e, r, &cm2, Family::kV4, k, h, 0);
+    ASSERT_FALSE(d.nodes.empty());
+    EXPECT_EQ(d.tier, Tier::kDefault);
+    // A radius that holds no node: the tier is passed.
+    GeoMap near = m;
+    near.nearest.radius_km = 100;
+    const auto cm3 = CompiledMap::compile(near, t.get());
+    EXPECT_EQ(cm3.find(*IpAddress::parse("10.0.0.7")).chain->steps[0].tier, Tier::kDefault);
+}
+
+TEST(Nearest, NodesWithinTheMarginShareByCapacity) {
+    const EdgeSet e = three_nodes();
+    // From Frankfurt, Paris is ~480 km away and Madrid ~1,420 km: with a
+    // 1,000 km margin Frankfurt and Paris tie, Madrid is the failover.
+    const MapEntry tie =
+        nearest_entry(nearest_map(e, 1000).nearest, kFrankfurt.lat, kFrankfurt.lon);
+    ASSERT_EQ(tie.members.size(), 3u);
+    EXPECT_EQ(tie.members[0].node, 1u);
+    EXPECT_EQ(tie.members[1].node, 2u);
+    EXPECT_EQ(tie.members[0].weight, tie.members[1].weight);
+    EXPECT_GT(tie.members[1].weight, tie.members[2].weight);
+    const MapEntry strict =
+        nearest_entry(nearest_map(e, 10).nearest, kFrankfurt.lat, kFrankfurt.lon);
+    EXPECT_GT(strict.members[0].weight, strict.members[1].weight);
 }
