@@ -118,7 +118,7 @@ admin = "down"
         << error;
     EXPECT_FALSE(load("[[nodes]]\nname = \"a\"\nipv4 = [\"192.0.2.1\"]\nwieght = 5\n", error));
     EXPECT_NE(error.find(":4: unknown key 'wieght' in [[nodes]] (known: name, weight, "
-                         "http_base, admin, ipv4, ipv6, check)"),
+                         "http_base, admin, ipv4, ipv6, check, latitude, longitude)"),
               std::string::npos)
         << error;
 }
