@@ -46,6 +46,13 @@ const std::vector<Key<HttpConfig>>& http_keys() {
             false, [](auto& c) -> auto& { return c.trusted_proxies; },
             [](const std::string& t) { return common::Prefix::parse(t); },
             [](const common::Prefix& p) { return p.to_string(); }),
+        config::choice<HttpConfig>(
+            "client_header", [](auto& c) -> auto& { return c.client_header; },
+            std::vector<std::pair<const char*, std::string>>{{"X-Forwarded-For", "X-Forwarded-For"},
+                                                             {"Forwarded", "Forwarded"}},
+            "The one header a trusted proxy names the client in (every line of it, joined); the "
+            "other is ignored, so a client cannot pass its own through a proxy that does not "
+            "rewrite it"),
         config::integer<HttpConfig>(
             "max_connections", [](auto& c) -> auto& { return c.max_connections; }, 1, 1000000,
             "Open connections at most; more are closed at once", true),
@@ -107,18 +114,9 @@ const char* const kShared[] = {"nodes", "maps", "redirects", "geoip", "health", 
 // Every node a redirect can answer with: its map's entries and its fallback.
 std::set<std::uint32_t> nodes_of(const dnsd::EdgeSet& e, const dnsd::RedirectConfig& r) {
     std::set<std::uint32_t> out;
-    auto add = [&](const dnsd::MapEntry& m) {
-        for (const auto& x : m.members) out.insert(x.node);
-    };
-    add(r.fallback);
-    if (auto it = e.maps.find(r.map); it != e.maps.end()) {
-        const auto& m = it->second;
-        for (const auto& [p, x] : m.cidr) add(x);
-        for (const auto& [a, x] : m.asn) add(x);
-        for (const auto& [c, x] : m.country) add(x);
-        for (const auto& [c, x] : m.continent) add(x);
-        add(m.default_entry);
-    }
+    for (const auto& x : r.fallback.members) out.insert(x.node);
+    if (auto it = e.maps.find(r.map); it != e.maps.end())
+        for (const std::uint32_t n : it->second.node_indexes()) out.insert(n);
     return out;
 }
 

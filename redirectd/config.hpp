@@ -30,6 +30,8 @@ struct HttpConfig {
     unsigned threads = 0;  // 0: one per core
     unsigned status = 302;
     std::vector<common::Prefix> trusted_proxies;
+    std::string client_header = "X-Forwarded-For";  // or "Forwarded"
+    bool client_header_is_forwarded() const { return client_header == "Forwarded"; }
     unsigned max_connections = 10000;
     unsigned max_per_client = 256;
     unsigned header_timeout_ms = 5000;

@@ -76,12 +76,15 @@ std::string html_escape(std::string_view s) {
 
 }  // namespace
 
-common::IpAddress client_address(const common::IpAddress& peer, std::string_view forwarded,
-                                 std::string_view x_forwarded_for,
-                                 const std::vector<common::Prefix>& trusted) {
+common::IpAddress client_address(const common::IpAddress& peer, std::string_view header,
+                                 const std::vector<common::Prefix>& trusted,
+                                 bool forwarded_syntax) {
     if (!trusted_peer(peer, trusted)) return peer.unmapped();
     std::vector<std::string_view> chain;
-    if (!forwarded.empty()) {
+    if (header.empty()) {
+        // Nothing named: the proxy itself is the client.
+    } else if (forwarded_syntax) {
+        const std::string_view forwarded = header;
         // Forwarded: for=...;proto=..., for=... (RFC 7239 4): the for= of each element.
         for (auto element : split(forwarded, ',')) {
             std::string_view found;
@@ -94,8 +97,8 @@ common::IpAddress client_address(const common::IpAddress& peer, std::string_view
             }
             chain.push_back(found);
         }
-    } else if (!x_forwarded_for.empty()) {
-        chain = split(x_forwarded_for, ',');
+    } else {
+        chain = split(header, ',');
     }
     common::IpAddress client = peer.unmapped();
     // From the nearest hop outwards: each trusted hop vouches for the one before it.
@@ -177,7 +180,18 @@ Outcome decide_request(const RedirectState& st, const dnsd::HealthView& health,
     }
     const dnsd::EdgeNode& node = edges.nodes[d.nodes[0]];
     o.status = route->status ? route->status : st.config->status;
-    o.location = node.http_base + std::string(target);
+    o.location = node.http_base;
+    for (const char ch : target) {  // what is not ASCII is percent-encoded (RFC 3986 2.1)
+        const auto u = static_cast<unsigned char>(ch);
+        if (u >= 0x80 || u <= ' ') {
+            static constexpr char kHex[] = "0123456789ABCDEF";
+            o.location += '%';
+            o.location += kHex[u >> 4];
+            o.location += kHex[u & 15];
+        } else {
+            o.location += ch;
+        }
+    }
     o.ttl = d.ttl;
     o.tier = d.tier;
     o.node = d.nodes[0];

@@ -30,11 +30,12 @@ struct RedirectState {
 };
 
 // The client: `peer` unless it is a trusted proxy; then the address the
-// proxy chain names (Forwarded, RFC 7239, else X-Forwarded-For): the right-
-// most one that is not itself trusted. Unparseable entries end the walk.
-common::IpAddress client_address(const common::IpAddress& peer, std::string_view forwarded,
-                                 std::string_view x_forwarded_for,
-                                 const std::vector<common::Prefix>& trusted);
+// proxy chain names in `header`, the value of the one header [http]
+// client_header names (every line of it, joined): X-Forwarded-For's list,
+// or with `forwarded_syntax` RFC 7239's for= parameters. The right-most
+// entry that is not itself a trusted proxy; an unparseable one ends the walk.
+common::IpAddress client_address(const common::IpAddress& peer, std::string_view header,
+                                 const std::vector<common::Prefix>& trusted, bool forwarded_syntax);
 
 // The Host header's name: lower case, without port or trailing dot; empty if malformed.
 std::string host_name(std::string_view host_header);

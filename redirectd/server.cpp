@@ -84,13 +84,17 @@ struct Server::Impl {
     common::Snapshot<RedirectState>& state;
     common::Snapshot<dnsd::HealthState>& health;
     Counters& counters;
-    net::io_context ioc;
-    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-    std::vector<std::thread> threads;
+    // Before the io_context: sessions still queued in it when it is
+    // destroyed release their client's count here.
     std::mutex clients_mu;
     std::map<common::IpAddress, unsigned> per_client;
+    net::io_context ioc;
+    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+    std::vector<std::unique_ptr<net::steady_timer>> retry_timers;  // one per acceptor
+    std::vector<std::thread> threads;
+    std::atomic<std::int64_t> last_accept_error_log{0};
 
-    void accept(tcp::acceptor& a);
+    void accept(std::size_t i);
     void release(const common::IpAddress& ip) {
         std::lock_guard lock(clients_mu);
         auto it = per_client.find(ip);
@@ -161,16 +165,15 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
             ++srv_.counters.header_too_large;
-            return error(http::status::request_header_fields_too_large,
-                         "the request header is larger than this server takes");
+            return error(431, "the request header is larger than this server takes");
         }
         if (ec == http::error::body_limit) {
             ++srv_.counters.bad_request;
-            return error(http::status::payload_too_large, "a redirect request has no body");
+            return error(413, "a redirect request has no body");
         }
         if (ec) {
             ++srv_.counters.bad_request;
-            return error(http::status::bad_request, "malformed request: " + ec.message());
+            return error(400, "malformed request: " + ec.message());
         }
         handle(parser_->get());
     }
@@ -178,81 +181,130 @@ class Session : public std::enable_shared_from_this<Session> {
     void handle(const http::request<http::string_body>& req) {
         ++srv_.counters.requests;
         const bool head = req.method() == http::verb::head;
+        const unsigned version = req.version();
+        const bool keep = req.keep_alive();
         if (req.method() != http::verb::get && !head) {
             ++srv_.counters.method_not_allowed;
-            res_ = make(http::status::method_not_allowed, "only GET and HEAD are redirected\n",
-                        req.version(), false);
-            res_.set(http::field::allow, "GET, HEAD");
-            return send(req.keep_alive());
+            respond(405, "Allow: GET, HEAD\r\n", "only GET and HEAD are redirected\n", false,
+                    version, keep);
+            return send(keep);
         }
         const auto host_it = req.find(http::field::host);
-        if (host_it == req.end() && req.version() >= 11) {
+        const std::size_t hosts = req.count(http::field::host);
+        if ((host_it == req.end() && version >= 11) || hosts > 1) {
             ++srv_.counters.bad_request;
-            return error(http::status::bad_request, "HTTP/1.1 needs a Host header", req.version());
+            return error(400,
+                         hosts > 1 ? "more than one Host header (RFC 9112 3.2)"
+                                   : "HTTP/1.1 needs a Host header",
+                         version, head);
         }
         const std::string host =
             host_it == req.end() ? std::string() : host_name(sv(host_it->value()));
+        if (host_it != req.end() && host.empty()) {
+            ++srv_.counters.bad_request;
+            return error(400, "a malformed Host header", version, head);
+        }
         const auto st = srv_.state.load();
         const auto hs = srv_.health.load();
         const dnsd::HealthState* h = health_.get(hs, st->edges);
-        const common::IpAddress client =
-            client_address(peer_, field(req, http::field::forwarded), field(req, "X-Forwarded-For"),
-                           st->config->trusted_proxies);
+        const HttpConfig& c = *st->config;
+        const common::IpAddress client = client_address(
+            peer_, all_of(req, c.client_header), c.trusted_proxies, c.client_header_is_forwarded());
         static thread_local std::uint64_t rr = 0;
         const Outcome o = decide_request(*st, h->view, host, sv(req.target()), client, rr++);
         if (o.status == 421) ++srv_.counters.misdirected;
         if (o.status == 400) ++srv_.counters.bad_request;
         if (o.status == 503) ++srv_.counters.unavailable;
         if (o.location.empty()) {
-            res_ = make(static_cast<http::status>(o.status), o.why + "\n", req.version(), head);
-            if (o.status == 503) res_.set(http::field::retry_after, "5");
-            return send(req.keep_alive());
+            respond(o.status, o.status == 503 ? "Retry-After: 5\r\n" : "", o.why + "\n", head,
+                    version, keep);
+            return send(keep);
         }
         ++srv_.counters.redirects;
         if (head) ++srv_.counters.head;
         ++srv_.counters.by_tier[static_cast<std::size_t>(o.tier)];
         if (static_cast<std::size_t>(o.node) < st->node_slots.size())
             ++srv_.counters.by_node[st->node_slots[o.node]];
-        res_ = make(static_cast<http::status>(o.status), o.why + "\n", req.version(), head);
-        res_.set(http::field::location, o.location);
-        res_.set(http::field::cache_control, "private, max-age=" + std::to_string(o.ttl));
-        send(req.keep_alive());
+        std::string extra = "Location: ";
+        extra += o.location;
+        extra += "\r\nCache-Control: private, max-age=";
+        extra += std::to_string(o.ttl);
+        extra += "\r\n";
+        respond(o.status, extra, o.why + "\n", head, version, keep);
+        send(keep);
     }
 
-    static std::string_view field(const http::request<http::string_body>& req, http::field f) {
-        const auto it = req.find(f);
-        return it == req.end() ? std::string_view() : sv(it->value());
-    }
-    static std::string_view field(const http::request<http::string_body>& req, const char* name) {
-        const auto it = req.find(name);
-        return it == req.end() ? std::string_view() : sv(it->value());
+    // Every line of a header, in order, as one comma-separated list (a proxy
+    // may add a line of its own rather than append to the last).
+    static std::string all_of(const http::request<http::string_body>& req,
+                              const std::string& name) {
+        std::string out;
+        const auto range = req.equal_range(name);
+        for (auto it = range.first; it != range.second; ++it) {
+            if (!out.empty()) out += ", ";
+            out += sv(it->value());
+        }
+        return out;
     }
 
-    static http::response<http::string_body> make(http::status s, std::string body,
-                                                  unsigned version, bool head) {
-        http::response<http::string_body> r{s, version};
-        r.set(http::field::server, "signpost-redirectd");
-        r.set(http::field::content_type,
-              s == http::status::found || s == http::status::moved_permanently ||
-                      s == http::status::temporary_redirect || s == http::status::permanent_redirect
-                  ? "text/html; charset=utf-8"
-                  : "text/plain; charset=utf-8");
-        r.content_length(body.size());
-        if (!head) r.body() = std::move(body);  // HEAD: the same length, no body
-        return r;
+    static const char* reason(unsigned status) {
+        switch (status) {
+            case 301:
+                return "Moved Permanently";
+            case 302:
+                return "Found";
+            case 307:
+                return "Temporary Redirect";
+            case 308:
+                return "Permanent Redirect";
+            case 400:
+                return "Bad Request";
+            case 405:
+                return "Method Not Allowed";
+            case 413:
+                return "Content Too Large";
+            case 421:
+                return "Misdirected Request";
+            case 431:
+                return "Request Header Fields Too Large";
+            default:
+                return "Service Unavailable";
+        }
+    }
+
+    // The response, written out here: a few fixed lines, no per-field
+    // allocation (a redirect is all this server sends).
+    void respond(unsigned status, std::string_view extra, std::string_view body, bool head,
+                 unsigned version, bool keep_alive) {
+        out_.clear();
+        out_ += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+        out_ += std::to_string(status);
+        out_ += ' ';
+        out_ += reason(status);
+        out_ += "\r\nServer: signpost-redirectd\r\nContent-Type: ";
+        out_ += status < 400 ? "text/html; charset=utf-8" : "text/plain; charset=utf-8";
+        out_ += "\r\nContent-Length: ";
+        out_ += std::to_string(body.size());  // HEAD: the length GET would have
+        out_ += "\r\n";
+        out_ += extra;
+        if (!keep_alive)
+            out_ += "Connection: close\r\n";
+        else if (version == 10)
+            out_ += "Connection: keep-alive\r\n";
+        out_ += "\r\n";
+        if (!head) out_ += body;
     }
 
     // An error the connection cannot continue after (its framing is lost).
-    void error(http::status s, const std::string& why, unsigned version = 11) {
-        res_ = make(s, why + "\n", version, false);
+    void error(unsigned status, const std::string& why, unsigned version = 11, bool head = false) {
+        respond(status, "", why + "\n", head, version, false);
         send(false);
     }
 
     void send(bool keep_alive) {
-        res_.keep_alive(keep_alive);
         stream_.expires_after(std::chrono::milliseconds(srv_.config.idle_timeout_ms));
-        http::async_write(
-            stream_, res_,
+        net::async_write(
+            stream_, net::buffer(out_),
             [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
                 if (ec || !keep_alive) return self->close();
                 self->wait_request();
@@ -268,7 +320,7 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
-    http::response<http::string_body> res_;
+    std::string out_;  // the response being written
     Server::Impl& srv_;
     common::IpAddress peer_;
     dnsd::HealthFor health_;
@@ -276,10 +328,27 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-void Server::Impl::accept(tcp::acceptor& a) {
-    a.async_accept(net::make_strand(ioc), [this, &a](beast::error_code ec, tcp::socket s) {
+void Server::Impl::accept(std::size_t i) {
+    tcp::acceptor& a = *acceptors[i];
+    a.async_accept(net::make_strand(ioc), [this, i](beast::error_code ec, tcp::socket s) {
         if (ec == net::error::operation_aborted) return;
-        if (!ec) {
+        if (ec) {
+            // Out of file descriptors (or buffers): the socket stays readable,
+            // so accepting again at once would spin. Say so (at most once a
+            // minute) and try again shortly.
+            const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+            if (now - last_accept_error_log.exchange(now) >= 60)
+                SP_LOG_WARN("accept: %s (connections open: %lld); retrying every 100 ms",
+                            ec.message().c_str(), static_cast<long long>(counters.open.load()));
+            retry_timers[i]->expires_after(std::chrono::milliseconds(100));
+            retry_timers[i]->async_wait([this, i](beast::error_code e) {
+                if (!e) accept(i);
+            });
+            return;
+        }
+        {
             beast::error_code e2;
             const auto ep = s.remote_endpoint(e2);
             const common::IpAddress ip = e2 ? common::IpAddress{} : to_ip(ep.address());
@@ -289,7 +358,11 @@ void Server::Impl::accept(tcp::acceptor& a) {
                 if (static_cast<std::uint64_t>(counters.open.load()) >= config.max_connections) {
                     ++counters.refused_total;
                     ok = false;
-                } else if (per_client[ip] >= config.max_per_client) {
+                } else if (per_client[ip] >= config.max_per_client &&
+                           !std::any_of(config.trusted_proxies.begin(),
+                                        config.trusted_proxies.end(),
+                                        [&](const common::Prefix& p) { return p.contains(ip); })) {
+                    // (A trusted proxy carries many clients: it is not held to the cap.)
                     ++counters.refused_per_client;
                     ok = false;
                 } else {
@@ -306,7 +379,7 @@ void Server::Impl::accept(tcp::acceptor& a) {
                 s.close(e2);
             }
         }
-        accept(a);
+        accept(i);
     });
 }
 
@@ -337,14 +410,26 @@ bool Server::bind(std::string& error) {
         SP_LOG_INFO("listening on %s port %u (HTTP)", l.address.to_string().c_str(),
                     static_cast<unsigned>(a->local_endpoint().port()));
         impl_->acceptors.push_back(std::move(a));
+        impl_->retry_timers.push_back(std::make_unique<net::steady_timer>(impl_->ioc));
     }
     return true;
 }
 
 void Server::start(unsigned threads) {
-    for (auto& a : impl_->acceptors) impl_->accept(*a);
+    for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->accept(i);
     for (unsigned i = 0; i < threads; ++i)
-        impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+        impl_->threads.emplace_back([this] {
+            for (;;) {
+                try {
+                    impl_->ioc.run();
+                    return;
+                } catch (const std::exception& e) {
+                    // One request's failure (an allocation, say) must not end
+                    // every connection's service.
+                    SP_LOG_ERROR("a request handler failed: %s", e.what());
+                }
+            }
+        });
 }
 
 void Server::stop() {

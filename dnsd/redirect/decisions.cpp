@@ -429,6 +429,7 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
                 for (std::size_t k = 0; k < base.size; ++k) {
                     const auto& st = base.steps[k];
                     if (st.tier == Tier::kAsn) fs.asn = st;
+                    if (st.tier == Tier::kNearest) fs.nearest = st;
                     if (st.tier == Tier::kCountry) fs.country = st;
                     if (st.tier == Tier::kContinent) fs.continent = st;
                 }

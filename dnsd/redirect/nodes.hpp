@@ -3,6 +3,7 @@
 // client network, and redirect names bound to a map. Immutable once built;
 // part of the serving snapshot.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -100,6 +101,23 @@ struct GeoMap {
     int check_line = 0;
     bool needs_geo() const {
         return !asn.empty() || !country.empty() || !continent.empty() || has_nearest;
+    }
+    // Every node the map can answer with: its entries' members and its
+    // nearest pool, each once, in index order.
+    std::vector<std::uint32_t> node_indexes() const {
+        std::vector<std::uint32_t> out;
+        auto add = [&](const MapEntry& e) {
+            for (const auto& m : e.members) out.push_back(m.node);
+        };
+        add(default_entry);
+        for (const auto& [p, e] : cidr) add(e);
+        for (const auto& [a, e] : asn) add(e);
+        for (const auto& [c, e] : country) add(e);
+        for (const auto& [c, e] : continent) add(e);
+        for (const auto& n : nearest.nodes) out.push_back(n.node);
+        std::sort(out.begin(), out.end());
+        out.erase(std::unique(out.begin(), out.end()), out.end());
+        return out;
     }
 };
 

@@ -473,26 +473,20 @@ void apply_map_checks(EdgeSet& e) {
     std::vector<const GeoMap*> from(e.nodes.size(), nullptr);
     for (const auto& [name, m] : e.maps) {
         if (!m.has_check) continue;
-        std::vector<const MapEntry*> entries{&m.default_entry};
-        for (const auto& [p, x] : m.cidr) entries.push_back(&x);
-        for (const auto& [k, x] : m.asn) entries.push_back(&x);
-        for (const auto& [k, x] : m.country) entries.push_back(&x);
-        for (const auto& [k, x] : m.continent) entries.push_back(&x);
-        for (const MapEntry* x : entries)
-            for (const auto& mem : x->members) {
-                EdgeNode& n = e.nodes[mem.node];
-                if (n.own_check) continue;
-                const GeoMap* other = from[mem.node];
-                if (other && other != &m && !(other->check == m.check))
-                    throw Problem{m.file, m.check_line,
-                                  "node " + n.name + " has no check of its own and maps " +
-                                      other->name + " (" + other->file + ":" +
-                                      std::to_string(other->check_line) + ") and " + m.name +
-                                      " set different checks for it: give the node its own "
-                                      "check = {...}"};
-                from[mem.node] = &m;
-                n.check = m.check;
-            }
+        for (const std::uint32_t node : m.node_indexes()) {
+            EdgeNode& n = e.nodes[node];
+            if (n.own_check) continue;
+            const GeoMap* other = from[node];
+            if (other && other != &m && !(other->check == m.check))
+                throw Problem{m.file, m.check_line,
+                              "node " + n.name + " has no check of its own and maps " +
+                                  other->name + " (" + other->file + ":" +
+                                  std::to_string(other->check_line) + ") and " + m.name +
+                                  " set different checks for it: give the node its own "
+                                  "check = {...}"};
+            from[node] = &m;
+            n.check = m.check;
+        }
     }
 }
 

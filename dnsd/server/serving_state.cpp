@@ -40,19 +40,11 @@ RedirectSlots redirect_slots(const EdgeSet& edges, const RedirectConfig& r,
             counters.slot("redirect_answers_by_tier_total",
                           redirect + ",tier=" + common::label_value(tier_name(t)));
     std::vector<bool> used(edges.nodes.size(), false);
-    auto mark = [&](const MapEntry& e) {
-        for (const auto& m : e.members)
-            if (m.node < used.size()) used[m.node] = true;
-    };
-    mark(r.fallback);
-    if (auto it = edges.maps.find(r.map); it != edges.maps.end()) {
-        const GeoMap& m = it->second;
-        for (const auto& [p, e] : m.cidr) mark(e);
-        for (const auto& [a, e] : m.asn) mark(e);
-        for (const auto& [c, e] : m.country) mark(e);
-        for (const auto& [c, e] : m.continent) mark(e);
-        mark(m.default_entry);
-    }
+    for (const auto& m : r.fallback.members)
+        if (m.node < used.size()) used[m.node] = true;
+    if (auto it = edges.maps.find(r.map); it != edges.maps.end())
+        for (const std::uint32_t n : it->second.node_indexes())
+            if (n < used.size()) used[n] = true;
     s.node.assign(edges.nodes.size(), RedirectSlots::kNoSlot);
     for (std::size_t n = 0; n < edges.nodes.size(); ++n)
         if (used[n])

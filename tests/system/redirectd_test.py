@@ -181,11 +181,24 @@ class Redirectd(unittest.TestCase):
                  "2001:db8:1::5": "fra1"}  # DE over IPv6: EU
         for client, node in cases.items():
             self.assertEqual(self.node_for(client), node, client)
-        # Forwarded (RFC 7239), quoted IPv6 with a port.
-        r, _ = self.get(headers={"Forwarded": 'for="[2001:db8:1::5]:4711";proto=https'})
-        self.assertIn("fra1", r.getheader("Location"))
         # A chain: the right-most untrusted hop is the client.
         self.assertEqual(self.node_for("203.0.113.9, 81.2.69.142, 127.0.0.1"), "fra1")
+        # Only the configured header counts (X-Forwarded-For here): a Forwarded
+        # header the client sent through the proxy is ignored.
+        r, _ = self.get(headers={"Forwarded": 'for="[2001:db8:1::5]:4711";proto=https'})
+        self.assertIn("nyc1", r.getheader("Location"))
+        # Two X-Forwarded-For lines (a proxy that adds its own): joined, the last hop decides.
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        s.sendall(b"GET /m HTTP/1.1\r\nHost: dl.example.test\r\nX-Forwarded-For: 10.9.0.1\r\n"
+                  b"X-Forwarded-For: 81.2.69.142\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        self.assertIn(b"Location: https://fra1.cdn.test/m", data)
 
     def test_untrusted_forwarded_for_is_ignored(self):
         # From 127.0.0.2 (not a trusted proxy) the header is ignored: the
@@ -324,6 +337,9 @@ class Redirectd(unittest.TestCase):
 
         self.assertTrue(raw(b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400"))
         self.assertTrue(raw(b"GET / HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 400"))  # no Host
+        self.assertTrue(raw(b"GET / HTTP/1.1\r\nHost: dl.example.test\r\nHost: x\r\n\r\n")
+                        .startswith(b"HTTP/1.1 400"))  # two
+        self.assertTrue(raw(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n").startswith(b"HTTP/1.1 400"))
         big = b"GET / HTTP/1.1\r\nHost: dl.example.test\r\nX-Pad: " + b"a" * 4000 + b"\r\n\r\n"
         self.assertTrue(raw(big).startswith(b"HTTP/1.1 431"))
         r, _ = self.get(method="POST")

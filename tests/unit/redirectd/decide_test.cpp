@@ -61,22 +61,28 @@ status = 301
 
 TEST(Redirectd, ClientIsThePeerUnlessAProxyIsTrusted) {
     const auto t = trusted({"10.0.0.0/8"});
-    EXPECT_EQ(client_address(ip("192.0.2.7"), "", "198.51.100.1", t), ip("192.0.2.7"));
-    EXPECT_EQ(client_address(ip("10.0.0.1"), "", "198.51.100.1", t), ip("198.51.100.1"));
-    // The right-most hop that is not itself a trusted proxy.
-    EXPECT_EQ(client_address(ip("10.0.0.1"), "", "203.0.113.5, 198.51.100.1, 10.2.3.4", t),
-              ip("198.51.100.1"));
+    auto xff = [&](const char* peer, const char* header) {
+        return client_address(ip(peer), header, t, false);
+    };
+    EXPECT_EQ(xff("192.0.2.7", "198.51.100.1"), ip("192.0.2.7"));
+    EXPECT_EQ(xff("10.0.0.1", "198.51.100.1"), ip("198.51.100.1"));
+    // The right-most hop that is not itself a trusted proxy (lines joined by the server).
+    EXPECT_EQ(xff("10.0.0.1", "203.0.113.5, 198.51.100.1, 10.2.3.4"), ip("198.51.100.1"));
     // Every hop trusted: the left-most.
-    EXPECT_EQ(client_address(ip("10.0.0.1"), "", "10.9.9.9, 10.2.3.4", t), ip("10.9.9.9"));
+    EXPECT_EQ(xff("10.0.0.1", "10.9.9.9, 10.2.3.4"), ip("10.9.9.9"));
     // Garbage ends the walk at what was vouched for so far.
-    EXPECT_EQ(client_address(ip("10.0.0.1"), "", "198.51.100.1, bogus", t), ip("10.0.0.1"));
-    // Forwarded wins over X-Forwarded-For; its quoted IPv6 with a port, IPv4 with a port.
-    EXPECT_EQ(
-        client_address(ip("10.0.0.1"), "for=\"[2001:db8::9]:443\";proto=https", "198.51.100.1", t),
-        ip("2001:db8::9"));
-    EXPECT_EQ(client_address(ip("10.0.0.1"), "For=192.0.2.44:5000", "", t), ip("192.0.2.44"));
+    EXPECT_EQ(xff("10.0.0.1", "198.51.100.1, bogus"), ip("10.0.0.1"));
+    // No header from a trusted proxy: the proxy is the client.
+    EXPECT_EQ(xff("10.0.0.1", ""), ip("10.0.0.1"));
+    // Forwarded (client_header = "Forwarded"): quoted IPv6 with a port, IPv4 with a port,
+    // an element without for= ends the walk.
+    EXPECT_EQ(client_address(ip("10.0.0.1"), "for=\"[2001:db8::9]:443\";proto=https", t, true),
+              ip("2001:db8::9"));
+    EXPECT_EQ(client_address(ip("10.0.0.1"), "For=192.0.2.44:5000", t, true), ip("192.0.2.44"));
+    EXPECT_EQ(client_address(ip("10.0.0.1"), "for=192.0.2.44, proto=https", t, true),
+              ip("10.0.0.1"));
     // An IPv4-mapped peer is its IPv4 address.
-    EXPECT_EQ(client_address(ip("::ffff:10.0.0.1"), "", "198.51.100.1", t), ip("198.51.100.1"));
+    EXPECT_EQ(xff("::ffff:10.0.0.1", "198.51.100.1"), ip("198.51.100.1"));
 }
 
 TEST(Redirectd, HostNames) {
@@ -117,6 +123,9 @@ TEST(Redirectd, DecidesLikeDnsdAndKeepsThePath) {
     // Quotes and angle brackets in the path cannot break out of the body's link.
     o = decide_request(st, all_up, "dl.example.test", "/\"><script>", ip("192.0.2.9"), 0);
     EXPECT_EQ(o.why.find("<script>"), std::string::npos);
+    // Bytes outside ASCII are percent-encoded in the Location.
+    o = decide_request(st, all_up, "dl.example.test", "/caf\xc3\xa9", ip("192.0.2.9"), 0);
+    EXPECT_EQ(o.location, "https://a.cdn.test/caf%C3%A9");
 }
 
 TEST(Redirectd, ConfigErrorsNameFileAndLine) {
