@@ -144,15 +144,26 @@ class Session : public std::enable_shared_from_this<Session> {
                                 });
     }
 
-    // The request, from its first byte: the header deadline.
+    // The request, from its first byte: the header deadline. What is
+    // already buffered (usually the whole request) is parsed here and now;
+    // only the rest of an incomplete one is read asynchronously.
     void read_header() {
         parser_.emplace();
         parser_->header_limit(srv_.config.max_header_bytes);
         parser_->body_limit(64 * 1024);
+        parser_->eager(true);
+        beast::error_code ec;
+        while (buffer_.size() > 0 && !parser_->is_done()) {
+            const std::size_t used = parser_->put(buffer_.data(), ec);
+            buffer_.consume(used);
+            if (ec || used == 0) break;
+        }
+        if (ec == http::error::need_more) ec = {};
+        if (ec || parser_->is_done()) return on_read(ec);
         stream_.expires_after(std::chrono::milliseconds(srv_.config.header_timeout_ms));
         http::async_read(
             stream_, buffer_, *parser_,
-            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+            [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
     }
 
     void on_read(beast::error_code ec) {
