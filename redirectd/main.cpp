@@ -212,6 +212,7 @@ int main(int argc, char** argv) {
     // Health: its own checks, by dnsd's checker (see the README for why).
     common::Snapshot<dnsd::HealthState> health(std::make_shared<const dnsd::HealthState>());
     dnsd::HealthChecker checker([&state] { return state.load()->edges; }, health);
+    checker.follow_state_file();  // dnsdctl node ... (written by dnsd) applies here too
     checker.start();
 
     Server server(startup, state, health, counters);

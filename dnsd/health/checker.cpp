@@ -114,34 +114,54 @@ HealthChecker::~HealthChecker() {
     ::close(wake_fd_);
 }
 
+void HealthChecker::read_state_file(const EdgeSet& edges) {
+    const auto& hs = edges.health;
+    if (hs.state_file.empty()) return;
+    std::string text, error;
+    std::vector<std::string> warnings;
+    state_file_id_ = common::FileWatcher::identify(hs.state_file);
+    if (!std::filesystem::exists(hs.state_file)) {
+        SP_LOG_INFO("admin: no state file %s yet: no overrides", hs.state_file.c_str());
+        std::lock_guard lock(admin_mu_);
+        admin_.clear();
+        return;
+    }
+    if (!read_small_file(hs.state_file, text, error)) {
+        SP_LOG_ERROR("admin: cannot read the state file, keeping the overrides as they are: %s",
+                     error.c_str());
+        return;
+    }
+    AdminOverrides next = parse_admin_state(text, hs.state_file, warnings);
+    for (const auto& w : warnings) SP_LOG_WARN("admin: %s", w.c_str());
+    for (const auto& [name, o] : next) {
+        const std::string& n = name;  // (clang 14 cannot capture bindings)
+        if (!edges.node_index.count(n))
+            SP_LOG_WARN("admin: %s names node %s, which is not configured; kept for when it is",
+                        hs.state_file.c_str(), n.c_str());
+        else
+            SP_LOG_INFO("admin: node %s is %s (from %s)", n.c_str(), admin_mode_name(o.mode),
+                        hs.state_file.c_str());
+    }
+    std::lock_guard lock(admin_mu_);
+    admin_ = std::move(next);
+    ++admin_generation_;
+}
+
+void HealthChecker::check_state_file(std::int64_t now) {
+    if (!follow_state_file_ || edges_->health.state_file.empty() || now < state_file_next_ms_)
+        return;
+    state_file_next_ms_ = now + 1000;
+    if (common::FileWatcher::identify(edges_->health.state_file) == state_file_id_) return;
+    read_state_file(*edges_);
+    admin_changed_ = true;
+    dirty_view_ = true;
+}
+
 void HealthChecker::start() {
     started_ms_ = ms_now();
     const auto edges = nodes_();
     const auto& hs = edges->health;
-    if (!hs.state_file.empty()) {
-        std::string text, error;
-        std::vector<std::string> warnings;
-        if (!std::filesystem::exists(hs.state_file)) {
-            SP_LOG_INFO("admin: no state file %s yet: no overrides", hs.state_file.c_str());
-        } else if (!read_small_file(hs.state_file, text, error)) {
-            SP_LOG_ERROR("admin: cannot read the state file, starting without overrides: %s",
-                         error.c_str());
-        } else {
-            admin_ = parse_admin_state(text, hs.state_file, warnings);
-            for (const auto& w : warnings) SP_LOG_WARN("admin: %s", w.c_str());
-            for (const auto& [name, o] : admin_) {
-                const std::string& n = name;  // (clang 14 cannot capture bindings)
-                if (!edges->node_index.count(n))
-                    SP_LOG_WARN(
-                        "admin: %s names node %s, which is not configured; kept for when "
-                        "it is",
-                        hs.state_file.c_str(), n.c_str());
-                else
-                    SP_LOG_INFO("admin: node %s is %s (from %s)", n.c_str(),
-                                admin_mode_name(o.mode), hs.state_file.c_str());
-            }
-        }
-    }
+    read_state_file(*edges);
     rebuild(edges);
     std::size_t checked = 0;
     for (const auto& t : targets_) checked += t->cfg.type != CheckConfig::Type::kNone;
@@ -610,6 +630,7 @@ void HealthChecker::run() {
                 "health: warm-up %s: %zu of %zu checked addresses up; redirects now use health",
                 pending_first_ == 0 ? "complete" : "timed out", up, total);
         }
+        check_state_file(now);
         if (admin_changed_.exchange(false)) dirty_view_ = true;
         check_external(now);
         if (draining_ && now - last_publish_ms_ >= kRampTickMs) dirty_view_ = true;

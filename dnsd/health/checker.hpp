@@ -53,6 +53,10 @@ class HealthChecker {
     void stop();
     // Wake the checker: a new configuration was published.
     void notify();
+    // For a process that shares the admin state file but never writes it
+    // (redirectd beside dnsd): the file is read again whenever it changes,
+    // so `dnsdctl node ...` applies here too within a second. Before start().
+    void follow_state_file() { follow_state_file_ = true; }
     // `dnsdctl node NAME MODE`: validated against the current configuration,
     // written to the state file (if one is configured) before it applies.
     AdminResult set_admin(const std::string& node, AdminMode mode,
@@ -97,6 +101,13 @@ class HealthChecker {
     AdminOverrides admin_;
     std::uint64_t admin_generation_ = 0;  // bumped by each set_admin(), under admin_mu_
     std::atomic<bool> admin_changed_{false};
+
+    bool follow_state_file_ = false;
+    common::FileWatcher::Identity state_file_id_;
+    std::int64_t state_file_next_ms_ = 0;
+    void check_state_file(std::int64_t now);
+    // Reads the state file into admin_ (under admin_mu_); says what it holds.
+    void read_state_file(const EdgeSet& edges);
 
     std::string external_path_;
     common::FileWatcher::Identity external_id_;

@@ -31,6 +31,9 @@ ROOT_ARGS = ["--allow-root"] if os.geteuid() == 0 else []
 HOSTS = {"fra1": "127.0.1.10", "par1": "127.0.1.20", "nyc1": "127.0.1.30", "nyc2": "127.0.1.40"}
 
 
+STATE = {}  # the admin state file, shared with dnsd in production
+
+
 def config(nodes, metrics_port, status=302, extra_http=""):
     text = ""
     for name, node in nodes.items():
@@ -42,6 +45,7 @@ check = { type = "http", port = %d, path = "/health" }
 """ % (name, HOSTS[name], name, node.port)
     return text + """
 [health]
+state_file = "%s"
 interval_ms = 200
 timeout_ms = 500
 connect_timeout_ms = 300
@@ -75,7 +79,7 @@ metrics_listen = "127.0.0.1:%d"
 [[http.hosts]]
 host = "dl.example.test"
 redirect = "video.example.test"
-""" % (status, metrics_port, extra_http)
+""" % (STATE["file"], status, metrics_port, extra_http)
 
 
 def free_tcp_port():
@@ -95,6 +99,7 @@ class Redirectd(unittest.TestCase):
         cls.nodes = {name: Node(addr) for name, addr in HOSTS.items()}
         cls.geo = Geoipd([db("city.mmdb"), db("asn.mmdb")], workdir=os.path.join(cls.dir, "g"))
         cls.metrics_port = free_tcp_port()
+        STATE["file"] = os.path.join(cls.dir, "admin.state")
         cls.conf = os.path.join(cls.dir, "dnsd.toml")
         cls.write(config(cls.nodes, cls.metrics_port,
                          extra_http="") + '\n[geoip]\nsocket = "%s"\n' % cls.geo.sock)
@@ -243,6 +248,19 @@ class Redirectd(unittest.TestCase):
         finally:
             self.nodes["fra1"].mode = "ok"
         self.wait_node("81.2.69.142", "fra1")
+
+    def test_admin_state_written_by_dnsd_is_followed(self):
+        # dnsdctl node fra1 down writes the shared state file; redirectd
+        # reads it again when it changes (no control socket of its own).
+        self.assertEqual(self.node_for("81.2.69.142"), "fra1")
+        try:
+            with open(STATE["file"] + ".tmp", "w") as f:
+                f.write("# NAME MODE SINCE_UNIX_MS\nfra1 down %d\n" % int(time.time() * 1000))
+            os.rename(STATE["file"] + ".tmp", STATE["file"])
+            self.wait_node("81.2.69.142", "nyc1", timeout=5)
+        finally:
+            os.unlink(STATE["file"])
+        self.wait_node("81.2.69.142", "fra1", timeout=5)
 
     def test_sticky_per_subnet(self):
         # NA: nyc1 and nyc2 tie; each /24 sticks to one of them, and both get clients.
