@@ -1,5 +1,7 @@
 #include "common/log.hpp"
 
+#include <string_view>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,6 +90,14 @@ void log(LogLevel level, const char* fmt, ...) {
     line[len++] = '\n';
     ssize_t w = ::write(STDERR_FILENO, line, len);
     (void)w;
+}
+
+LogLevel log_level_named(const char* name) {
+    const std::string_view s(name);
+    if (s == "debug") return LogLevel::kDebug;
+    if (s == "warn") return LogLevel::kWarn;
+    if (s == "error") return LogLevel::kError;
+    return LogLevel::kInfo;
 }
 
 }  // namespace signpost::common

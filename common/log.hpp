@@ -7,6 +7,8 @@ namespace signpost::common {
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 void set_log_level(LogLevel level);
+// "debug", "info", "warn", "error" (anything else: info, checked by each config).
+LogLevel log_level_named(const char* name);
 void set_log_ident(const char* ident);
 void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 

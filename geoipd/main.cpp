@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "common/daemon.hpp"
 #include "common/log.hpp"
 #include "common/metrics_server.hpp"
 #include "common/service.hpp"
@@ -25,12 +26,6 @@ using namespace signpost;
 using namespace signpost::geoipd;
 
 namespace {
-common::LogLevel level_of(const std::string& s) {
-    if (s == "debug") return common::LogLevel::kDebug;
-    if (s == "warn") return common::LogLevel::kWarn;
-    if (s == "error") return common::LogLevel::kError;
-    return common::LogLevel::kInfo;
-}
 
 void print_check(const DatabaseSet& set) {
     for (const auto& db : set.databases()) {
@@ -93,7 +88,7 @@ int main(int argc, char** argv) {
         case ParseOutcome::kRun:
             break;
     }
-    common::set_log_level(level_of(opts.log_level));
+    common::set_log_level(common::log_level_named(opts.log_level.c_str()));
 
     std::string error;
     CompileStats cs;
@@ -124,14 +119,7 @@ int main(int argc, char** argv) {
 
     // Signals are taken synchronously by this thread; every thread started
     // below inherits the blocked mask.
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    int sfd = common::signal_fd();
 
     common::Snapshot<DatabaseSet> dbs(initial);
     for (const auto& db : initial->databases())

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/daemon.hpp"
 #include "common/file_watch.hpp"
 #include "common/log.hpp"
 #include "common/metrics_server.hpp"
@@ -34,13 +35,6 @@ using namespace signpost;
 using namespace signpost::redirectd;
 
 namespace {
-
-common::LogLevel level_of(const std::string& s) {
-    if (s == "debug") return common::LogLevel::kDebug;
-    if (s == "warn") return common::LogLevel::kWarn;
-    if (s == "error") return common::LogLevel::kError;
-    return common::LogLevel::kInfo;
-}
 
 std::vector<std::string> watched_files(const HttpConfig& c) {
     std::vector<std::string> out{c.path};
@@ -82,7 +76,7 @@ class Publisher {
         for (const auto& key : restart_only_changes(*current->config, *config))
             SP_LOG_WARN("%s: [http] %s changed: it takes effect when redirectd restarts",
                         config->path.c_str(), key.c_str());
-        common::set_log_level(level_of(config->log_level));
+        common::set_log_level(common::log_level_named(config->log_level.c_str()));
         auto next =
             make(std::make_shared<const HttpConfig>(std::move(*config)), current->generation + 1);
         state_.publish(next);
@@ -175,7 +169,7 @@ int main(int argc, char** argv) {
                     loaded->edges.nodes.size());
         return 0;
     }
-    common::set_log_level(level_of(loaded->log_level));
+    common::set_log_level(common::log_level_named(loaded->log_level.c_str()));
     if (const std::string refusal = common::root_refusal(
             "redirectd", !loaded->user.empty(), vm.count("allow-root") > 0, "set [http] user");
         !refusal.empty()) {
@@ -191,17 +185,8 @@ int main(int argc, char** argv) {
         }
     }
     // A connection is a file descriptor: use what the hard limit allows.
-    if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 1 << 20);
-        if (::setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            SP_LOG_WARN("cannot raise the open file limit: %s", std::strerror(errno));
-    }
-    sigset_t mask;
-    sigemptyset(&mask);
-    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&mask, s);
-    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-    const int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    common::raise_file_limit();
+    const int sfd = common::signal_fd();
 
     Counters counters;
     common::Snapshot<RedirectState> state;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/daemon.hpp"
 #include "common/log.hpp"
 #include "common/metrics_server.hpp"
 #include "common/service.hpp"
@@ -143,18 +144,8 @@ int main(int argc, char** argv) {
 
     // Health checks hold a socket per address being checked, TCP clients one
     // each: use the file descriptors the hard limit allows.
-    if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 1 << 20);
-        if (::setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            SP_LOG_WARN("cannot raise the open file limit: %s", std::strerror(errno));
-    }
-
-    sigset_t mask;
-    sigemptyset(&mask);
-    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&mask, s);
-    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-    const int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    common::raise_file_limit();
+    const int sfd = common::signal_fd();
 
     const unsigned threads =
         config->threads ? config->threads : std::max(1u, std::thread::hardware_concurrency());
