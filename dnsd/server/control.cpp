@@ -407,7 +407,11 @@ std::string ControlServer::explain(std::string_view args) {
         const GeoMap& gm = redirect->map();
         if (gm.has_nearest) {
             char buf[96];
-            const bool usable = geo.has_location && !(geo.latitude == 0 && geo.longitude == 0);
+            common::GeoTableFact f{};
+            f.flags = geo.has_location ? common::GeoTableFact::kHasLocation : 0;
+            f.latitude = geo.latitude;
+            f.longitude = geo.longitude;
+            const bool usable = usable_location(f);  // the compile's own rule
             if (!usable) {
                 add(std::string("nearest: ") +
                     (geo.has_location ? "coordinates 0, 0 count as unknown"
@@ -422,14 +426,30 @@ std::string ControlServer::explain(std::string_view args) {
                     line += buf;
                 }
                 add(line);
-                std::vector<std::pair<double, std::string>> by;
+                // The entry the compile made for this place (the candidates, in
+                // bands), then the rest of the pool and why it is not there.
+                const MapEntry e = nearest_entry(gm.nearest, geo.latitude, geo.longitude);
+                std::vector<std::pair<double, const NearestConfig::Node*>> by;
                 for (const auto& n : gm.nearest.nodes)
                     by.emplace_back(
-                        distance_km(geo.latitude, geo.longitude, n.latitude, n.longitude),
-                        st->edges->nodes[n.node].name);
-                std::sort(by.begin(), by.end());
-                for (const auto& [km, node_name] : by) {
-                    std::snprintf(buf, sizeof buf, "  %s %.0f km", node_name.c_str(), km);
+                        distance_km(geo.latitude, geo.longitude, n.latitude, n.longitude), &n);
+                std::sort(by.begin(), by.end(),
+                          [](const auto& a, const auto& b) { return a.first < b.first; });
+                for (const auto& [km, n] : by) {
+                    const auto it =
+                        std::find_if(e.members.begin(), e.members.end(),
+                                     [&](const MapEntry::Member& m) { return m.node == n->node; });
+                    const char* why = it != e.members.end() ? ""
+                                      : gm.nearest.radius_km > 0 && km > gm.nearest.radius_km
+                                          ? " (beyond the radius)"
+                                          : " (not among the nearest candidates)";
+                    std::snprintf(buf, sizeof buf, "  %s %.0f km%s%s",
+                                  st->edges->nodes[n->node].name.c_str(), km,
+                                  it != e.members.end() && it != e.members.begin() &&
+                                          it->weight == e.members.front().weight
+                                      ? " (within the margin of the nearest)"
+                                      : "",
+                                  why);
                     add(buf);
                 }
             }
