@@ -436,9 +436,10 @@ std::string ControlServer::explain(std::string_view args) {
                 std::sort(by.begin(), by.end(),
                           [](const auto& a, const auto& b) { return a.first < b.first; });
                 for (const auto& [km, n] : by) {
+                    const std::uint32_t index = n->node;  // (clang 14 cannot capture bindings)
                     const auto it =
                         std::find_if(e.members.begin(), e.members.end(),
-                                     [&](const MapEntry::Member& m) { return m.node == n->node; });
+                                     [&](const MapEntry::Member& m) { return m.node == index; });
                     const char* why = it != e.members.end() ? ""
                                       : gm.nearest.radius_km > 0 && km > gm.nearest.radius_km
                                           ? " (beyond the radius)"
