@@ -167,4 +167,17 @@ std::string root_refusal(const char* daemon, bool have_user, bool allow_root,
            "systemd, the unit's User= does this)";
 }
 
+bool plan_run_as(const char* daemon, const std::string& user, const std::string& group,
+                 bool allow_root, const char* how_to_set_user, const std::string& where,
+                 std::optional<RunAs>& run_as, std::string& error) {
+    error = root_refusal(daemon, !user.empty(), allow_root, how_to_set_user);
+    if (!error.empty()) return false;
+    run_as.reset();
+    if (user.empty()) return true;
+    std::string why;
+    run_as = resolve_run_as(user, group, why);
+    if (!run_as) error = where + ": " + why;
+    return run_as.has_value();
+}
+
 }  // namespace signpost::common

@@ -57,4 +57,12 @@ bool drop_privileges(const RunAs& who, std::string& error);
 std::string root_refusal(const char* daemon, bool have_user, bool allow_root,
                          const char* how_to_set_user);
 
+// Both together, as every daemon starts: false with `error` (ready to log)
+// when it must not run; else `run_as` is who to become once the sockets are
+// bound (empty: nobody). `where` names the setting in errors ("--user",
+// "dnsd.toml: [server] user").
+bool plan_run_as(const char* daemon, const std::string& user, const std::string& group,
+                 bool allow_root, const char* how_to_set_user, const std::string& where,
+                 std::optional<RunAs>& run_as, std::string& error);
+
 }  // namespace signpost::common

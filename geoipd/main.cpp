@@ -102,19 +102,11 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (!opts.export_table.empty()) return export_table(*initial, cs, opts.export_table) ? 0 : 1;
-    if (const std::string refusal =
-            common::root_refusal("geoipd", !opts.user.empty(), opts.allow_root, "pass --user");
-        !refusal.empty()) {
-        SP_LOG_ERROR("%s", refusal.c_str());
-        return 1;
-    }
     std::optional<common::RunAs> run_as;
-    if (!opts.user.empty()) {
-        run_as = common::resolve_run_as(opts.user, opts.group, error);
-        if (!run_as) {
-            SP_LOG_ERROR("--user: %s", error.c_str());
-            return 1;
-        }
+    if (!common::plan_run_as("geoipd", opts.user, opts.group, opts.allow_root, "pass --user",
+                             "--user", run_as, error)) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
     }
 
     // Signals are taken synchronously by this thread; every thread started

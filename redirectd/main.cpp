@@ -170,19 +170,11 @@ int main(int argc, char** argv) {
         return 0;
     }
     common::set_log_level(common::log_level_named(loaded->log_level.c_str()));
-    if (const std::string refusal = common::root_refusal(
-            "redirectd", !loaded->user.empty(), vm.count("allow-root") > 0, "set [http] user");
-        !refusal.empty()) {
-        SP_LOG_ERROR("%s", refusal.c_str());
-        return 1;
-    }
     std::optional<common::RunAs> run_as;
-    if (!loaded->user.empty()) {
-        run_as = common::resolve_run_as(loaded->user, loaded->group, error);
-        if (!run_as) {
-            SP_LOG_ERROR("%s: [http] user: %s", config_path.c_str(), error.c_str());
-            return 1;
-        }
+    if (!common::plan_run_as("redirectd", loaded->user, loaded->group, vm.count("allow-root") > 0,
+                             "set [http] user", config_path + ": [http] user", run_as, error)) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
     }
     // A connection is a file descriptor: use what the hard limit allows.
     common::raise_file_limit();

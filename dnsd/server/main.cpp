@@ -127,19 +127,12 @@ int main(int argc, char** argv) {
         std::printf("%s: OK, %zu zone(s)\n", config_path.c_str(), initial->zones.size());
         return 0;
     }
-    if (const std::string refusal = common::root_refusal("dnsd", !config->user.empty(), allow_root,
-                                                         "set [server] user (and group)");
-        !refusal.empty()) {
-        SP_LOG_ERROR("%s", refusal.c_str());
-        return 1;
-    }
     std::optional<common::RunAs> run_as;
-    if (!config->user.empty()) {
-        run_as = common::resolve_run_as(config->user, config->group, error);
-        if (!run_as) {
-            SP_LOG_ERROR("%s: [server] user: %s", config_path.c_str(), error.c_str());
-            return 1;
-        }
+    if (!common::plan_run_as("dnsd", config->user, config->group, allow_root,
+                             "set [server] user (and group)", config_path + ": [server] user",
+                             run_as, error)) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
     }
 
     // Health checks hold a socket per address being checked, TCP clients one
