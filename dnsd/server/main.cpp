@@ -285,11 +285,6 @@ int main(int argc, char** argv) {
     workers.emplace_back(
         [&] { run_tcp_server(tcp, limits, state, health, stats.worker(tcp_index), stop_fd); });
     notifier.update(state.load()->notify_zones);  // secondaries learn at once that we are up
-    FileReloader file_reloader(reloader);
-    file_reloader.start();
-    secondaries.start();
-
-    SP_LOG_INFO("serving with %u UDP worker(s)", threads);
     // What `systemctl status` shows: zones, generation, geo table, nodes up.
     auto status = [&state, &health, &feed] {
         const auto st = state.load();
@@ -312,7 +307,13 @@ int main(int argc, char** argv) {
                     : (st->edges->geoip.socket.empty() ? "" : " (geoipd not connected)")) +
                ", " + std::to_string(up) + " of " + std::to_string(nodes) + " node(s) up";
     };
+    // Before anything else may reload (the file reloader starts next).
     reloader.set_status(status);
+    FileReloader file_reloader(reloader);
+    file_reloader.start();
+    secondaries.start();
+
+    SP_LOG_INFO("serving with %u UDP worker(s)", threads);
     common::notify_ready(status());
 
     // Degradations the counters show, said in the log when they start and

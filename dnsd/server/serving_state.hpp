@@ -76,7 +76,10 @@ class StateReloader {
     // Called after each publish (the health checker re-indexes at once).
     void set_on_publish(std::function<void()> f) { on_publish_ = std::move(f); }
     // The one-line status sent to the service manager after each reload.
-    void set_status(std::function<std::string()> f) { status_ = std::move(f); }
+    void set_status(std::function<std::string()> f) {
+        std::lock_guard lock(mu_);  // reload() calls it
+        status_ = std::move(f);
+    }
     // A new geo table: every map of the current state is compiled against it
     // aside, then the state is published again with the new decisions (same
     // zones, same generation). Later reloads compile against it too.

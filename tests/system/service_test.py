@@ -268,7 +268,7 @@ class Privileges(unittest.TestCase):
             with open(zone, "a") as f:
                 f.write("dropped 300 IN A 192.0.2.99\n")
             r = d.ctl_cmd("reload")
-            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + d.logtext())
             r = subprocess.run(dig + ["dropped.example.test", "A"], capture_output=True, text=True,
                                timeout=10)
             self.assertEqual(r.stdout.strip(), "192.0.2.99")
