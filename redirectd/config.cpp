@@ -150,10 +150,9 @@ std::optional<HttpConfig> load_http_config(const std::string& path, std::string&
     c.path = path;
     toml::table root;
     try {
-        root = toml::parse_file(path);
-    } catch (const toml::parse_error& e) {
-        error = path + ":" + std::to_string(e.source().begin.line) + ": " +
-                std::string(e.description());
+        root = dnsd::config::parse_file(path);
+    } catch (const dnsd::config::Problem& p) {
+        error = p.text();
         return std::nullopt;
     }
     auto edges = dnsd::load_edges(root, path, error);

@@ -1,11 +1,28 @@
 #include "dnsd/config/schema.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace signpost::dnsd::config {
 
 std::string Problem::text() const {
     return file + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + what;
+}
+
+toml::table parse_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Problem{path, 0, std::string("cannot read: ") + std::strerror(errno)};
+    std::stringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw Problem{path, 0, std::string("cannot read: ") + std::strerror(errno)};
+    try {
+        return toml::parse(text.str(), path);
+    } catch (const toml::parse_error& e) {
+        throw Problem{path, static_cast<int>(e.source().begin.line), std::string(e.description())};
+    }
 }
 
 int line_of(const toml::node& n) {

@@ -34,6 +34,10 @@ struct Problem {
     std::string text() const;
 };
 
+// A TOML file read and parsed; a file that cannot be read says why (errno),
+// a syntax error says where. Throws Problem.
+toml::table parse_file(const std::string& path);
+
 int line_of(const toml::node& n);
 // The value as the operator wrote it, near enough, for error messages.
 std::string describe(const toml::node& n);

@@ -350,10 +350,9 @@ std::optional<Config> load_config(const std::string& path, std::string& error) {
     c.path = path;
     toml::table root;
     try {
-        root = toml::parse_file(path);
-    } catch (const toml::parse_error& e) {
-        error = path + ":" + std::to_string(e.source().begin.line) + ": " +
-                std::string(e.description());
+        root = config::parse_file(path);
+    } catch (const config::Problem& p) {
+        error = p.text();
         return std::nullopt;
     }
     const auto base = std::filesystem::absolute(path).parent_path();
