@@ -122,6 +122,22 @@ my $v4 = tree(type => 'ip-location-db country ipv4', ip_version => 4);
 $v4->insert_network('203.0.113.0/24', { country_code => 'AU' });
 write_tree($v4, 'v4only.mmdb');
 
+# cities.mmdb: known cities for signpost-mapgen (country centres weighted by
+# addresses: Lisbon /16 and Porto /20; New York /16 and San Jose /20); JP has
+# no location (the shipped table places it), NG says 0,0 (GeoIP's
+# "somewhere": unknown, so the shipped table too).
+my $cities = tree(type => 'GeoIP2-City', epoch => 1700000100);
+for my $row (['10.10.0.0/16', 'PT', 'EU', 38.72, -9.14], ['10.11.0.0/20', 'PT', 'EU', 41.15, -8.61],
+             ['10.12.0.0/16', 'ES', 'EU', 40.42, -3.70], ['10.13.0.0/16', 'DE', 'EU', 50.11, 8.68],
+             ['10.14.0.0/16', 'DE', 'EU', 52.52, 13.40], ['10.15.0.0/16', 'FR', 'EU', 48.86, 2.35],
+             ['10.16.0.0/16', 'GB', 'EU', 51.51, -0.13], ['10.17.0.0/16', 'US', 'NA', 40.71, -74.01],
+             ['10.18.0.0/20', 'US', 'NA', 37.34, -121.89], ['10.19.0.0/16', 'BR', 'SA', -23.55, -46.63],
+             ['10.20.0.0/16', 'JP', 'AS', undef, undef], ['10.21.0.0/16', 'NG', 'AF', 0, 0],
+             ['10.22.0.0/16', 'AU', 'OC', -33.87, 151.21], ['2001:db8:30::/48', 'PT', 'EU', 38.72, -9.14]) {
+    $cities->insert_network($row->[0], city_record(@{$row}[1 .. 4]));
+}
+write_tree($cities, 'cities.mmdb');
+
 # Expectations for geoipd serving city(-b) + asn, in that order.
 open my $fh, '>', "$out/expected.tsv" or die "$out/expected.tsv: $!\n";
 print $fh "# address\tvariant\tprefix\tcountry\tcontinent\tasn\n";
