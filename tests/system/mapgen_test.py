@@ -229,6 +229,33 @@ class Mapgen(unittest.TestCase):
             geo.stop()
             geo.cleanup()
 
+    def test_the_cron_recipe(self):
+        # scripts/refresh-maps with the databases already in place (no
+        # network here): installs nothing, regenerates, then finds it current.
+        from harness import SCRIPTS
+        dbdir = os.path.join(self.dir, "geodb")
+        os.makedirs(dbdir)
+        shutil.copy(db("cities.mmdb"), os.path.join(dbdir, "city.mmdb"))
+        shutil.copy(db("asn.mmdb"), os.path.join(dbdir, "asn.mmdb"))
+        cmd = [os.path.join(SCRIPTS, "refresh-maps"), "--source", "none", "--dbdir", dbdir,
+               "--inventory", self.inventory, "--mapgen", MAPGEN]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("world.toml written", r.stderr)
+        self.assertIn("city.mmdb (GeoIP2-City", open(self.map).read())
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("world.toml unchanged", r.stderr)
+        # A broken inventory: exit 1 for cron, the map stays.
+        with open(self.map, "rb") as f:
+            installed = f.read()
+        self.write_inventory("config = 3\n")
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("inventory.toml:1: config: expected a file name", r.stderr)
+        with open(self.map, "rb") as f:
+            self.assertEqual(f.read(), installed)
+
     def test_the_picture_in_chromium(self):
         from PIL import Image
         html = os.path.join(self.dir, "map.html")
