@@ -349,7 +349,9 @@ Plan make_plan(const Inventory& inv, const dnsd::EdgeSet& edges, const GeoSummar
     Plan plan;
     plan.node_places = std::move(places);
     const Policy& p = inv.policy;
-    for (const auto& [code, place] : geo.countries) {
+    for (const auto& kv : geo.countries) {
+        const std::string& code = kv.first;  // (named: lambdas cannot capture bindings in C++20)
+        const Place& place = kv.second;
         auto cands = pool([&](const NodeExtra* x) {
             if (!x) return true;
             if (contains(x->avoid_countries, code) ||
@@ -363,7 +365,9 @@ Plan make_plan(const Inventory& inv, const dnsd::EdgeSet& edges, const GeoSummar
         plan.country[code] =
             nearest_entry(cands, edges, place.latitude, place.longitude, p.candidates, p.margin_km);
     }
-    for (const auto& [code, place] : geo.continents) {
+    for (const auto& kv : geo.continents) {
+        const std::string& code = kv.first;
+        const Place& place = kv.second;
         auto cands = pool([&](const NodeExtra* x) {
             if (!x) return true;
             if (!x->serve_countries.empty() || contains(x->avoid_continents, code)) return false;
