@@ -133,6 +133,30 @@ class Mapgen(unittest.TestCase):
         self.assertIn("# policy: candidates 3, margin_km 100", header)
         self.assertIn("8 centred on the data's coordinates, 2 on signpost's country table", header)
 
+    def test_from_an_exported_table(self):
+        # geoipd --export-table writes the table; mapgen reads it the same.
+        table = os.path.join(self.dir, "geo.table")
+        from harness import GEOIPD
+        r = subprocess.run([GEOIPD, "--export-table", table, "--db", db("cities.mmdb")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run([MAPGEN, "--inventory", self.inventory, "--table", table],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        from_table = self.generated()
+        with open(self.map) as f:
+            self.assertIn("geo.table (geo table generation 1", f.read())
+        os.unlink(self.map)
+        self.assertEqual(self.run_mapgen().returncode, 0)
+        self.assertEqual(self.generated(), from_table)
+        # A file that is no table is refused.
+        with open(table, "r+b") as f:
+            f.write(b"garbage!")
+        r = subprocess.run([MAPGEN, "--inventory", self.inventory, "--table", table],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("geo.table: ", r.stderr)
+
     def test_twice_written_once(self):
         self.assertEqual(self.run_mapgen().returncode, 0)
         before = os.stat(self.map)
@@ -242,7 +266,8 @@ class Mapgen(unittest.TestCase):
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("world.toml written", r.stderr)
-        self.assertIn("city.mmdb (GeoIP2-City", open(self.map).read())
+        with open(self.map) as f:
+            self.assertIn("city.mmdb (GeoIP2-City", f.read())
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("world.toml unchanged", r.stderr)
