@@ -6,6 +6,7 @@ redirect answer for exactly the scope dnsd gave, so a second client inside
 the scope is served from its cache and a client outside it is asked anew."""
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -88,14 +89,23 @@ zone "example.test" { type forward; forward only; forwarders { 127.0.0.1 port %d
 
 def free_port():
     """A port free for both UDP and TCP on 127.0.0.1 right now (the resolvers
-    bind both); another process may still take it before they do, so callers
-    retry on a bind failure."""
+    bind both), taken below the kernel's ephemeral range: a port from that range
+    can be the source port of any outgoing connection on the machine, so a peer
+    restarted on it later (a primary brought back up) could find it taken.
+    Another test may still take it before the peer binds, so callers retry on a
+    bind failure."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    low = max(low, 2048)
     while True:
+        port = random.randrange(max(1024, low // 2), low)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
+            u.bind(("127.0.0.1", port))
             t.bind(("127.0.0.1", port))
             return port
         except OSError:
@@ -129,11 +139,14 @@ def start_on_free_port(cls, name, write_conf, argv):
     raise RuntimeError("unreachable")
 
 
-def wait_port(port, proc, log, timeout=15):
+def wait_port(port, proc, log, timeout=15, offset=0):
+    """Waits for the resolver writing `log` (from byte `offset` on: a log
+    appended to across restarts) to answer on `port`."""
     deadline = time.time() + timeout
     q = dns.message.make_query("www.example.test", "A")
     while time.time() < deadline:
         with open(log) as f:
+            f.seek(offset)
             text = f.read()
         if proc.poll() is not None or "in use" in text:
             raise RuntimeError("resolver failed: " + text[-2000:])

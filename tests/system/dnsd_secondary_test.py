@@ -140,9 +140,24 @@ zone "example.test" {
         with open(path, "w") as f:
             f.write(conf)
         self.log = os.path.join(d, self.kind + ".log")
-        self.out = open(self.log, "a")
-        self.proc = subprocess.Popen(argv + [path], stdout=self.out, stderr=subprocess.STDOUT)
-        wait_port(self.port, self.proc, self.log)
+        # A restart must come back on the same port (dnsd's config names it):
+        # free_port keeps it out of the ephemeral range, and a port another
+        # test took for a moment is tried again rather than failing the test.
+        for attempt in range(10):
+            self.out = open(self.log, "a")
+            offset = self.out.tell()
+            self.proc = subprocess.Popen(argv + [path], stdout=self.out, stderr=subprocess.STDOUT)
+            try:
+                wait_port(self.port, self.proc, self.log, offset=offset)
+                break
+            except RuntimeError as e:
+                self.proc.kill()
+                self.proc.wait()
+                self.out.close()
+                self.proc = None
+                if "in use" not in str(e) or attempt == 9:
+                    raise
+                time.sleep(1)
         deadline = time.time() + 10
         while serial_of(self.port) in (None, dns.rcode.SERVFAIL) and time.time() < deadline:
             time.sleep(0.1)
