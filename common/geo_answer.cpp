@@ -9,8 +9,9 @@
 namespace signpost::common {
 
 GeoFactsView view_of(const GeoAnswer& a) {
-    return GeoFactsView{a.ip,     a.prefix,       a.found,    a.country,   a.continent, a.asn,
-                        a.as_org, a.has_location, a.latitude, a.longitude, a.generation};
+    return GeoFactsView{a.ip,        a.prefix,    a.found,           a.country,
+                        a.continent, a.asn,       a.as_org,          a.has_location,
+                        a.latitude,  a.longitude, a.accuracy_radius, a.generation};
 }
 
 namespace {
@@ -82,6 +83,12 @@ void append_answer_json_general(std::string& out, const GeoFactsView& f) {
     } else {
         out.append(",\"latitude\":null,\"longitude\":null");
     }
+    out.append(",\"accuracy_radius\":");
+    if (f.has_location && f.accuracy_radius != 0) {
+        json::append_uint(out, f.accuracy_radius);
+    } else {
+        out.append("null");
+    }
     out.append(",\"generation\":");
     json::append_uint(out, f.generation);
     out.append("}\n");
@@ -122,6 +129,12 @@ void append_answer_json(std::string& out, const GeoFactsView& f) {
         w.number(f.longitude);
     } else {
         w.lit(",\"latitude\":null,\"longitude\":null");
+    }
+    w.lit(",\"accuracy_radius\":");
+    if (f.has_location && f.accuracy_radius != 0) {
+        w.uint(f.accuracy_radius);
+    } else {
+        w.lit("null");
     }
     w.lit(",\"generation\":");
     w.uint(f.generation);
@@ -224,6 +237,8 @@ bool parse_canonical(std::string_view line, GeoAnswer& out, bool& have_lat, bool
     if (!c.lit(",\"longitude\":")) return false;
     have_lon = !c.lit("null");
     if (have_lon && !c.number(out.longitude)) return false;
+    if (!c.lit(",\"accuracy_radius\":")) return false;
+    if (!c.lit("null") && !c.number(out.accuracy_radius)) return false;
     return c.lit(",\"generation\":") && c.number(out.generation) && c.lit("}") && c.end();
 }
 
@@ -234,7 +249,10 @@ std::string finish_answer(GeoAnswer& out, bool have_lat, bool have_lon) {
                out.ip.to_string();
     // Half a location is no location: both coordinates or neither.
     out.has_location = have_lat && have_lon;
-    if (!out.has_location) out.latitude = out.longitude = 0;
+    if (!out.has_location) {
+        out.latitude = out.longitude = 0;
+        out.accuracy_radius = 0;
+    }
     return {};
 }
 
@@ -289,6 +307,10 @@ std::string parse_answer_json_generic(std::string_view line, GeoAnswer& out) {
             if (v.type != json::Type::kNumber || !parse_number(v.raw, d)) return bad();
             (key == "latitude" ? out.latitude : out.longitude) = d;
             (key == "latitude" ? have_lat : have_lon) = true;
+        } else if (key == "accuracy_radius") {
+            if (is_null) return;
+            if (v.type != json::Type::kNumber || !parse_number(v.raw, out.accuracy_radius))
+                return bad();
         } else if (key == "generation") {
             if (v.type != json::Type::kNumber || !parse_number(v.raw, out.generation)) return bad();
         }

@@ -22,6 +22,9 @@ struct GeoAnswer {
     bool has_location = false;
     double latitude = 0;
     double longitude = 0;
+    // The database's accuracy radius of the location, in km (MaxMind's
+    // location.accuracy_radius); 0 when unknown or without a location.
+    std::uint32_t accuracy_radius = 0;
     std::uint64_t generation = 0;  // geoipd's database generation that answered
 
     friend bool operator==(const GeoAnswer&, const GeoAnswer&) = default;
@@ -39,6 +42,7 @@ struct GeoFactsView {
     bool has_location = false;
     double latitude = 0;
     double longitude = 0;
+    std::uint32_t accuracy_radius = 0;
     std::uint64_t generation = 0;
 };
 
@@ -46,7 +50,8 @@ GeoFactsView view_of(const GeoAnswer& a);
 
 // Appends one response line (with its '\n'):
 // {"ip":"..","prefix":"../n","found":true,"country":"GB","continent":"EU",
-//  "asn":null,"as_org":null,"latitude":51.5,"longitude":-0.09,"generation":3}
+//  "asn":null,"as_org":null,"latitude":51.5,"longitude":-0.09,"accuracy_radius":20,
+//  "generation":3}  (accuracy_radius null when unknown)
 void append_answer_json(std::string& out, const GeoFactsView& facts);
 
 // Appends an error line: {"error":"what","input":"the request, escaped"}.

@@ -129,10 +129,11 @@ bool GeoTable::validate(std::string& error) {
         error = "bad magic: not a signpost geo table";
         return false;
     }
-    if (h.version != kGeoTableVersion || h.header_size != sizeof(GeoTableHeader)) {
+    if (h.version < kGeoTableOldestVersion || h.version > kGeoTableVersion ||
+        h.header_size != sizeof(GeoTableHeader)) {
         error = "layout version " + std::to_string(h.version) + " (header " +
-                std::to_string(h.header_size) + " bytes); this build reads version " +
-                std::to_string(kGeoTableVersion);
+                std::to_string(h.header_size) + " bytes); this build reads versions " +
+                std::to_string(kGeoTableOldestVersion) + " to " + std::to_string(kGeoTableVersion);
         return false;
     }
     if (h.total_size != size_ || size_ % 8 != 0) {
@@ -236,6 +237,7 @@ void GeoTable::fill(const GeoTableFact& f, GeoFactsView& out) const {
     out.has_location = f.flags & GeoTableFact::kHasLocation;
     out.latitude = out.has_location ? f.latitude : 0;
     out.longitude = out.has_location ? f.longitude : 0;
+    out.accuracy_radius = out.has_location ? f.accuracy_radius : 0;
     out.generation = generation();
 }
 
@@ -299,6 +301,7 @@ std::uint32_t TableBuilder::intern(const GeoFactsView& v) {
     if (v.has_location) {
         f.latitude = v.latitude;
         f.longitude = v.longitude;
+        f.accuracy_radius = v.accuracy_radius;
     }
     std::string key(reinterpret_cast<const char*>(&f), sizeof f);
     key.append(v.as_org);

@@ -95,7 +95,10 @@ std::size_t last_range_at_or_before(std::size_t lo, std::size_t hi, T x, const S
 }
 
 inline constexpr char kGeoTableMagic[8] = {'S', 'P', 'G', 'E', 'O', 'T', 'B', 'L'};
-inline constexpr std::uint32_t kGeoTableVersion = 1;
+// Layout 2 added the accuracy radius to the fact record; layout 1 images (the
+// field reserved, 0) are still read, their radius unknown.
+inline constexpr std::uint32_t kGeoTableVersion = 2;
+inline constexpr std::uint32_t kGeoTableOldestVersion = 1;
 
 // Fixed-size header at offset 0. Offsets are from the start of the image and
 // 8-aligned; the checksum is table_checksum() of the whole image with this
@@ -125,12 +128,12 @@ static_assert(sizeof(GeoTableHeader) == 128);
 struct GeoTableFact {
     static constexpr std::uint32_t kFound = 1, kHasLocation = 2;
     std::uint32_t flags;
-    std::uint32_t asn;         // 0: unknown
-    char country[2];           // ISO 3166-1 alpha-2; NUL NUL: unknown
-    char continent[2];         // NUL NUL: unknown
-    std::uint32_t as_org_len;  // 0: unknown
-    std::uint32_t as_org_off;  // into the strings section
-    std::uint32_t reserved;
+    std::uint32_t asn;              // 0: unknown
+    char country[2];                // ISO 3166-1 alpha-2; NUL NUL: unknown
+    char continent[2];              // NUL NUL: unknown
+    std::uint32_t as_org_len;       // 0: unknown
+    std::uint32_t as_org_off;       // into the strings section
+    std::uint32_t accuracy_radius;  // km, with kHasLocation; 0: unknown
     double latitude;
     double longitude;
 };

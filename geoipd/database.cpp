@@ -26,6 +26,23 @@ bool value_matches(const MMDB_entry_data_s& d, ValueKind kind) {
     }
     return false;
 }
+
+// An unsigned field's value (value_matches said it is one); a negative INT32
+// or a UINT64 beyond 32 bits is not a usable ASN or radius: 0, unknown.
+std::uint32_t unsigned_value(const MMDB_entry_data_s& d) {
+    switch (d.type) {
+        case MMDB_DATA_TYPE_UINT16:
+            return d.uint16;
+        case MMDB_DATA_TYPE_UINT32:
+            return d.uint32;
+        case MMDB_DATA_TYPE_UINT64:
+            return d.uint64 > 0xffffffffu ? 0 : static_cast<std::uint32_t>(d.uint64);
+        case MMDB_DATA_TYPE_INT32:
+            return d.int32 < 0 ? 0 : static_cast<std::uint32_t>(d.int32);
+        default:
+            return 0;
+    }
+}
 }  // namespace
 
 std::unique_ptr<Database> Database::open(const DatabaseSpec& spec, std::string& error) {
@@ -173,22 +190,7 @@ DatabaseHit Database::decode(const MMDB_entry_s& entry) const {
     if (const auto& p = schema_[Field::kAsn];
         p && MMDB_aget_value(&e, &d, p->c_path()) == MMDB_SUCCESS &&
         value_matches(d, ValueKind::kUnsigned)) {
-        switch (d.type) {
-            case MMDB_DATA_TYPE_UINT16:
-                hit.asn = d.uint16;
-                break;
-            case MMDB_DATA_TYPE_UINT32:
-                hit.asn = d.uint32;
-                break;
-            case MMDB_DATA_TYPE_UINT64:
-                hit.asn = static_cast<std::uint32_t>(d.uint64);
-                break;
-            case MMDB_DATA_TYPE_INT32:
-                hit.asn = d.int32 < 0 ? 0 : static_cast<std::uint32_t>(d.int32);
-                break;
-            default:
-                break;
-        }
+        hit.asn = unsigned_value(d);
     }
     double coord[2];
     bool have[2] = {false, false};
@@ -204,6 +206,11 @@ DatabaseHit Database::decode(const MMDB_entry_s& entry) const {
         hit.has_location = true;
         hit.latitude = coord[0];
         hit.longitude = coord[1];
+        if (const auto& p = schema_[Field::kAccuracy];
+            p && MMDB_aget_value(&e, &d, p->c_path()) == MMDB_SUCCESS &&
+            value_matches(d, ValueKind::kUnsigned)) {
+            hit.accuracy_radius = unsigned_value(d);
+        }
     }
     return hit;
 }

@@ -28,6 +28,7 @@ struct DatabaseHit {
     bool has_location = false;
     double latitude = 0;
     double longitude = 0;
+    std::uint32_t accuracy_radius = 0;  // km, 0: unknown
 };
 
 class Database {

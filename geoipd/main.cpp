@@ -35,7 +35,7 @@ void print_check(const DatabaseSet& set) {
                     db->node_count(), static_cast<unsigned long long>(db->data_records()));
         for (std::size_t i = 0; i < kFieldCount; ++i) {
             const auto& p = db->schema()[static_cast<Field>(i)];
-            std::printf("  %-10s %s\n", std::string(field_name(static_cast<Field>(i))).c_str(),
+            std::printf("  %-15s %s\n", std::string(field_name(static_cast<Field>(i))).c_str(),
                         p ? p->dotted().c_str() : "-");
         }
     }

@@ -57,8 +57,9 @@ ParseOutcome parse_options(int argc, char** argv, Options& out) {
         "db", po::value(&dbs)->value_name("FILE[,FIELD=PATH...]"),
         "a .mmdb database (repeat for several); FIELD=PATH overrides where a field is read, "
         "e.g. --db geo.mmdb,country=country_code. Fields: country continent asn as_org "
-        "latitude longitude")("threads", po::value(&out.threads)->default_value(1)->value_name("N"),
-                              "event-loop threads")(
+        "latitude longitude accuracy_radius")(
+        "threads", po::value(&out.threads)->default_value(1)->value_name("N"),
+        "event-loop threads")(
         "max-clients", po::value(&out.max_clients)->default_value(1024)->value_name("N"),
         "connections served at once; more are told 'too many clients' and closed")(
         "stat-interval", po::value(&stat_seconds)->default_value(10)->value_name("SECONDS"),

@@ -3,8 +3,8 @@
 namespace signpost::geoipd {
 
 namespace {
-constexpr std::array<std::string_view, kFieldCount> kNames = {"country", "continent", "asn",
-                                                              "as_org",  "latitude",  "longitude"};
+constexpr std::array<std::string_view, kFieldCount> kNames = {
+    "country", "continent", "asn", "as_org", "latitude", "longitude", "accuracy_radius"};
 }
 
 std::string_view field_name(Field f) {
@@ -20,6 +20,7 @@ std::optional<Field> field_from_name(std::string_view name) {
 ValueKind value_kind(Field f) {
     switch (f) {
         case Field::kAsn:
+        case Field::kAccuracy:
             return ValueKind::kUnsigned;
         case Field::kLatitude:
         case Field::kLongitude:
@@ -71,6 +72,7 @@ const std::vector<std::string>& default_candidates(Field f) {
         {"autonomous_system_organization", "as_organization", "as_org"},
         {"location.latitude", "latitude"},
         {"location.longitude", "longitude"},
+        {"location.accuracy_radius", "accuracy_radius"},
     }};
     return kCandidates[static_cast<std::size_t>(f)];
 }
@@ -114,7 +116,7 @@ std::optional<DatabaseSpec> DatabaseSpec::parse(std::string_view text, std::stri
         if (!field) {
             error = "bad field override '" + std::string(item) +
                     "' (expected NAME=PATH, NAME one of country, continent, asn, as_org, "
-                    "latitude, longitude)";
+                    "latitude, longitude, accuracy_radius)";
             return std::nullopt;
         }
         auto path = FieldPath::parse(item.substr(eq + 1));

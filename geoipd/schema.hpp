@@ -12,8 +12,9 @@
 
 namespace signpost::geoipd {
 
-enum class Field { kCountry, kContinent, kAsn, kAsOrg, kLatitude, kLongitude };
-inline constexpr std::size_t kFieldCount = 6;
+// kAccuracy: the location's accuracy radius in km (MaxMind's location.accuracy_radius).
+enum class Field { kCountry, kContinent, kAsn, kAsOrg, kLatitude, kLongitude, kAccuracy };
+inline constexpr std::size_t kFieldCount = 7;
 
 std::string_view field_name(Field f);
 std::optional<Field> field_from_name(std::string_view name);

@@ -290,6 +290,7 @@ common::GeoFactsView merge_hits(const DatabaseHit* const* hits, std::size_t n) {
             f.has_location = true;
             f.latitude = h.latitude;
             f.longitude = h.longitude;
+            f.accuracy_radius = h.accuracy_radius;  // the radius of that same location
         }
     }
     if (f.continent.empty() && !f.country.empty())

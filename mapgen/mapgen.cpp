@@ -82,6 +82,18 @@ std::uint32_t positive(const toml::table& t, const char* key, std::uint32_t def,
     return static_cast<std::uint32_t>(i->get());
 }
 
+double kilometres(const toml::table& t, const char* key, double def, const std::string& file) {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    const double v = n->is_integer()          ? static_cast<double>(n->as_integer()->get())
+                     : n->is_floating_point() ? n->as_floating_point()->get()
+                                              : -1;
+    if (!(v >= 0 && v <= 20000))
+        throw Problem{file, line_of(*n),
+                      "policy." + std::string(key) + " = " + describe(*n) + ": expected 0..20000"};
+    return v;
+}
+
 void only_keys(const toml::table& t, const std::set<std::string>& keys, const std::string& file,
                const std::string& where) {
     for (const auto& [k, v] : t)
@@ -123,20 +135,16 @@ Inventory load_inventory(const std::string& path) {
     if (const toml::node* p = root.get("policy")) {
         const auto* t = p->as_table();
         if (!t) throw Problem{path, line_of(*p), "policy: expected a table"};
-        only_keys(*t, {"candidates", "margin_km", "continent_candidates", "default_candidates"},
+        only_keys(*t,
+                  {"candidates", "margin_km", "continent_candidates", "default_candidates",
+                   "max_accuracy_km"},
                   path, "policy.");
         inv.policy.candidates = positive(*t, "candidates", 3, path, 16);
         inv.policy.continent_candidates = positive(*t, "continent_candidates", 3, path, 16);
         inv.policy.default_candidates = positive(*t, "default_candidates", 2, path, 16);
-        if (const toml::node* n = t->get("margin_km")) {
-            const double v = n->is_integer()          ? static_cast<double>(n->as_integer()->get())
-                             : n->is_floating_point() ? n->as_floating_point()->get()
-                                                      : -1;
-            if (!(v >= 0 && v <= 20000))
-                throw Problem{path, line_of(*n),
-                              "policy.margin_km = " + describe(*n) + ": expected 0..20000"};
-            inv.policy.margin_km = v;
-        }
+        inv.policy.margin_km = kilometres(*t, "margin_km", inv.policy.margin_km, path);
+        inv.policy.max_accuracy_km =
+            kilometres(*t, "max_accuracy_km", inv.policy.max_accuracy_km, path);
     }
     if (const toml::node* n = root.get("nodes")) {
         const auto* a = n->as_array();
@@ -192,7 +200,7 @@ Inventory load_inventory(const std::string& path) {
     return inv;
 }
 
-GeoSummary summarize(const common::GeoTable& table) {
+GeoSummary summarize(const common::GeoTable& table, double max_accuracy_km) {
     using common::Family;
     std::map<std::string, Accumulator> located;
     std::map<std::string, double> addresses;
@@ -209,7 +217,8 @@ GeoSummary summarize(const common::GeoTable& table) {
                                                 table.range_start(Family::kV4, i) + 1);
         seen.insert(c);
         addresses[c] += size;
-        if (dnsd::usable_location(f)) located[c].add(f.latitude, f.longitude, size);
+        if (dnsd::usable_location(f, max_accuracy_km))
+            located[c].add(f.latitude, f.longitude, size);
     }
     const std::size_t n6 = table.range_count(Family::kV6);
     for (std::size_t i = 0; i < n6; ++i) {

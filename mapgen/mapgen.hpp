@@ -34,6 +34,9 @@ struct Policy {
     double margin_km = 250;        // nodes this close to the nearer one share its rank
     std::uint32_t continent_candidates = 3;
     std::uint32_t default_candidates = 2;
+    // Locations the database says are good to more than this (their accuracy
+    // radius, km) do not count towards a country's centre; 0: no bound.
+    double max_accuracy_km = 500;
 };
 
 struct Inventory {
@@ -64,7 +67,7 @@ struct GeoSummary {
     Place world;
     std::vector<std::string> unplaced;  // countries with no centre at all
 };
-GeoSummary summarize(const common::GeoTable& table);
+GeoSummary summarize(const common::GeoTable& table, double max_accuracy_km = 500);
 
 // One generated entry: node names with entry weights, highest first.
 struct Entry {

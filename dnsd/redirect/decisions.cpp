@@ -127,10 +127,13 @@ double distance_km(double lat1, double lon1, double lat2, double lon2) {
     return 2 * kRadius * std::asin(std::min(1.0, std::sqrt(a)));
 }
 
-bool usable_location(const common::GeoTableFact& f) {
-    return (f.flags & common::GeoTableFact::kHasLocation) &&
-           !(f.latitude == 0 && f.longitude == 0) && f.latitude >= -90 && f.latitude <= 90 &&
-           f.longitude >= -180 && f.longitude <= 180;
+LocationUse location_use(const common::GeoTableFact& f, double max_accuracy_km) {
+    if (!(f.flags & common::GeoTableFact::kHasLocation) || !(f.latitude >= -90) ||
+        !(f.latitude <= 90) || !(f.longitude >= -180) || !(f.longitude <= 180))
+        return LocationUse::kNone;
+    if (f.latitude == 0 && f.longitude == 0) return LocationUse::kZero;
+    if (max_accuracy_km > 0 && f.accuracy_radius > max_accuracy_km) return LocationUse::kVague;
+    return LocationUse::kUsable;
 }
 
 MapEntry nearest_entry(const NearestConfig& n, double lat, double lon) {
@@ -227,7 +230,7 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
             if (auto it = map.continent.find(std::string(f.continent, 2));
                 it != map.continent.end())
                 s.continent = {Tier::kContinent, &it->second, nullptr, 0, &it->first};
-        if (map.has_nearest && usable_location(f)) {
+        if (map.has_nearest && usable_location(f, map.nearest.max_accuracy_km)) {
             MapEntry e = nearest_entry(map.nearest, f.latitude, f.longitude);
             if (!e.members.empty()) {
                 std::vector<std::pair<std::uint32_t, std::uint32_t>> key;

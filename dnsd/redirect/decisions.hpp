@@ -130,8 +130,14 @@ struct Decisions {
 // Great-circle distance in kilometres (haversine, mean Earth radius).
 double distance_km(double lat1, double lon1, double lat2, double lon2);
 // Whether a geo fact's coordinates can be used: 0,0 is GeoIP's "somewhere"
-// (it puts clients in the sea off West Africa), so it counts as unknown.
-bool usable_location(const common::GeoTableFact& f);
+// (it puts clients in the sea off West Africa), so it counts as unknown, and
+// so does a location whose accuracy radius is over `max_accuracy_km` (0: no
+// bound; a radius the database does not give passes).
+enum class LocationUse { kUsable, kNone, kZero, kVague };
+LocationUse location_use(const common::GeoTableFact& f, double max_accuracy_km);
+inline bool usable_location(const common::GeoTableFact& f, double max_accuracy_km = 0) {
+    return location_use(f, max_accuracy_km) == LocationUse::kUsable;
+}
 // The nearest tier's entry for a client at lat, lon (empty: no node in range).
 MapEntry nearest_entry(const NearestConfig& n, double lat, double lon);
 

@@ -68,7 +68,9 @@ struct MapEntry {
 // pool's nodes by great-circle distance, nearest first: those within
 // margin_km of the nearest share its rank (by capacity), the next ones
 // follow as a failover list; only nodes within radius_km (0: any), at most
-// `candidates` of them.
+// `candidates` of them. A client whose location the database says is only
+// good to more than max_accuracy_km (its accuracy radius; 0: no bound) passes
+// the tier, like one without coordinates.
 struct NearestConfig {
     struct Node {
         std::uint32_t node;  // into EdgeSet::nodes
@@ -77,6 +79,7 @@ struct NearestConfig {
     std::vector<Node> nodes;
     double margin_km = 50;
     double radius_km = 0;
+    double max_accuracy_km = 500;
     std::uint32_t candidates = 3;
     int line = 0;
 };

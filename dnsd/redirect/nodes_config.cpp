@@ -276,7 +276,8 @@ class Reader {
                 fail(*n,
                      "nearest: expected a table like { nodes = [\"fra1\", \"mad1\"], "
                      "margin_km = 50 }");
-            known(*nt, {"nodes", "margin_km", "radius_km", "candidates"}, "nearest");
+            known(*nt, {"nodes", "margin_km", "radius_km", "candidates", "max_accuracy_km"},
+                  "nearest");
             g.has_nearest = true;
             g.nearest.line = line_of(*n);
             const toml::node* list = nt->get("nodes");
@@ -290,6 +291,7 @@ class Reader {
             }
             g.nearest.margin_km = km(*nt, "margin_km", g.nearest.margin_km);
             g.nearest.radius_km = km(*nt, "radius_km", g.nearest.radius_km);
+            g.nearest.max_accuracy_km = km(*nt, "max_accuracy_km", g.nearest.max_accuracy_km);
             g.nearest.candidates = integer(*nt, "candidates", g.nearest.candidates, 1, 16);
         }
         if (const toml::node* n = t.get("tiers")) {
@@ -641,7 +643,8 @@ std::string edges_reference(config::Format format) {
         "pool answered by weighted round robin while no geo table has arrived (default: the "
         "map's default entry). Maps (`[maps.NAME]`, or a file of their own) are lists of nodes "
         "by `cidr`, `asn`, `country`, `continent` and `default`, and may order a pool by "
-        "distance: `nearest = { nodes = [...], margin_km = 50, radius_km = 0, candidates = 3 }` "
+        "distance: `nearest = { nodes = [...], margin_km = 50, radius_km = 0, candidates = 3, "
+        "max_accuracy_km = 500 }` "
         "(nodes with a location; clients whose geo facts have coordinates other than 0,0), "
         "placed among the tiers by `tiers = [\"asn\", \"nearest\", \"country\", "
         "\"continent\"]` (that order by default; CIDR overrides are always first, the default "

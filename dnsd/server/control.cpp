@@ -406,21 +406,34 @@ std::string ControlServer::explain(std::string_view args) {
             " (table generation " + std::to_string(geo.generation) + ")");
         const GeoMap& gm = redirect->map();
         if (gm.has_nearest) {
-            char buf[96];
+            char buf[160];
             common::GeoTableFact f{};
             f.flags = geo.has_location ? common::GeoTableFact::kHasLocation : 0;
             f.latitude = geo.latitude;
             f.longitude = geo.longitude;
-            const bool usable = usable_location(f);  // the compile's own rule
-            if (!usable) {
+            f.accuracy_radius = geo.accuracy_radius;
+            // The compile's own rule.
+            const LocationUse use = location_use(f, gm.nearest.max_accuracy_km);
+            if (use != LocationUse::kUsable) {
+                if (use == LocationUse::kVague)
+                    std::snprintf(buf, sizeof buf,
+                                  "the location (%.4f, %.4f) is good to %u km only, over "
+                                  "max_accuracy_km %.0f",
+                                  geo.latitude, geo.longitude, geo.accuracy_radius,
+                                  gm.nearest.max_accuracy_km);
                 add(std::string("nearest: ") +
-                    (geo.has_location ? "coordinates 0, 0 count as unknown"
-                                      : "the client has no coordinates") +
+                    (use == LocationUse::kVague  ? buf
+                     : use == LocationUse::kZero ? "coordinates 0, 0 count as unknown"
+                                                 : "the client has no coordinates") +
                     ": the tier is passed");
             } else {
                 std::snprintf(buf, sizeof buf, "nearest: client at %.4f, %.4f; margin %.0f km",
                               geo.latitude, geo.longitude, gm.nearest.margin_km);
                 std::string line = buf;
+                if (geo.accuracy_radius != 0) {
+                    std::snprintf(buf, sizeof buf, " (located to %u km)", geo.accuracy_radius);
+                    line.insert(line.find(';'), buf);
+                }
                 if (gm.nearest.radius_km > 0) {
                     std::snprintf(buf, sizeof buf, ", radius %.0f km", gm.nearest.radius_km);
                     line += buf;

@@ -24,7 +24,7 @@ my $out = shift or die "usage: $0 OUTDIR\n";
 my %types = (
     country => 'map', continent => 'map', location => 'map', registered_country => 'map',
     names => 'map', en => 'utf8_string', iso_code => 'utf8_string', code => 'utf8_string',
-    geoname_id => 'uint32', latitude => 'double', longitude => 'double',
+    geoname_id => 'uint32', latitude => 'double', longitude => 'double', accuracy_radius => 'uint16',
     autonomous_system_number => 'uint32', autonomous_system_organization => 'utf8_string',
     country_code => 'utf8_string',
 );
@@ -57,11 +57,12 @@ sub write_tree {
 }
 
 sub city_record {
-    my ($cc, $cont, $lat, $lon) = @_;
+    my ($cc, $cont, $lat, $lon, $radius) = @_;
     my %r;
     $r{country} = { iso_code => $cc, names => { en => "Country $cc" } } if defined $cc;
     $r{continent} = { code => $cont } if defined $cont;
     $r{location} = { latitude => $lat, longitude => $lon } if defined $lat;
+    $r{location}{accuracy_radius} = $radius if defined $lat && defined $radius;
     return \%r;
 }
 
@@ -125,16 +126,20 @@ write_tree($v4, 'v4only.mmdb');
 # cities.mmdb: known cities for signpost-mapgen (country centres weighted by
 # addresses: Lisbon /16 and Porto /20; New York /16 and San Jose /20); JP has
 # no location (the shipped table places it), NG says 0,0 (GeoIP's
-# "somewhere": unknown, so the shipped table too).
+# "somewhere": unknown, so the shipped table too). Locations carry MaxMind's
+# accuracy_radius (km); 10.23.0/24 is a vague one (1000 km, "somewhere in
+# Portugal" put near Frankfurt), over the default 500 km bound: it counts
+# towards no centre, and its clients pass a nearest tier.
 my $cities = tree(type => 'GeoIP2-City', epoch => 1700000100);
-for my $row (['10.10.0.0/16', 'PT', 'EU', 38.72, -9.14], ['10.11.0.0/20', 'PT', 'EU', 41.15, -8.61],
+for my $row (['10.10.0.0/16', 'PT', 'EU', 38.72, -9.14, 20], ['10.11.0.0/20', 'PT', 'EU', 41.15, -8.61, 50],
              ['10.12.0.0/16', 'ES', 'EU', 40.42, -3.70], ['10.13.0.0/16', 'DE', 'EU', 50.11, 8.68],
              ['10.14.0.0/16', 'DE', 'EU', 52.52, 13.40], ['10.15.0.0/16', 'FR', 'EU', 48.86, 2.35],
              ['10.16.0.0/16', 'GB', 'EU', 51.51, -0.13], ['10.17.0.0/16', 'US', 'NA', 40.71, -74.01],
              ['10.18.0.0/20', 'US', 'NA', 37.34, -121.89], ['10.19.0.0/16', 'BR', 'SA', -23.55, -46.63],
              ['10.20.0.0/16', 'JP', 'AS', undef, undef], ['10.21.0.0/16', 'NG', 'AF', 0, 0],
-             ['10.22.0.0/16', 'AU', 'OC', -33.87, 151.21], ['2001:db8:30::/48', 'PT', 'EU', 38.72, -9.14]) {
-    $cities->insert_network($row->[0], city_record(@{$row}[1 .. 4]));
+             ['10.22.0.0/16', 'AU', 'OC', -33.87, 151.21], ['2001:db8:30::/48', 'PT', 'EU', 38.72, -9.14],
+             ['10.23.0.0/24', 'PT', 'EU', 50.0, 9.0, 1000]) {
+    $cities->insert_network($row->[0], city_record(@{$row}[1 .. 5]));
 }
 write_tree($cities, 'cities.mmdb');
 

@@ -203,9 +203,11 @@ map = "world"
 ttl = 30
 """
 
+    DB = "city.mmdb"
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="nearest-test-")
-        self.geo = Geoipd([db("city.mmdb")], workdir=os.path.join(self.dir, "g"))
+        self.geo = Geoipd([db(self.DB)], workdir=os.path.join(self.dir, "g"))
         self.d = Dnsd(tail=self.NODES + '\n[geoip]\nsocket = "%s"\n' % self.geo.sock)
 
     def tearDown(self):
@@ -239,6 +241,33 @@ ttl = 30
         while time.time() < deadline and ask(self.d.port, "10.1.0.0/24")[0] != ["192.0.2.20"]:
             time.sleep(0.1)
         self.assertEqual(ask(self.d.port, "10.1.0.0/24")[0], ["192.0.2.20"])
+
+
+class NearestAccuracy(Nearest):
+    """The same nearest tier on the test City database of signpost-mapgen,
+    whose locations carry MaxMind's accuracy_radius: a client located to 20 km
+    (Lisbon) is placed by distance; one whose record is "somewhere in
+    Portugal", put near Frankfurt and good to 1,000 km only, is over the
+    default 500 km bound and passes the tier; explain says why."""
+
+    DB = "cities.mmdb"
+    test_nearest_node_per_client = None  # the other database's cities
+
+    def test_vague_locations_pass_the_tier(self):
+        deadline = time.time() + 10
+        while time.time() < deadline and ask(self.d.port, "10.10.0.0/24")[0] != ["192.0.2.20"]:
+            time.sleep(0.1)
+        self.assertEqual(ask(self.d.port, "10.10.0.0/24")[0], ["192.0.2.20"])  # Lisbon: par1
+        # The vague record would be 80 km from fra1; it goes to the default.
+        self.assertEqual(ask(self.d.port, "10.23.0.0/24")[0], ["198.51.100.10"])
+        out = self.d.ctl_cmd("explain", "video.example.test", "10.10.0.0/24").stdout
+        self.assertIn("nearest: client at 38.7200, -9.1400 (located to 20 km); margin 10 km", out)
+        out = self.d.ctl_cmd("explain", "video.example.test", "10.23.0.0/24").stdout
+        self.assertIn("nearest: the location (50.0000, 9.0000) is good to 1000 km only, over "
+                      "max_accuracy_km 500: the tier is passed", out)
+        # geoipd's line protocol says it too.
+        line = self.geo.ask(["10.23.0.9"])[0]
+        self.assertEqual(line["accuracy_radius"], 1000, line)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class Table:
          strings_size, v4s, v4f, v6s, v6f, facts, strings, self.checksum, _) = \
             HEADER.unpack_from(data, 0)
         assert magic == b"SPGEOTBL", magic
-        assert self.version == 1 and header_size == 128
+        assert self.version == 2 and header_size == 128
         assert total == len(data) and total % 8 == 0
         assert self.checksum == table_checksum(data), "checksum"
         self.n4, self.n6, self.nf = n4, n6, nf
@@ -59,7 +59,7 @@ class Table:
         self.v6_facts = list(struct.unpack_from("<%dI" % n6, data, v6f))
         self.facts = []
         for i in range(nf):
-            flags, asn, cc, cont, org_len, org_off, _, lat, lon = \
+            flags, asn, cc, cont, org_len, org_off, radius, lat, lon = \
                 FACT.unpack_from(data, facts + 40 * i)
             assert org_off + org_len <= strings_size
             org = data[strings + org_off:strings + org_off + org_len].decode()
@@ -72,6 +72,7 @@ class Table:
                 "as_org": org or None,
                 "latitude": lat if loc else None,
                 "longitude": lon if loc else None,
+                "accuracy_radius": (radius or None) if loc else None,
             })
         for starts, fidx in ((self.v4_starts, self.v4_facts), (self.v6_starts, self.v6_facts)):
             assert starts[0] == 0
@@ -147,7 +148,7 @@ def sealed(fd):
 
 def comparable(answer):
     keys = ("ip", "prefix", "found", "country", "continent", "asn", "as_org", "latitude",
-            "longitude", "generation")
+            "longitude", "accuracy_radius", "generation")
     out = {k: answer[k] for k in keys}
     # Compared as addresses: geoipd writes IPv4-compatible ones as ::a.b.c.d.
     out["ip"] = ipaddress.ip_address(out["ip"])

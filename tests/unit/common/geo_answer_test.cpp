@@ -16,6 +16,7 @@ TEST(GeoAnswer, RoundTripsThroughJson) {
     a.has_location = true;
     a.latitude = 51.3;
     a.longitude = -9.49;
+    a.accuracy_radius = 25;
     a.generation = 42;
     std::string line;
     append_answer_json(line, view_of(a));
@@ -61,11 +62,11 @@ TEST(GeoAnswer, FastPathAndGenericReaderAgree) {
     using namespace signpost::common;
     const char* lines[] = {
         // geoipd's canonical form (the fast path)
-        R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":"GB","continent":"EU","asn":20712,"as_org":"Andrews & Arnold Ltd","latitude":51.5,"longitude":-0.09,"generation":3})",
-        R"({"ip":"2001:db8::1","prefix":"2001:db8::/32","found":false,"country":null,"continent":null,"asn":null,"as_org":null,"latitude":null,"longitude":null,"generation":1})",
+        R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":"GB","continent":"EU","asn":20712,"as_org":"Andrews & Arnold Ltd","latitude":51.5,"longitude":-0.09,"accuracy_radius":20,"generation":3})",
+        R"({"ip":"2001:db8::1","prefix":"2001:db8::/32","found":false,"country":null,"continent":null,"asn":null,"as_org":null,"latitude":null,"longitude":null,"accuracy_radius":null,"generation":1})",
         // the same facts in other shapes (the generic reader)
-        R"({"prefix":"81.2.69.0/24","ip":"81.2.69.142","found":true,"country":"GB","continent":"EU","asn":20712,"as_org":"Andrews \u0026 Arnold Ltd","latitude":51.5,"longitude":-0.09,"generation":3})",
-        R"({ "ip": "81.2.69.142", "prefix": "81.2.69.0/24", "found": true, "country": "GB", "continent": "EU", "asn": 20712, "as_org": "Andrews & Arnold Ltd", "latitude": 51.5, "longitude": -0.09, "generation": 3 })",
+        R"({"prefix":"81.2.69.0/24","ip":"81.2.69.142","accuracy_radius":20,"found":true,"country":"GB","continent":"EU","asn":20712,"as_org":"Andrews \u0026 Arnold Ltd","latitude":51.5,"longitude":-0.09,"generation":3})",
+        R"({ "ip": "81.2.69.142", "prefix": "81.2.69.0/24", "found": true, "country": "GB", "continent": "EU", "asn": 20712, "as_org": "Andrews & Arnold Ltd", "latitude": 51.5, "longitude": -0.09, "accuracy_radius": 20, "generation": 3 })",
         // malformed in ways the fast path must hand over to the generic reader's verdict
         R"({"ip":"81.2.69.142","prefix":"10.0.0.0/8","found":true,"country":null,"continent":null,"asn":null,"as_org":null,"latitude":null,"longitude":null,"generation":3})",
         R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":null,"continent":null,"asn":1.5,"as_org":null,"latitude":null,"longitude":null,"generation":3})",
@@ -89,6 +90,16 @@ TEST(GeoAnswer, FastPathAndGenericReaderAgree) {
     EXPECT_EQ(reordered, first);
     EXPECT_EQ(first.as_org, "Andrews & Arnold Ltd");
     EXPECT_TRUE(first.has_location);
+    EXPECT_EQ(first.accuracy_radius, 20u);
+    // Lines from before the accuracy radius (no such key) still read, radius unknown.
+    GeoAnswer old;
+    ASSERT_EQ(
+        parse_answer_json(
+            R"({"ip":"81.2.69.142","prefix":"81.2.69.0/24","found":true,"country":"GB","continent":"EU","asn":20712,"as_org":"Andrews & Arnold Ltd","latitude":51.5,"longitude":-0.09,"generation":3})",
+            old),
+        "");
+    EXPECT_EQ(old.accuracy_radius, 0u);
+    EXPECT_EQ(old.latitude, 51.5);
     GeoAnswer bad;
     EXPECT_NE(parse_answer_json(lines[4], bad), "");
     EXPECT_NE(parse_answer_json(lines[5], bad), "");

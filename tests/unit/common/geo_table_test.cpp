@@ -134,8 +134,12 @@ TEST(GeoTable, FactsInternedAndEqualNeighboursMerge) {
     loc.has_location = true;
     loc.latitude = 48.5;
     loc.longitude = 2.25;
+    loc.accuracy_radius = 50;
     const auto l = b.intern(loc);
     EXPECT_NE(l, a);
+    GeoFactsView vaguer = loc;  // the same place, less sure: another fact
+    vaguer.accuracy_radius = 500;
+    EXPECT_NE(b.intern(vaguer), l);
     b.add(Family::kV4, 0, a);
     b.add(Family::kV4, 100, a);  // same fact: merges into the range before
     b.add(Family::kV4, 200, l);
@@ -143,11 +147,12 @@ TEST(GeoTable, FactsInternedAndEqualNeighboursMerge) {
     std::string error;
     auto t = GeoTable::from_bytes(b.finish(1, 0), error);
     ASSERT_TRUE(t) << error;
-    EXPECT_EQ(t->fact_count(), 5u);  // 4 interned + the not-found fact for empty IPv6
+    EXPECT_EQ(t->fact_count(), 6u);  // 5 interned + the not-found fact for empty IPv6
     auto f = t->lookup(IpAddress::v4(300));
     EXPECT_TRUE(f.has_location);
     EXPECT_EQ(f.latitude, 48.5);
     EXPECT_EQ(f.longitude, 2.25);
+    EXPECT_EQ(f.accuracy_radius, 50u);
     EXPECT_FALSE(t->lookup(*IpAddress::parse("::1")).found);
 }
 
@@ -190,9 +195,19 @@ TEST(GeoTable, RefusesBadMagicAndVersion) {
     img[0] = 'X';
     EXPECT_NE(refused(img).find("bad magic"), std::string::npos);
     img = small_image();
-    hdr(img).version = 2;
+    hdr(img).version = 3;
     reseal(img);
-    EXPECT_NE(refused(img).find("version 2"), std::string::npos);
+    EXPECT_NE(refused(img).find("version 3"), std::string::npos);
+    img = small_image();
+    hdr(img).version = 0;
+    reseal(img);
+    EXPECT_NE(refused(img).find("version 0"), std::string::npos);
+    // Layout 1 (the fact's radius field reserved, 0) is still read.
+    img = small_image();
+    hdr(img).version = 1;
+    reseal(img);
+    std::string error;
+    EXPECT_TRUE(GeoTable::from_bytes(img, error)) << error;
     img = small_image();
     hdr(img).header_size = 64;
     reseal(img);

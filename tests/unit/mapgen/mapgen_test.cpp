@@ -21,6 +21,7 @@ struct Net {
     const char* country;
     bool located;
     double lat, lon;
+    std::uint32_t radius = 0;  // accuracy, km
 };
 
 std::shared_ptr<const GeoTable> table_of(std::initializer_list<Net> nets) {
@@ -34,6 +35,7 @@ std::shared_ptr<const GeoTable> table_of(std::initializer_list<Net> nets) {
         v.has_location = n.located;
         v.latitude = n.lat;
         v.longitude = n.lon;
+        v.accuracy_radius = n.radius;
         b.add(Family::kV4, n.start, b.intern(v));
         end = n.start + 0x10000u;
         b.add(Family::kV4, end, b.intern(GeoFactsView{}));
@@ -75,6 +77,20 @@ TEST(Mapgen, CountryCentresAreWeightedByAddressesAndZeroZeroIsUnknown) {
     EXPECT_GT(ng.latitude, 4);
     EXPECT_EQ(g.continents.count("EU"), 1u);
     EXPECT_EQ(g.continents.count("AF"), 1u);
+}
+
+TEST(Mapgen, LocationsVaguerThanTheBoundDoNotMoveACentre) {
+    // Portugal: Lisbon to 20 km, and two /16s "somewhere" at Frankfurt, good
+    // to 1,000 km only (the sort of record a country-level block gets).
+    const auto t = table_of({{0x0a000000u, "PT", true, 38.72, -9.14, 20},
+                             {0x0a020000u, "PT", true, 50.11, 8.68, 1000},
+                             {0x0a040000u, "PT", true, 50.11, 8.68, 1000}});
+    const Place pt = summarize(*t).countries.at("PT");
+    EXPECT_TRUE(pt.from_data);
+    EXPECT_NEAR(pt.latitude, 38.72, 0.01);
+    EXPECT_DOUBLE_EQ(pt.addresses, 3 * 65536.0);  // its addresses still count
+    const Place unbounded = summarize(*t, 0).countries.at("PT");
+    EXPECT_GT(unbounded.latitude, 45);  // pulled two thirds of the way to Frankfurt
 }
 
 TEST(Mapgen, TheShippedTableIsSortedAndComplete) {

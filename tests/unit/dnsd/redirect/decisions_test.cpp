@@ -434,6 +434,55 @@ TEST(Nearest, ClientsGoToTheNearestNodeAndFailOverByDistance) {
     EXPECT_EQ(cm3.find(*IpAddress::parse("10.0.0.7")).chain->steps[0].tier, Tier::kDefault);
 }
 
+TEST(Nearest, LocationsVaguerThanTheBoundPassTheTier) {
+    const EdgeSet e = three_nodes();
+    GeoMap m = nearest_map(e, 50);
+    // Lisbon located to 20 km, then "somewhere in Portugal" put at Warsaw and
+    // good to 1,000 km only, then Warsaw with no radius given.
+    TableBuilder b;
+    auto at = [&](const City& c, std::uint32_t radius) {
+        GeoFactsView v;
+        v.found = true;
+        v.country = "PT";
+        v.has_location = true;
+        v.latitude = c.lat;
+        v.longitude = c.lon;
+        v.accuracy_radius = radius;
+        return b.intern(v);
+    };
+    b.add(Family::kV4, 0, b.intern(GeoFactsView{}));
+    b.add(Family::kV4, 0x0a000000u, at(kLisbon, 20));
+    b.add(Family::kV4, 0x0a000100u, at(kWarsaw, 1000));
+    b.add(Family::kV4, 0x0a000200u, at(kWarsaw, 0));
+    b.add(Family::kV4, 0x0a000300u, b.intern(GeoFactsView{}));
+    std::string error;
+    auto t = GeoTable::from_bytes(b.finish(1, 0), error);
+    ASSERT_TRUE(t) << error;
+    auto tier = [&](const CompiledMap& cm, const char* a) {
+        return cm.find(*IpAddress::parse(a)).chain->steps[0].tier;
+    };
+    ASSERT_EQ(m.nearest.max_accuracy_km, 500);  // the default bound
+    const auto cm = CompiledMap::compile(m, t.get());
+    EXPECT_EQ(tier(cm, "10.0.0.7"), Tier::kNearest);
+    EXPECT_EQ(tier(cm, "10.0.1.7"), Tier::kDefault);  // 1,000 km > 500: passed
+    EXPECT_EQ(tier(cm, "10.0.2.7"), Tier::kNearest);  // no radius: no reason to doubt it
+    m.nearest.max_accuracy_km = 0;                    // no bound
+    const auto all = CompiledMap::compile(m, t.get());
+    EXPECT_EQ(tier(all, "10.0.1.7"), Tier::kNearest);
+    m.nearest.max_accuracy_km = 10;  // tighter than Lisbon's 20 km
+    const auto tight = CompiledMap::compile(m, t.get());
+    EXPECT_EQ(tier(tight, "10.0.0.7"), Tier::kDefault);
+    GeoTableFact f{};
+    f.flags = GeoTableFact::kHasLocation;
+    EXPECT_EQ(location_use(f, 500), LocationUse::kZero);
+    f.latitude = 1;
+    f.accuracy_radius = 501;
+    EXPECT_EQ(location_use(f, 500), LocationUse::kVague);
+    EXPECT_EQ(location_use(f, 0), LocationUse::kUsable);
+    f.flags = 0;
+    EXPECT_EQ(location_use(f, 500), LocationUse::kNone);
+}
+
 TEST(Nearest, NodesWithinTheMarginShareByCapacity) {
     const EdgeSet e = three_nodes();
     // From Frankfurt, Paris is ~480 km away and Madrid ~1,420 km: with a
