@@ -1,5 +1,7 @@
 #include "dnsd/wire/query.hpp"
 
+#include <cstring>
+
 namespace signpost::dnsd {
 inline namespace wire {
 
@@ -60,11 +62,39 @@ std::size_t plain_name_len(const std::uint8_t* p, std::size_t n) {
     return 0;
 }
 
-// RFC 8945 4.2: class ANY, the owner and algorithm names uncompressed.
-bool parse_tsig(const std::uint8_t* owner, const std::uint8_t* rdata, std::uint16_t rdlen,
-                std::uint16_t rclass, Query& q, std::size_t at) {
+// The name at `at` in the packet, compression pointers followed, into out
+// (uncompressed wire). False when malformed: a pointer forward or to itself
+// (so every jump goes back and the walk ends), past the end, an obsolete
+// label type, or longer than a name may be.
+bool expand_name(std::span<const std::uint8_t> packet, std::size_t at, std::uint8_t* out) {
+    std::size_t n = 0;
+    for (std::size_t limit = at;;) {
+        if (at >= packet.size()) return false;
+        const std::uint8_t len = packet[at];
+        if ((len & 0xc0) == 0xc0) {
+            if (at + 1 >= packet.size()) return false;
+            const std::size_t to = (std::size_t{len & 0x3fu} << 8) | packet[at + 1];
+            if (to >= limit) return false;
+            at = limit = to;
+            continue;
+        }
+        if ((len & 0xc0) != 0 || at + 1 + len > packet.size() || n + 1 + len > kMaxNameLen)
+            return false;
+        std::memcpy(out + n, &packet[at], len + 1u);
+        n += len + 1u;
+        if (len == 0) return true;
+        at += len + 1u;
+    }
+}
+
+// RFC 8945 4.2: class ANY, the algorithm name uncompressed (RFC 3597); the
+// owner may be compressed like any owner name.
+bool parse_tsig(std::span<const std::uint8_t> packet, std::size_t at, const std::uint8_t* rdata,
+                std::uint16_t rdlen, std::uint16_t rclass, Query& q) {
     if (q.tsig.present || rclass != klass::ANY) return false;
-    if (plain_name_len(owner, kMaxNameLen) == 0) return false;
+    const std::uint8_t* owner = packet.data() + at;
+    q.tsig.key_expanded = plain_name_len(owner, packet.size() - at) == 0;
+    if (q.tsig.key_expanded && !expand_name(packet, at, q.tsig.key_buf)) return false;
     const std::size_t alg_len = plain_name_len(rdata, rdlen);
     if (alg_len == 0 || rdlen - alg_len < 10) return false;
     const std::uint8_t* p = rdata + alg_len;
@@ -102,7 +132,7 @@ bool parse_additional(WireReader& r, Query& q, bool& saw_opt) {
     const std::uint8_t* rdata = r.bytes(rdlen);
     if (!r.ok()) return false;
     if (rtype == type::TSIG)
-        return parse_tsig(r.data() + name_start, rdata, rdlen, rclass, q, name_start);
+        return parse_tsig({r.data(), r.size()}, name_start, rdata, rdlen, rclass, q);
     if (rtype != type::OPT) return true;  // other records: not ours to judge
     // RFC 6891 6.1.1: one OPT, owned by the root.
     if (saw_opt || !root_owner) return false;

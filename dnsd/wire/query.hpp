@@ -28,7 +28,13 @@ struct ClientSubnet {
 struct QueryTsig {
     bool present = false;
     std::size_t offset = 0;                   // where the record starts in the packet
-    const std::uint8_t* key = nullptr;        // owner: the key's name, uncompressed wire
+    // The owner, the key's name, uncompressed wire: in the packet, or (a
+    // compressed owner: RFC 8945 forbids compressing only the algorithm name,
+    // and clients such as dnspython compress the owner) expanded into key_buf.
+    const std::uint8_t* key_name() const { return key_expanded ? key_buf : key; }
+    const std::uint8_t* key = nullptr;
+    bool key_expanded = false;
+    std::uint8_t key_buf[256];
     const std::uint8_t* algorithm = nullptr;  // uncompressed wire
     std::uint64_t time_signed = 0;            // 48 bits
     std::uint16_t fudge = 0;

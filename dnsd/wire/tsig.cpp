@@ -177,7 +177,7 @@ TsigCheck check_tsig(std::span<const std::uint8_t> packet, const Query& q,
                      const std::vector<const TsigKey*>& keys, std::uint64_t now) {
     TsigCheck c;
     std::vector<std::uint8_t> key_name, alg;
-    put_lower_name(key_name, q.tsig.key);
+    put_lower_name(key_name, q.tsig.key_name());
     put_lower_name(alg, q.tsig.algorithm);
     for (const TsigKey* k : keys)
         if (std::equal(key_name.begin(), key_name.end(), k->name_wire.begin(),
@@ -392,7 +392,7 @@ bool TsigVerifier::verify(std::span<const std::uint8_t> m, std::uint64_t now, st
 std::size_t append_unsigned_tsig(std::uint8_t* buf, std::size_t len, std::size_t capacity,
                                  const Query& q, std::uint16_t error, std::uint64_t now) {
     std::vector<std::uint8_t> key, alg;
-    put_lower_name(key, q.tsig.key);
+    put_lower_name(key, q.tsig.key_name());
     put_lower_name(alg, q.tsig.algorithm);
     return append_record(buf, len, capacity, std::string(key.begin(), key.end()),
                          std::string(alg.begin(), alg.end()), now, {}, q.tsig.original_id, error,

@@ -65,6 +65,7 @@ class WireReader {
     std::size_t remaining() const { return ok_ ? len_ - pos_ : 0; }
     const std::uint8_t* here() const { return p_ + pos_; }
     const std::uint8_t* data() const { return p_; }
+    std::size_t size() const { return len_; }
     void fail() { ok_ = false; }
 
     std::uint8_t u8() {

@@ -442,6 +442,38 @@ class Tsig(unittest.TestCase):
         self.assertGreaterEqual(stats["tsig_signed"], 2, stats)
         self.assertGreaterEqual(stats["tsig_refused"], 1, stats)
 
+    def test_a_clock_outside_the_fudge_is_badtime(self):
+        """RFC 8945 5.2.3: a request signed an hour ago (fudge 300 s) gets
+        NOTAUTH with BADTIME, signed (so the client can trust it) and with the
+        request's own time in it; the same request signed now is answered."""
+        from unittest import mock
+        import dns.tsig
+        import dns.tsigkeyring
+        keyring = dns.tsigkeyring.from_text({"xfr.big.test.": ("hmac-sha256", self.secret)})
+        q = dns.message.make_query("h7.big.test", "A")
+        q.use_tsig(keyring, "xfr.big.test.")
+        an_hour_ago = time.time() - 3600
+        with mock.patch("time.time", return_value=an_hour_ago):
+            wire = q.to_wire()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            s.sendto(wire, ("127.0.0.1", self.d.port))
+            answer = s.recv(65535)
+        with self.assertRaises(dns.tsig.PeerBadTime):
+            dns.message.from_wire(answer, keyring=keyring, request_mac=q.mac)
+        # The rcode and the TSIG record, read without verifying.
+        (qdcount, ancount, nscount, arcount) = struct.unpack("!4H", answer[4:12])
+        self.assertEqual(struct.unpack("!H", answer[2:4])[0] & 0xF, dns.rcode.NOTAUTH)
+        self.assertEqual((ancount, nscount, arcount), (0, 0, 1))
+        self.assertNotIn(b"\x0a\x00\x00\x07", answer)  # no address leaked
+        # Signed now, the same query is answered.
+        q = dns.message.make_query("h7.big.test", "A")
+        q.use_tsig(keyring, "xfr.big.test.")
+        r = dns.query.udp(q, "127.0.0.1", port=self.d.port, timeout=5)
+        self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+        self.assertEqual([rr.to_text() for rr in r.answer[0]], ["10.0.0.7"])
+        self.assertTrue(r.had_tsig)
+
     def test_signed_transfers_and_refusals(self):
         out = self.dig("-y", "hmac-sha256:xfr.big.test.:" + self.secret)
         self.assertNotIn("failed", out)

@@ -169,6 +169,41 @@ TEST(ZoneCopy, TextRoundTripsThroughTheLoader) {
     EXPECT_EQ(back.zone->serial, 9u);
 }
 
+// RFC 8945 forbids compressing only the algorithm name; the owner (the key's
+// name) may be compressed like any owner, and dnspython does compress it.
+TEST(Tsig, ACompressedKeyNameIsExpandedAndVerifies) {
+    std::string error;
+    auto key = make_tsig_key("xfr.example.test.", "hmac-sha256",
+                             "c2lnbnBvc3QgdGVzdCBrZXkgMzIgYnl0ZXMgbG9uZyEhIQ==", error);
+    ASSERT_TRUE(key) << error;
+    Request req(type::SOA);
+    std::vector<std::uint8_t> wire = req.wire;
+    const std::size_t len = wire.size();
+    wire.resize(len + 512);
+    std::vector<std::uint8_t> mac;
+    wire.resize(sign_request(wire.data(), len, wire.size(), *key, 1'000'000, mac));
+    // The owner "\3xfr\7example\4test\0" at `len` becomes "\3xfr" and a
+    // pointer to the question's name at offset 12.
+    const std::uint8_t plain[] = {3, 'x', 'f', 'r', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+                                  4, 't', 'e', 's', 't', 0};
+    ASSERT_TRUE(std::equal(std::begin(plain), std::end(plain), wire.begin() + len));
+    std::vector<std::uint8_t> packed(wire.begin(), wire.begin() + len + 4);
+    packed.push_back(0xc0);
+    packed.push_back(12);
+    packed.insert(packed.end(), wire.begin() + len + sizeof plain, wire.end());
+    Query q;
+    ASSERT_EQ(parse_query(packed, q), ParseStatus::kOk);
+    ASSERT_TRUE(q.tsig.present);
+    EXPECT_TRUE(q.tsig.key_expanded);
+    EXPECT_EQ(check_tsig(packed, q, {&*key}, 1'000'010).error, tsig_error::kNone);
+    // A pointer to itself (or forward) is malformed, not a loop.
+    std::vector<std::uint8_t> loop(wire.begin(), wire.begin() + len + 4);
+    loop.push_back(static_cast<std::uint8_t>(0xc0 | ((len + 4) >> 8)));
+    loop.push_back(static_cast<std::uint8_t>((len + 4) & 0xff));
+    loop.insert(loop.end(), wire.begin() + len + sizeof plain, wire.end());
+    EXPECT_EQ(parse_query(loop, q), ParseStatus::kFormErr);
+}
+
 TEST(Tsig, RequestsSignedAndAnswersVerified) {
     std::string error;
     auto key = make_tsig_key("xfr.example.", "hmac-sha256",
