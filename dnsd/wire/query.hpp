@@ -27,7 +27,7 @@ struct ClientSubnet {
 // checked only where a transfer asks for it (wire/tsig.hpp).
 struct QueryTsig {
     bool present = false;
-    std::size_t offset = 0;                   // where the record starts in the packet
+    std::size_t offset = 0;  // where the record starts in the packet
     // The owner, the key's name, uncompressed wire: in the packet, or (a
     // compressed owner: RFC 8945 forbids compressing only the algorithm name,
     // and clients such as dnspython compress the owner) expanded into key_buf.
