@@ -184,8 +184,8 @@ TEST(Tsig, ACompressedKeyNameIsExpandedAndVerifies) {
     wire.resize(sign_request(wire.data(), len, wire.size(), *key, 1'000'000, mac));
     // The owner "\3xfr\7example\4test\0" at `len` becomes "\3xfr" and a
     // pointer to the question's name at offset 12.
-    const std::uint8_t plain[] = {3, 'x', 'f', 'r', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-                                  4, 't', 'e', 's', 't', 0};
+    const std::uint8_t plain[] = {3,   'x', 'f', 'r', 7,   'e', 'x', 'a', 'm',
+                                  'p', 'l', 'e', 4,   't', 'e', 's', 't', 0};
     ASSERT_TRUE(std::equal(std::begin(plain), std::end(plain), wire.begin() + len));
     std::vector<std::uint8_t> packed(wire.begin(), wire.begin() + len + 4);
     packed.push_back(0xc0);
