@@ -385,6 +385,57 @@ class BigZone(unittest.TestCase):
         secs, lines = self.axfr_time(self.d.port)
         self.assertEqual(len(lines), self.N + 3)
 
+    def test_a_reload_mid_transfer_changes_nothing_for_it(self):
+        """A transfer streams from the snapshot it started on: the zone file
+        renamed into place (serial 2, h5 changed, h99999 gone) while a slow
+        reader is a few messages in changes nothing it receives."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", self.d.port))
+        s.sendall(axfr_query("big.test"))
+        buf = bytearray()
+
+        def message():
+            while True:
+                if len(buf) >= 2 and len(buf) >= 2 + struct.unpack("!H", buf[:2])[0]:
+                    n = struct.unpack("!H", buf[:2])[0]
+                    m = dns.message.from_wire(bytes(buf[2:2 + n]), one_rr_per_rrset=True)
+                    del buf[:2 + n]
+                    return m
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, "dnsd closed the transfer")
+                buf.extend(chunk)
+
+        records = []
+        records += message().answer
+        new = self.zone + ".new"
+        with open(self.zone) as f, open(new, "w") as out:
+            for line in f:
+                line = line.replace("hostmaster 1 7200", "hostmaster 2 7200")
+                line = line.replace("h5 IN A 10.0.0.5", "h5 IN A 10.99.99.99")
+                if not line.startswith("h99999 "):
+                    out.write(line)
+        os.replace(new, self.zone)
+        deadline = time.time() + 15
+        while time.time() < deadline and rdatas(self.d.port, "h5.big.test", "A")[1] != [(300, "10.99.99.99")]:
+            records += message().answer  # slowly, so the idle timeout does not close it
+            time.sleep(0.05)
+        self.assertEqual(rdatas(self.d.port, "h5.big.test", "A")[1], [(300, "10.99.99.99")])
+        at_reload = len(records)
+        self.assertLess(at_reload, self.N // 2)  # most of it is still to come
+        while not (len(records) > 1 and records[-1].rdtype == dns.rdatatype.SOA):
+            records += message().answer
+        s.close()
+        self.assertEqual(len(records), self.N + 4)  # SOA, NS, ns1, the hosts, SOA
+        self.assertEqual([r[0].serial for r in records if r.rdtype == dns.rdatatype.SOA], [1, 1])
+        by_name = {r.name.to_text(): r[0].to_text() for r in records if r.rdtype == dns.rdatatype.A}
+        self.assertEqual(by_name["h5.big.test."], "10.0.0.5")
+        self.assertEqual(by_name["h99999.big.test."], "10.1.134.159")
+        # And the next transfer has the new zone.
+        secs, lines = self.axfr_time(self.d.port)
+        self.assertEqual(len(lines), self.N + 2)
+
 
 class Tsig(unittest.TestCase):
     """Transfers signed with TSIG (RFC 8945): NSD and Knot with the key
