@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -382,6 +383,38 @@ class BigZone(unittest.TestCase):
             time.sleep(0.2)
         self.assertRegex(self.d.ctl_cmd("stats").stdout, r'"tcp_idle_closed":[1-9]')
         stalled.close()
+        secs, lines = self.axfr_time(self.d.port)
+        self.assertEqual(len(lines), self.N + 3)
+
+    def test_a_real_secondary_killed_mid_transfer(self):
+        """NSD, as a secondary of dnsd, killed (SIGKILL) while it takes the
+        100,003-record zone (the whole process group: NSD's xfrd is a child):
+        dnsd keeps serving, and the next transfer gets the whole zone."""
+        nport = free_port()
+        sub = os.path.join(self.dir, "secondary")
+        os.makedirs(os.path.join(sub, "nsd"))
+        conf = os.path.join(sub, "nsd.conf")
+        with open(conf, "w") as f:
+            f.write(nsd_conf(nport, sub, """zone:
+  name: big.test
+  zonefile: big.test.copy
+  request-xfr: AXFR 127.0.0.1@%d NOKEY
+  allow-notify: 127.0.0.1 NOKEY
+""" % self.d.port))
+        log = open(os.path.join(sub, "nsd.log"), "w")
+        nsd = subprocess.Popen(["nsd", "-d", "-c", conf], stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+        # Killed as soon as dnsd has begun sending it the zone.
+        deadline = time.time() + 20
+        while time.time() < deadline and "zone transfer (AXFR) of big.test." not in self.d.logtext():
+            time.sleep(0.005)
+        started = "zone transfer (AXFR) of big.test." in self.d.logtext()
+        os.killpg(nsd.pid, signal.SIGKILL)
+        nsd.wait(10)
+        log.close()
+        self.assertTrue(started, self.d.logtext()[-2000:])
+        self.assertIsNone(self.d.proc.poll())
+        self.assertEqual(rdatas(self.d.port, "h5.big.test", "A")[1], [(300, "10.0.0.5")])
         secs, lines = self.axfr_time(self.d.port)
         self.assertEqual(len(lines), self.N + 3)
 
