@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -13,6 +14,7 @@
 #include "dnsd/config/schema.hpp"
 #include "dnsd/redirect/decisions.hpp"
 #include "mapgen/country_centres.hpp"
+#include "mapgen/country_outlines.hpp"
 
 namespace signpost::mapgen {
 
@@ -659,9 +661,13 @@ std::string render_html(const Plan& plan, const dnsd::EdgeSet& edges, const GeoS
                "\" stroke=\"#d5dde5\" stroke-width=\"0.5\"/>\n";
     double most = 1;
     for (const auto& [c, p] : geo.countries) most = std::max(most, p.addresses);
-    std::vector<std::pair<double, std::string>>
-        circles;  // biggest first, so small ones stay on top
-    for (const auto& [c, place] : geo.countries) {
+    // Per country: its colour and what hovering says (the same for its
+    // outline and its circle).
+    struct Shown {
+        std::string colour, tip;
+        bool moved = false;
+    };
+    auto shown = [&](const std::string& c, const Place& place) {
         auto it = plan.country.find(c);
         const Entry* e = it != plan.country.end() ? &it->second : nullptr;
         std::string via = "country";
@@ -670,22 +676,67 @@ std::string render_html(const Plan& plan, const dnsd::EdgeSet& edges, const GeoS
             via = ct != plan.continent.end() ? "continent " + place.continent : "default";
             e = ct != plan.continent.end() ? &ct->second : &plan.default_entry;
         }
-        const bool mv = std::find(moved.begin(), moved.end(), c) != moved.end();
-        const double r = 2 + 10 * std::sqrt(place.addresses / most);
-        std::string tip = c + " (" + via + "): ";
+        Shown out;
+        out.moved = std::find(moved.begin(), moved.end(), c) != moved.end();
+        out.colour = country_colour(*e, idx);
+        out.tip = c + " (" + via + "): ";
         for (std::size_t i = 0; i < e->members.size(); ++i) {
-            tip +=
+            out.tip +=
                 (i ? " > " : "") + e->members[i].first + ":" + std::to_string(e->members[i].second);
             if (i < e->distances_km.size() && e->distances_km[i] > 0)
-                tip += " " + std::to_string(std::lround(e->distances_km[i])) + " km";
+                out.tip += " " + std::to_string(std::lround(e->distances_km[i])) + " km";
         }
-        if (mv) tip += " (moves)";
+        if (out.moved) out.tip += " (moves)";
+        return out;
+    };
+    // Outlines: each country of the data filled with its first choice's
+    // colour; countries the data does not name, plain land.
+    for (const auto& o : country_outlines()) {
+        const auto at = geo.countries.find(o.code);
+        std::string d;
+        char buf[48];
+        bool start = true;
+        for (const char* p = o.rings; *p;) {
+            if (*p == '|') {
+                d += "Z";
+                start = true;
+                ++p;
+                continue;
+            }
+            char* end = nullptr;
+            const long lon = std::strtol(p, &end, 10);
+            const long lat = std::strtol(end, &end, 10);
+            while (*end == ' ') ++end;
+            p = end;
+            std::snprintf(buf, sizeof buf, "%s%.1f %.1f", start ? "M" : "L",
+                          (static_cast<double>(lon) / 10 + 180) * kScale,
+                          (90 - static_cast<double>(lat) / 10) * kScale);
+            d += buf;
+            start = false;
+        }
+        d += "Z";
+        if (at == geo.countries.end()) {
+            svg += "<path class=\"land\" d=\"" + d +
+                   "\" fill=\"#dcdcdc\" stroke=\"#ffffff\" stroke-width=\"0.3\"/>\n";
+            continue;
+        }
+        const Shown sh = shown(at->first, at->second);
+        svg += "<path class=\"country\" data-country=\"" + at->first + "\" d=\"" + d +
+               "\" fill=\"" + sh.colour + "\" stroke=\"" +
+               (sh.moved ? "#000000\" stroke-width=\"1" : "#ffffff\" stroke-width=\"0.3") +
+               "\"><title>" + esc(sh.tip) + "</title></path>\n";
+    }
+    std::vector<std::pair<double, std::string>>
+        circles;  // biggest first, so small ones stay on top
+    for (const auto& [c, place] : geo.countries) {
+        const Shown sh = shown(c, place);
+        const double r = 2 + 10 * std::sqrt(place.addresses / most);
         circles.emplace_back(
-            r, "<circle class=\"country\" data-country=\"" + c + "\" cx=\"" + x(place.longitude) +
-                   "\" cy=\"" + y(place.latitude) + "\" r=\"" + num(r) + "\" fill=\"" +
-                   country_colour(*e, idx) + "\" stroke=\"" +
-                   (mv ? "#000000\" stroke-width=\"1.5" : "#ffffff\" stroke-width=\"0.4") +
-                   "\"><title>" + esc(tip) + "</title></circle>\n");
+            r, "<circle class=\"centre\" data-country=\"" + c + "\" cx=\"" + x(place.longitude) +
+                   "\" cy=\"" + y(place.latitude) + "\" r=\"" + num(r) + "\" fill=\"" + sh.colour +
+                   "\" stroke=\"" +
+                   (sh.moved ? "#000000\" stroke-width=\"1.5" : "#ffffff\" stroke-width=\"0.6") +
+                   "\"><title>" + esc(sh.tip) + "</title></circle>\n");
     }
     std::sort(circles.begin(), circles.end(),
               [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -714,9 +765,11 @@ std::string render_html(const Plan& plan, const dnsd::EdgeSet& edges, const GeoS
            "margin-right:4px;vertical-align:middle}</style></head>\n<body>\n<svg viewBox=\"0 0 "
            "720 360\" xmlns=\"http://www.w3.org/2000/svg\">\n" +
            svg + "</svg>\n<div><h1>" + esc(title) +
-           "</h1>\n<p>Each circle is a country at its centre, sized by its IPv4 addresses, "
-           "coloured by the node its clients go to first (hover for the failover order); "
-           "squares are nodes. A black ring: the country moves.</p>\n<ul>" +
+           "</h1>\n<p>Each country is coloured by the node its clients go to first (hover "
+           "for the failover order), and circled at its centre, the circle sized by its IPv4 "
+           "addresses (small countries have the circle only); grey land is not in the geo "
+           "data. Squares are nodes. Outlined in black: the country moves. Borders: Natural "
+           "Earth 1:110m.</p>\n<ul>" +
            legend + "</ul></div>\n</body></html>\n";
 }
 

@@ -333,6 +333,22 @@ class Mapgen(unittest.TestCase):
                             "%s at (%d, %d): %s, want %s" % (cc, x, y, got, want))
             checked += 1
         self.assertEqual(checked, 6)
+        # Away from any centre, inside a country's border: its outline is
+        # filled the same colour (Kansas, the Outback, Mato Grosso), and
+        # land the data does not name (Siberia) is plain grey.
+        for cc, lon, lat in (("US", -98, 39), ("AU", 125, -25), ("BR", -55, -10)):
+            got = img.getpixel((round((lon + 180) * 4), round((90 - lat) * 4)))
+            want = rgb(countries[cc]["properties"]["colour"])
+            self.assertTrue(all(abs(a - b) <= 12 for a, b in zip(got, want)),
+                            "%s inside its border at %d, %d: %s, want %s" % (cc, lon, lat, got, want))
+        self.assertEqual(img.getpixel((round((100 + 180) * 4), round((90 - 62) * 4))),
+                         (0xDC, 0xDC, 0xDC))
+        self.assertIn('<path class="country" data-country="US"', page)
+        # Shapes across the antimeridian (Chukotka, Fiji) are drawn on both
+        # edges, not as bands across the world: the sea they would cross.
+        for lon, lat in ((-5, 69), (-25, -17)):
+            self.assertEqual(img.getpixel((round((lon + 180) * 4), round((90 - lat) * 4))),
+                             (0xEE, 0xF3, 0xF7), (lon, lat))
         # And the sea stays sea: a point in the South Pacific is background.
         self.assertEqual(img.getpixel((round((-130 + 180) * 4), round((90 + 45) * 4))),
                          (0xEE, 0xF3, 0xF7))
