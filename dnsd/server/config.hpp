@@ -30,8 +30,13 @@ struct ZoneConfig {
     std::string file;  // absolute, or resolved against the config file's directory
     // Who may transfer the zone (AXFR, over TCP): addresses and prefixes.
     std::vector<common::Prefix> allow_transfer;
-    // Secondaries told by NOTIFY when a reload changes the zone's serial.
+    // Secondaries told by NOTIFY when a reload changes the zone's serial
+    // (BIND's also-notify; NSD's and Knot's notify).
     std::vector<ListenAddress> notify;
+    // Also the zone's own name servers: the in-zone addresses of its apex NS
+    // targets, port 53, the SOA's MNAME left out (RFC 1996 3.6; BIND's
+    // "notify yes").
+    bool notify_ns = false;
     // With keys, a transfer must also be signed (TSIG) with one of them.
     std::vector<std::string> transfer_key_names;
     std::vector<std::shared_ptr<const TsigKey>> transfer_keys;

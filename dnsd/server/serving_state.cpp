@@ -116,6 +116,62 @@ void raise_serial(Zone& z, const Zone* old, const ZoneConfig& zc,
 
 }  // namespace
 
+namespace {
+
+std::string lower_wire(const std::uint8_t* p, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n && p[i] != 0;) {
+        const std::size_t len = p[i];
+        if (len > 63 || i + 1 + len > n) return {};
+        out.push_back(static_cast<char>(len));
+        for (std::size_t k = 1; k <= len; ++k) {
+            const std::uint8_t c = p[i + k];
+            out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+        }
+        i += len + 1;
+    }
+    out.push_back('\0');
+    return out;
+}
+
+// notify_ns: the in-zone addresses of the apex NS targets, the MNAME left out.
+void add_ns_targets(const Zone& z, const std::string& zone_name,
+                    std::vector<ListenAddress>& targets, std::vector<std::string>& warnings) {
+    if (!z.apex || !z.soa || z.soa->records.empty()) return;
+    const auto& soa = z.soa->records.front().rdata;
+    const std::string mname = lower_wire(soa.data(), soa.size());
+    const RRset* ns = z.apex->find(type::NS);
+    if (!ns) return;
+    for (const auto& r : ns->records) {
+        const std::string target = lower_wire(r.rdata.data(), r.rdata.size());
+        if (target.empty() || target == mname) continue;
+        const Node* n = z.node(target);
+        std::size_t found = 0;
+        for (std::uint16_t t : {type::A, type::AAAA}) {
+            const RRset* a = n ? n->find(t) : nullptr;
+            for (std::size_t i = 0; a && i < a->records.size(); ++i) {
+                const auto& rd = a->records[i].rdata;
+                if (rd.size() != (t == type::A ? 4u : 16u)) continue;
+                ListenAddress l{
+                    common::IpAddress::from_bytes(
+                        t == type::A ? common::Family::kV4 : common::Family::kV6, rd.data()),
+                    53};
+                ++found;
+                bool dup = false;
+                for (const auto& e : targets)
+                    dup = dup || (e.address == l.address && e.port == l.port);
+                if (!dup) targets.push_back(l);
+            }
+        }
+        if (found == 0)
+            warnings.push_back("zone " + zone_name + ": notify_ns: NS " +
+                               name_to_text(reinterpret_cast<const std::uint8_t*>(target.data())) +
+                               " has no address in the zone: it is not notified");
+    }
+}
+
+}  // namespace
+
 std::shared_ptr<const ServingState> build_state(const Config& config, std::uint64_t generation,
                                                 std::string& error,
                                                 std::vector<std::string>& warnings,
@@ -227,7 +283,11 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
         if (zc.serial == ZoneConfig::SerialPolicy::kUnixtime) raise_serial(*z, old, zc, warnings);
         // What changed since the state being replaced: the IXFR history.
         if (old) record_history(*z, *old);
-        if (!z->unavailable) st->notify_zones.push_back({z->origin, z->serial, zc.notify});
+        if (!z->unavailable) {
+            NotifyZone nz{z->origin, z->serial, zc.notify};
+            if (zc.notify_ns) add_ns_targets(*z, zc.name, nz.targets, warnings);
+            st->notify_zones.push_back(std::move(nz));
+        }
         st->zones.add(std::move(z));
     }
     st->decisions = compile_decisions(*edges, std::move(table));
