@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <filesystem>
 #include <set>
 
 #include "common/metrics_server.hpp"
@@ -32,6 +33,27 @@ const std::vector<Key<HttpConfig>>& http_keys() {
                        ":" + std::to_string(h.port);
             },
             true),
+        config::list<HttpConfig, common::HostPort>(
+            "tls_listen", "\"ipv4:port\" or \"[ipv6]:port\"",
+            "Addresses and ports redirectd answers HTTPS on (TLS 1.2 and 1.3, OpenSSL), with "
+            "tls_certificate and tls_key; empty: no TLS",
+            false, [](auto& c) -> auto& { return c.tls_listen; },
+            [](const std::string& t) { return common::parse_host_port(t); },
+            [](const common::HostPort& h) {
+                return (h.address.is_v4() ? h.address.to_string()
+                                          : "[" + h.address.to_string() + "]") +
+                       ":" + std::to_string(h.port);
+            },
+            true),
+        config::string<HttpConfig>(
+            "tls_certificate", [](auto& c) -> auto& { return c.tls_certificate; },
+            "The certificate chain for tls_listen, PEM (a path, from the config file's "
+            "directory when relative); re-read on every reload, so a renewed certificate is "
+            "taken with SIGHUP"),
+        config::string<HttpConfig>(
+            "tls_key", [](auto& c) -> auto& { return c.tls_key; },
+            "Its private key, PEM, unencrypted (readable by the user redirectd runs as, to be "
+            "re-read on reload)"),
         config::integer<HttpConfig>(
             "threads", [](auto& c) -> auto& { return c.threads; }, 0, 256,
             "Threads serving connections (0: one per core)", true),
@@ -179,6 +201,14 @@ std::optional<HttpConfig> load_http_config(const std::string& path, std::string&
             src.fail(*ht.get("metrics_listen"),
                      "metrics_listen: '" + c.metrics_listen +
                          "' is not \"address:port\", \"[v6]:port\" or a port (127.0.0.1)");
+        if (!c.tls_listen.empty() && (c.tls_certificate.empty() || c.tls_key.empty()))
+            src.fail(*ht.get("tls_listen"), "tls_listen needs tls_certificate and tls_key");
+        if (c.tls_listen.empty() && (!c.tls_certificate.empty() || !c.tls_key.empty()))
+            src.fail(*ht.get(c.tls_key.empty() ? "tls_certificate" : "tls_key"),
+                     "a certificate without tls_listen: no address would serve it");
+        for (std::string* p : {&c.tls_certificate, &c.tls_key})
+            if (!p->empty() && (*p)[0] != '/')
+                *p = (std::filesystem::path(path).parent_path() / *p).lexically_normal().string();
         if (!c.group.empty() && c.user.empty())
             src.fail(*ht.get("group"), "group needs user: the user to run as");
         if (!c.user.empty()) {

@@ -27,7 +27,11 @@ struct HostRoute {
 struct HttpConfig {
     std::string path;
     std::vector<common::HostPort> listen{{common::IpAddress::v4(0x7f000001), 8080}};
-    unsigned threads = 0;  // 0: one per core
+    // HTTPS (TLS over OpenSSL): off unless tls_listen names an address.
+    std::vector<common::HostPort> tls_listen;
+    std::string tls_certificate;  // PEM, the chain (absolute, or from the config's directory)
+    std::string tls_key;          // PEM private key
+    unsigned threads = 0;         // 0: one per core
     unsigned status = 302;
     std::vector<common::Prefix> trusted_proxies;
     std::string client_header = "X-Forwarded-For";  // or "Forwarded"

@@ -66,6 +66,8 @@ class Publisher {
         const auto current = state_.load();
         std::string error;
         auto config = load_http_config(current->config->path, error);
+        // The certificate too (a renewed one is taken here); a broken one refuses the reload.
+        if (config && check_ && !check_(*config, error)) config.reset();
         if (!config) {
             ++failures_;
             SP_LOG_ERROR("reload refused, still serving generation %llu: %s",
@@ -104,6 +106,9 @@ class Publisher {
     }
 
     void set_on_publish(std::function<void()> f) { on_publish_ = std::move(f); }
+    void set_check(std::function<bool(const HttpConfig&, std::string&)> f) {
+        check_ = std::move(f);
+    }
     std::uint64_t reloads() const { return reloads_; }
     std::uint64_t failures() const { return failures_; }
 
@@ -112,6 +117,7 @@ class Publisher {
     Counters& counters_;
     std::shared_ptr<const common::GeoTable> table_;
     std::function<void()> on_publish_;
+    std::function<bool(const HttpConfig&, std::string&)> check_;
     std::mutex mu_;
     std::atomic<std::uint64_t> reloads_{0}, failures_{0};
 };
@@ -164,6 +170,10 @@ int main(int argc, char** argv) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
     }
+    if (!check_tls(*loaded, error)) {
+        SP_LOG_ERROR("%s", error.c_str());
+        return 1;
+    }
     if (vm.count("check-config")) {
         std::printf("%s: OK, %zu host(s), %zu node(s)\n", config_path.c_str(), loaded->hosts.size(),
                     loaded->edges.nodes.size());
@@ -193,10 +203,12 @@ int main(int argc, char** argv) {
     checker.start();
 
     Server server(startup, state, health, counters);
-    if (!server.bind(error)) {
+    if (!server.load_tls(startup, error) || !server.bind(error)) {
         SP_LOG_ERROR("%s", error.c_str());
         return 1;
     }
+    publisher.set_check(
+        [&server](const HttpConfig& c, std::string& why) { return server.load_tls(c, why); });
     std::unique_ptr<common::MetricsServer> metrics;
     if (!startup.metrics_listen.empty()) {
         const int mfd = common::MetricsServer::listen(startup.metrics_listen, error);

@@ -3,10 +3,13 @@
 #include <utility>  // before Asio, which uses std::exchange without it
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <optional>
+#include <type_traits>
 
 #include "common/log.hpp"
 #include "common/metrics_server.hpp"
@@ -57,6 +60,11 @@ void Counters::render(std::string& out) const {
            "connections closed because a request header was not complete in header_timeout_ms",
            header_timeouts.load());
     metric("connections_open", "gauge", "open connections", open.load());
+    metric("tls_handshakes_total", "counter", "TLS handshakes completed (tls_listen)",
+           tls_handshakes.load());
+    metric("tls_handshake_failures_total", "counter",
+           "TLS connections closed before a request: a failed or late handshake",
+           tls_handshake_failures.load());
     out +=
         "# HELP signpost_redirectd_redirects_by_tier_total redirects by the tier that decided "
         "them\n# TYPE signpost_redirectd_redirects_by_tier_total counter\n";
@@ -90,6 +98,9 @@ struct Server::Impl {
     std::map<common::IpAddress, unsigned> per_client;
     net::io_context ioc;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+    std::vector<bool> acceptor_tls;  // per acceptor: a tls_listen address
+    std::mutex tls_mu;
+    std::shared_ptr<net::ssl::context> tls;  // under tls_mu; each session keeps its own
     std::vector<std::unique_ptr<net::steady_timer>> retry_timers;  // one per acceptor
     std::vector<std::thread> threads;
     std::atomic<std::int64_t> last_accept_error_log{0};
@@ -114,10 +125,24 @@ common::IpAddress to_ip(const net::ip::address& a) {
     return common::IpAddress::from_bytes(common::Family::kV6, b.data()).unmapped();
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection: Stream is beast::tcp_stream (HTTP) or TlsStream (HTTPS).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+    static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+    using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+
   public:
-    Session(tcp::socket&& s, Server::Impl& srv, common::IpAddress peer)
+    Session(tcp::socket&& s, Server::Impl& srv, common::IpAddress peer) requires(!kTls)
         : stream_(std::move(s)),
+          buffer_(srv.config.max_header_bytes + 1024),
+          srv_(srv),
+          peer_(peer) {}
+    Session(tcp::socket&& s, std::shared_ptr<net::ssl::context> tls, Server::Impl& srv,
+            common::IpAddress peer) requires(kTls)
+        : tls_(std::move(tls)),
+          stream_(std::move(s), *tls_),
           buffer_(srv.config.max_header_bytes + 1024),
           srv_(srv),
           peer_(peer) {}
@@ -125,13 +150,33 @@ class Session : public std::enable_shared_from_this<Session> {
         --srv_.counters.open;
         srv_.release(peer_);
     }
-    void start() { wait_request(); }
+    void start() {
+        if constexpr (kTls) {
+            // The handshake is the start of the first request: the header
+            // deadline holds it (a client that connects and never says hello
+            // is closed like one that never finishes its header).
+            lowest().expires_after(std::chrono::milliseconds(srv_.config.header_timeout_ms));
+            stream_.async_handshake(net::ssl::stream_base::server,
+                                    [self = shared_from_this()](beast::error_code ec) {
+                                        if (ec) {
+                                            ++self->srv_.counters.tls_handshake_failures;
+                                            return self->close();
+                                        }
+                                        ++self->srv_.counters.tls_handshakes;
+                                        self->wait_request();
+                                    });
+        } else {
+            wait_request();
+        }
+    }
 
   private:
+    beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
     // Until the next request's first byte: the idle deadline.
     void wait_request() {
         if (buffer_.size() > 0) return read_header();  // pipelined: already here
-        stream_.expires_after(std::chrono::milliseconds(srv_.config.idle_timeout_ms));
+        lowest().expires_after(std::chrono::milliseconds(srv_.config.idle_timeout_ms));
         stream_.async_read_some(buffer_.prepare(std::min<std::size_t>(4096, buffer_.max_size())),
                                 [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                                     if (ec) {
@@ -160,7 +205,7 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         if (ec == http::error::need_more) ec = {};
         if (ec || parser_->is_done()) return on_read(ec);
-        stream_.expires_after(std::chrono::milliseconds(srv_.config.header_timeout_ms));
+        lowest().expires_after(std::chrono::milliseconds(srv_.config.header_timeout_ms));
         http::async_read(
             stream_, buffer_, *parser_,
             [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
@@ -168,7 +213,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void on_read(beast::error_code ec) {
         if (ec == http::error::end_of_stream || ec == net::error::eof ||
-            ec == net::error::connection_reset)
+            ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated)
             return close();
         if (ec == beast::error::timeout) {
             ++srv_.counters.header_timeouts;
@@ -313,7 +358,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     void send(bool keep_alive) {
-        stream_.expires_after(std::chrono::milliseconds(srv_.config.idle_timeout_ms));
+        lowest().expires_after(std::chrono::milliseconds(srv_.config.idle_timeout_ms));
         net::async_write(
             stream_, net::buffer(out_),
             [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
@@ -324,11 +369,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void close() {
         beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-        stream_.socket().close(ec);
+        lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+        lowest().socket().close(ec);
     }
 
-    beast::tcp_stream stream_;
+    std::shared_ptr<net::ssl::context> tls_;  // outlives stream_ (declared first)
+    Stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::string out_;  // the response being written
@@ -385,7 +431,17 @@ void Server::Impl::accept(std::size_t i) {
             if (ok) {
                 ++counters.accepted;
                 s.set_option(tcp::no_delay(true), e2);
-                std::make_shared<Session>(std::move(s), *this, ip)->start();
+                if (acceptor_tls[i]) {
+                    std::shared_ptr<net::ssl::context> ctx;
+                    {
+                        std::lock_guard lock(tls_mu);
+                        ctx = tls;
+                    }
+                    std::make_shared<Session<TlsStream>>(std::move(s), std::move(ctx), *this, ip)
+                        ->start();
+                } else {
+                    std::make_shared<Session<beast::tcp_stream>>(std::move(s), *this, ip)->start();
+                }
             } else {
                 s.close(e2);
             }
@@ -403,7 +459,10 @@ Server::~Server() {
 }
 
 bool Server::bind(std::string& error) {
-    for (const auto& l : impl_->config.listen) {
+    std::vector<std::pair<common::HostPort, bool>> all;
+    for (const auto& l : impl_->config.listen) all.emplace_back(l, false);
+    for (const auto& l : impl_->config.tls_listen) all.emplace_back(l, true);
+    for (const auto& [l, tls] : all) {
         beast::error_code ec;
         const auto addr = net::ip::make_address(l.address.to_string(), ec);
         auto a = std::make_unique<tcp::acceptor>(impl_->ioc);
@@ -418,11 +477,53 @@ bool Server::bind(std::string& error) {
                     ": " + ec.message();
             return false;
         }
-        SP_LOG_INFO("listening on %s port %u (HTTP)", l.address.to_string().c_str(),
-                    static_cast<unsigned>(a->local_endpoint().port()));
+        SP_LOG_INFO("listening on %s port %u (%s)", l.address.to_string().c_str(),
+                    static_cast<unsigned>(a->local_endpoint().port()), tls ? "HTTPS" : "HTTP");
         impl_->acceptors.push_back(std::move(a));
+        impl_->acceptor_tls.push_back(tls);
         impl_->retry_timers.push_back(std::make_unique<net::steady_timer>(impl_->ioc));
     }
+    return true;
+}
+
+namespace {
+
+std::shared_ptr<net::ssl::context> make_tls_context(const HttpConfig& c, std::string& error) {
+    auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+    ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                     net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                     net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+    beast::error_code ec;
+    ctx->use_certificate_chain_file(c.tls_certificate, ec);
+    if (ec) {
+        error = c.path + ": [http] tls_certificate " + c.tls_certificate + ": " + ec.message();
+        return nullptr;
+    }
+    ctx->use_private_key_file(c.tls_key, net::ssl::context::pem, ec);
+    if (ec) {
+        error = c.path + ": [http] tls_key " + c.tls_key + ": " + ec.message();
+        return nullptr;
+    }
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+        error = c.path + ": [http] tls_key " + c.tls_key + " does not match the certificate " +
+                c.tls_certificate;
+        return nullptr;
+    }
+    return ctx;
+}
+
+}  // namespace
+
+bool check_tls(const HttpConfig& c, std::string& error) {
+    return c.tls_listen.empty() || make_tls_context(c, error) != nullptr;
+}
+
+bool Server::load_tls(const HttpConfig& c, std::string& error) {
+    if (c.tls_listen.empty()) return true;
+    auto ctx = make_tls_context(c, error);
+    if (!ctx) return false;
+    std::lock_guard lock(impl_->tls_mu);
+    impl_->tls = std::move(ctx);
     return true;
 }
 

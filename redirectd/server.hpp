@@ -7,7 +7,9 @@
 // this long after its first byte arrives), so neither a silent client nor
 // one that trickles bytes holds a slot. GET and HEAD for configured hosts
 // get the redirect; other methods 405, unknown hosts 421, malformed
-// requests 400.
+// requests 400. HTTPS on the tls_listen addresses (Asio's OpenSSL stream):
+// the handshake is held to the header deadline, the certificate re-read on
+// every reload.
 
 #include <array>
 #include <atomic>
@@ -31,6 +33,7 @@ struct Counters {
         header_too_large{0}, unavailable{0};
     std::atomic<std::uint64_t> accepted{0}, refused_total{0}, refused_per_client{0};
     std::atomic<std::uint64_t> idle_closed{0}, header_timeouts{0};
+    std::atomic<std::uint64_t> tls_handshakes{0}, tls_handshake_failures{0};
     std::atomic<std::int64_t> open{0};
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(dnsd::Tier::kNone) + 1>
         by_tier{};  // dnsd::Tier
@@ -45,6 +48,9 @@ struct Counters {
     std::map<std::string, std::uint32_t> slots_;
 };
 
+// Whether tls_certificate and tls_key load (for --check-config); true without tls_listen.
+bool check_tls(const HttpConfig& config, std::string& error);
+
 class Server {
   public:
     Server(const HttpConfig& startup, common::Snapshot<RedirectState>& state,
@@ -52,8 +58,12 @@ class Server {
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
-    // Binds every listen address (before privileges are dropped).
+    // Binds every listen and tls_listen address (before privileges are dropped).
     bool bind(std::string& error);
+    // Loads tls_certificate and tls_key into the context new TLS connections
+    // use (at startup, and on each reload: a renewed certificate). On failure
+    // the current one stays and `error` names the file and OpenSSL's reason.
+    bool load_tls(const HttpConfig& config, std::string& error);
     void start(unsigned threads);
     void stop();
 

@@ -6,7 +6,8 @@ clients and coming back, stickiness per client subnet, keep-alive and
 pipelining, idle and trickling clients closed at their deadlines, 1,000 idle
 connections not stopping new clients, malformed and oversized requests
 answered with the right status and nothing else disturbed, reloads (a broken
-file refused), metrics; curl and Python's http.client as the clients."""
+file refused), metrics; HTTPS, certificate renewal and the connection caps
+(TlsAndCaps); curl and Python's http.client and ssl as the clients."""
 import http.client
 import os
 import re
@@ -412,6 +413,217 @@ class Redirectd(unittest.TestCase):
         out = subprocess.run([REDIRECTD, "--check-config", "--config", self.conf],
                              capture_output=True, text=True, timeout=10)
         self.assertEqual(out.returncode, 0, out.stderr)
+
+
+def make_certificate(d, name, organisation):
+    """A self-signed certificate for the test host (and 127.0.0.1), with its key."""
+    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-keyout", key,
+                    "-out", cert, "-subj", "/O=%s/CN=dl.example.test" % organisation,
+                    "-addext", "subjectAltName=DNS:dl.example.test,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+class TlsAndCaps(unittest.TestCase):
+    """HTTPS on tls_listen (a real OpenSSL handshake with curl and Python's
+    ssl), a client that never says hello closed at the header deadline,
+    plain HTTP to the TLS port refused without disturbing anyone, a renewed
+    certificate taken on SIGHUP and a broken one refused with the old serving;
+    and the connection caps: max_per_client from one address, max_connections
+    in total, both counted, other clients served."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="redirectd-tls-")
+        cls.nodes = {name: Node(addr) for name, addr in HOSTS.items()}
+        cls.geo = Geoipd([db("city.mmdb"), db("asn.mmdb")], workdir=os.path.join(cls.dir, "g"))
+        cls.metrics_port = free_tcp_port()
+        STATE["file"] = os.path.join(cls.dir, "admin.state")
+        cls.cert, cls.key = make_certificate(cls.dir, "first", "signpost first")
+        shutil.copy(cls.cert, os.path.join(cls.dir, "live.pem"))
+        shutil.copy(cls.key, os.path.join(cls.dir, "live.key"))
+        text = config(cls.nodes, cls.metrics_port,
+                      extra_http='tls_listen = ["127.0.0.1:0"]\ntls_certificate = "live.pem"\n'
+                                 'tls_key = "live.key"\nmax_connections = 6\n')
+        text = text.replace("max_per_client = 2000", "max_per_client = 3")
+        text = text.replace('trusted_proxies = ["127.0.0.1"]', 'trusted_proxies = ["127.0.0.9"]')
+        cls.conf = os.path.join(cls.dir, "dnsd.toml")
+        with open(cls.conf, "w") as f:
+            f.write(text + '\n[geoip]\nsocket = "%s"\n' % cls.geo.sock)
+        cls.log = open(os.path.join(cls.dir, "redirectd.log"), "w+")
+        cls.proc = subprocess.Popen([REDIRECTD, "--config", cls.conf] + ROOT_ARGS,
+                                    stdout=cls.log, stderr=cls.log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            text = cls.logtext()
+            m = re.search(r"listening on 127\.0\.0\.1 port (\d+) \(HTTPS\)", text)
+            plain = re.search(r"listening on 127\.0\.0\.1 port (\d+) \(HTTP\)", text)
+            if "serving with" in text and m and plain:
+                cls.tls_port, cls.port = int(m.group(1)), int(plain.group(1))
+                break
+            if cls.proc.poll() is not None:
+                raise RuntimeError("redirectd exited: " + text)
+            time.sleep(0.02)
+        else:
+            raise RuntimeError("redirectd did not start: " + cls.logtext())
+        deadline = time.time() + 10
+        while time.time() < deadline and "geo table generation" not in cls.logtext():
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        cls.proc.wait(10)
+        cls.log.close()
+        cls.geo.stop()
+        for n in cls.nodes.values():
+            n.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    @classmethod
+    def logtext(cls):
+        cls.log.flush()
+        with open(cls.log.name) as f:
+            return f.read()
+
+    def metric(self, name):
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port,
+                                      timeout=5).read().decode()
+        m = re.search(r"^signpost_redirectd_%s (\d+)" % name, text, re.M)
+        return int(m.group(1))
+
+    def curl(self, cafile):
+        return subprocess.run(["curl", "-s", "-i", "--cacert", cafile, "--resolve",
+                               "dl.example.test:%d:127.0.0.1" % self.tls_port,
+                               "https://dl.example.test:%d/v/a.mp4?x=1" % self.tls_port],
+                              capture_output=True, text=True, timeout=10)
+
+    def served_certificate(self):
+        import ssl
+        return ssl.get_server_certificate(("127.0.0.1", self.tls_port), timeout=5)
+
+    def test_https_redirects_with_keep_alive(self):
+        r = self.curl(self.cert)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^HTTP/1\.1 302 Found\r?\n")
+        self.assertRegex(r.stdout, r"\nLocation: https://\w+\.cdn\.test/v/a\.mp4\?x=1\r?\n")
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.cert)
+        c = http.client.HTTPSConnection("dl.example.test", self.tls_port, timeout=5, context=ctx)
+        c.sock = socket.create_connection(("127.0.0.1", self.tls_port), timeout=5)
+        c.sock = ctx.wrap_socket(c.sock, server_hostname="dl.example.test")
+        for path in ("/one", "/two?q=2"):  # two requests, one connection
+            c.request("GET", path, headers={"Host": "dl.example.test"})
+            resp = c.getresponse()
+            resp.read()
+            self.assertEqual(resp.status, 302)
+            self.assertTrue(resp.getheader("Location").endswith(path))
+        c.close()
+        self.assertGreaterEqual(self.metric("tls_handshakes_total"), 2)
+
+    def test_bad_and_silent_tls_clients(self):
+        failures = self.metric("tls_handshake_failures_total")
+        # Plain HTTP to the TLS port: no HTTP answer, the connection closed.
+        s = socket.create_connection(("127.0.0.1", self.tls_port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: dl.example.test\r\n\r\n")
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except ConnectionResetError:
+            pass
+        s.close()
+        self.assertNotIn(b"HTTP/1.1", got)
+        # One that never says hello: closed at the header deadline (800 ms).
+        s = socket.create_connection(("127.0.0.1", self.tls_port), timeout=5)
+        t0 = time.time()
+        try:
+            self.assertEqual(s.recv(10), b"")
+        except ConnectionResetError:
+            pass
+        took = time.time() - t0
+        s.close()
+        self.assertGreater(took, 0.6)
+        self.assertLess(took, 3)
+        self.assertGreaterEqual(self.metric("tls_handshake_failures_total"), failures + 2)
+        self.assertEqual(self.curl(self.cert).returncode, 0)  # nobody else disturbed
+
+    def test_renewed_certificate_on_sighup_and_a_broken_one_refused(self):
+        first = self.served_certificate()
+        cert, key = make_certificate(self.dir, "second", "signpost second")
+        shutil.copy(cert, os.path.join(self.dir, "live.pem.new"))
+        shutil.copy(key, os.path.join(self.dir, "live.key.new"))
+        os.replace(os.path.join(self.dir, "live.key.new"), os.path.join(self.dir, "live.key"))
+        os.replace(os.path.join(self.dir, "live.pem.new"), os.path.join(self.dir, "live.pem"))
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while time.time() < deadline and self.served_certificate() == first:
+            time.sleep(0.1)
+        second = self.served_certificate()
+        self.assertNotEqual(second, first)
+        self.assertEqual(self.curl(cert).returncode, 0)
+        # A key that does not match: the reload is refused, the second serves on.
+        _, other_key = make_certificate(self.dir, "third", "signpost third")
+        shutil.copy(other_key, os.path.join(self.dir, "live.key"))
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while time.time() < deadline and "reload refused" not in self.logtext():
+            time.sleep(0.1)
+        self.assertRegex(self.logtext(), r"reload refused, still serving generation \d+: \S+"
+                                         r"dnsd\.toml: \[http\] tls_key \S+live\.key: key "
+                                         r"values mismatch")
+        self.assertEqual(self.served_certificate(), second)
+        shutil.copy(key, os.path.join(self.dir, "live.key"))  # put right for the other tests
+        self.proc.send_signal(signal.SIGHUP)
+
+    def test_connection_caps(self):
+        per_client = self.metric("connections_refused_per_client_total")
+        total = self.metric("connections_refused_total")
+        held = []
+
+        def hold(source):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=5,
+                                         source_address=(source, 0))
+            held.append(s)
+            return s
+
+        def closed_at_once(s):
+            s.settimeout(0.5)
+            try:
+                return s.recv(10) == b""
+            except ConnectionResetError:
+                return True
+            except socket.timeout:
+                return False
+
+        try:
+            for _ in range(3):
+                hold("127.0.0.1")
+            time.sleep(0.2)
+            self.assertTrue(closed_at_once(hold("127.0.0.1")))  # a fourth from one address
+            self.assertEqual(self.metric("connections_refused_per_client_total"), per_client + 1)
+            hold("127.0.0.3")
+            hold("127.0.0.3")
+            hold("127.0.0.4")
+            time.sleep(0.2)
+            # Six open now (the metrics scrape is not one of them: its own
+            # server): a seventh, from an address with none, is refused.
+            self.assertTrue(closed_at_once(hold("127.0.0.5")))
+            self.assertEqual(self.metric("connections_refused_total"), total + 1)
+        finally:
+            for s in held:
+                s.close()
+        time.sleep(0.3)
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5,
+                                       source_address=("127.0.0.5", 0))
+        c.request("GET", "/", headers={"Host": "dl.example.test"})
+        self.assertEqual(c.getresponse().status, 302)
+        c.close()
 
 
 if __name__ == "__main__":
