@@ -166,6 +166,12 @@ bool GeoTable::validate(std::string& error) {
             error = "fact " + std::to_string(i) + ": AS organisation outside the strings";
             return false;
         }
+        // Layout 1 reserved the radius's bytes (0): readers take the field as
+        // it is, so an image that says otherwise is not layout 1.
+        if (h.version == 1 && f.accuracy_radius != 0) {
+            error = "fact " + std::to_string(i) + ": layout 1 with its reserved field set";
+            return false;
+        }
     }
     if (v4_starts_[0] != 0 || range_start(Family::kV6, 0) != 0) {
         error = "the first range does not start at address 0";

@@ -90,9 +90,10 @@ double kilometres(const toml::table& t, const char* key, double def, const std::
     const double v = n->is_integer()          ? static_cast<double>(n->as_integer()->get())
                      : n->is_floating_point() ? n->as_floating_point()->get()
                                               : -1;
-    if (!(v >= 0 && v <= 20000))
+    if (!(v >= 0 && v <= 20040))
         throw Problem{file, line_of(*n),
-                      "policy." + std::string(key) + " = " + describe(*n) + ": expected 0..20000"};
+                      "policy." + std::string(key) + " = " + describe(*n) +
+                          ": expected kilometres, 0..20040"};
     return v;
 }
 
@@ -706,6 +707,7 @@ std::string render_html(const Plan& plan, const dnsd::EdgeSet& edges, const GeoS
             char* end = nullptr;
             const long lon = std::strtol(p, &end, 10);
             const long lat = std::strtol(end, &end, 10);
+            if (end == p) break;  // not a number: the generated table is broken
             while (*end == ' ') ++end;
             p = end;
             std::snprintf(buf, sizeof buf, "%s%.1f %.1f", start ? "M" : "L",

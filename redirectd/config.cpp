@@ -48,8 +48,9 @@ const std::vector<Key<HttpConfig>>& http_keys() {
         config::string<HttpConfig>(
             "tls_certificate", [](auto& c) -> auto& { return c.tls_certificate; },
             "The certificate chain for tls_listen, PEM (a path, from the config file's "
-            "directory when relative); re-read on every reload, so a renewed certificate is "
-            "taken with SIGHUP"),
+            "directory when relative); re-read on every reload (as the user redirectd runs "
+            "as), so a renewed certificate is taken with SIGHUP; one that does not load is "
+            "logged and the previous one serves on"),
         config::string<HttpConfig>(
             "tls_key", [](auto& c) -> auto& { return c.tls_key; },
             "Its private key, PEM, unencrypted (readable by the user redirectd runs as, to be "

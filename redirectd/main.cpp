@@ -66,8 +66,17 @@ class Publisher {
         const auto current = state_.load();
         std::string error;
         auto config = load_http_config(current->config->path, error);
-        // The certificate too (a renewed one is taken here); a broken one refuses the reload.
-        if (config && check_ && !check_(*config, error)) config.reset();
+        // The certificate too (a renewed one is taken here). One that does not load
+        // (unreadable by the user we run as, a key that does not match) is not
+        // taken, and said so, but does not hold back the rest of the reload.
+        if (config && check_) {
+            std::string why;
+            if (!check_(*config, why)) {
+                ++tls_failures_;
+                SP_LOG_ERROR("TLS certificate not reloaded, the previous one serves on: %s",
+                             why.c_str());
+            }
+        }
         if (!config) {
             ++failures_;
             SP_LOG_ERROR("reload refused, still serving generation %llu: %s",
@@ -111,6 +120,7 @@ class Publisher {
     }
     std::uint64_t reloads() const { return reloads_; }
     std::uint64_t failures() const { return failures_; }
+    std::uint64_t tls_failures() const { return tls_failures_; }
 
   private:
     common::Snapshot<RedirectState>& state_;
@@ -119,7 +129,7 @@ class Publisher {
     std::function<void()> on_publish_;
     std::function<bool(const HttpConfig&, std::string&)> check_;
     std::mutex mu_;
-    std::atomic<std::uint64_t> reloads_{0}, failures_{0};
+    std::atomic<std::uint64_t> reloads_{0}, failures_{0}, tls_failures_{0};
 };
 
 }  // namespace
@@ -231,6 +241,12 @@ int main(int argc, char** argv) {
                     "# TYPE signpost_redirectd_reload_failures_total counter\n"
                     "signpost_redirectd_reload_failures_total " +
                     std::to_string(publisher.failures()) + "\n";
+                out +=
+                    "# HELP signpost_redirectd_tls_reload_failures_total reloads whose "
+                    "certificate or key did not load (the previous pair serves on)\n"
+                    "# TYPE signpost_redirectd_tls_reload_failures_total counter\n"
+                    "signpost_redirectd_tls_reload_failures_total " +
+                    std::to_string(publisher.tls_failures()) + "\n";
                 out +=
                     "# HELP signpost_redirectd_geo_table 1 once a geo table is in use\n"
                     "# TYPE signpost_redirectd_geo_table gauge\nsignpost_redirectd_geo_table " +

@@ -163,6 +163,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                                             return self->close();
                                         }
                                         ++self->srv_.counters.tls_handshakes;
+                                        self->handshaken_ = true;
                                         self->wait_request();
                                     });
         } else {
@@ -213,8 +214,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
     void on_read(beast::error_code ec) {
         if (ec == http::error::end_of_stream || ec == net::error::eof ||
-            ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated)
-            return close();
+            ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated ||
+            ec.category() == net::error::get_ssl_category())
+            return close();  // (a TLS error: the stream cannot carry an answer)
         if (ec == beast::error::timeout) {
             ++srv_.counters.header_timeouts;
             return close();
@@ -367,13 +369,28 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
             });
     }
 
+    // TLS: close_notify first (RFC 8446 6.1), bounded by a second; then the socket.
     void close() {
+        if constexpr (kTls) {
+            if (handshaken_ && !closing_) {
+                closing_ = true;
+                lowest().expires_after(std::chrono::seconds(1));
+                stream_.async_shutdown(
+                    [self = shared_from_this()](beast::error_code) { self->close_socket(); });
+                return;
+            }
+        }
+        close_socket();
+    }
+
+    void close_socket() {
         beast::error_code ec;
         lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
         lowest().socket().close(ec);
     }
 
     std::shared_ptr<net::ssl::context> tls_;  // outlives stream_ (declared first)
+    bool handshaken_ = false, closing_ = false;
     Stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;

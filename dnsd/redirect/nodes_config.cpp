@@ -209,7 +209,7 @@ class Reader {
         const toml::node* n = t.get(key);
         if (!n) return def;
         const auto v = n->value<double>();
-        if (!v || *v < 0 || *v > 20040)
+        if (!v || !(*v >= 0 && *v <= 20040))  // (NaN too)
             fail(*n, std::string(key) + " = " + describe(*n) + ": expected kilometres, 0..20040");
         return *v;
     }

@@ -237,7 +237,8 @@ const std::vector<Key<ZoneConfig>>& zone_keys() {
         config::boolean<ZoneConfig>(
             "notify_ns", [](auto& z) -> auto& { return z.notify_ns; },
             "Also NOTIFY the zone's own name servers: the addresses (A, AAAA in the zone) of "
-            "its apex NS targets, port 53, except the SOA's MNAME (RFC 1996 3.6); a target "
+            "its apex NS targets, port 53, except the SOA's MNAME (RFC 1996 3.6) and dnsd's own "
+            "listen addresses; a target "
             "with no address in the zone is warned about on each reload and skipped. "
             "`notify` adds to these (BIND's also-notify)"),
     };

@@ -136,7 +136,8 @@ std::string lower_wire(const std::uint8_t* p, std::size_t n) {
 
 // notify_ns: the in-zone addresses of the apex NS targets, the MNAME left out.
 void add_ns_targets(const Zone& z, const std::string& zone_name,
-                    std::vector<ListenAddress>& targets, std::vector<std::string>& warnings) {
+                    const std::vector<ListenAddress>& own, std::vector<ListenAddress>& targets,
+                    std::vector<std::string>& warnings) {
     if (!z.apex || !z.soa || z.soa->records.empty()) return;
     const auto& soa = z.soa->records.front().rdata;
     const std::string mname = lower_wire(soa.data(), soa.size());
@@ -160,6 +161,8 @@ void add_ns_targets(const Zone& z, const std::string& zone_name,
                 bool dup = false;
                 for (const auto& e : targets)
                     dup = dup || (e.address == l.address && e.port == l.port);
+                // Nor dnsd itself (BIND leaves out its own addresses too).
+                for (const auto& e : own) dup = dup || (e.address == l.address && e.port == l.port);
                 if (!dup) targets.push_back(l);
             }
         }
@@ -285,7 +288,7 @@ std::shared_ptr<const ServingState> build_state(const Config& config, std::uint6
         if (old) record_history(*z, *old);
         if (!z->unavailable) {
             NotifyZone nz{z->origin, z->serial, zc.notify};
-            if (zc.notify_ns) add_ns_targets(*z, zc.name, nz.targets, warnings);
+            if (zc.notify_ns) add_ns_targets(*z, zc.name, config.listen, nz.targets, warnings);
             st->notify_zones.push_back(std::move(nz));
         }
         st->zones.add(std::move(z));

@@ -20,6 +20,7 @@ import unittest
 
 import dns.flags
 import dns.message
+import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdatatype
@@ -403,6 +404,45 @@ www IN A 192.0.2.80
 
 
 
+class NotifyRetry(unittest.TestCase):
+    """A secondary that does not answer the first NOTIFY gets it again after
+    the first backoff step (1 s), under the same message ID (RFC 1996 3.6),
+    and dnsd stops once it is acknowledged."""
+
+    def test_unanswered_notify_is_sent_again_until_acknowledged(self):
+        sec = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sec.bind(("127.0.0.1", 0))
+        sec.settimeout(10)
+        port = sec.getsockname()[1]
+        d = Dnsd(zone_extra='notify = ["127.0.0.1:%d"]' % port)
+        try:
+            first, _ = sec.recvfrom(512)  # at startup: not answered
+            t0 = time.time()
+            again, src = sec.recvfrom(512)
+            waited = time.time() - t0
+            q1, q2 = dns.message.from_wire(first), dns.message.from_wire(again)
+            self.assertEqual(q1.opcode(), dns.opcode.NOTIFY)
+            self.assertEqual(q2.opcode(), dns.opcode.NOTIFY)
+            self.assertEqual(q1.id, q2.id)
+            self.assertEqual(q2.question[0].rdtype, dns.rdatatype.SOA)
+            self.assertGreater(waited, 0.7)
+            self.assertLess(waited, 3)
+            r = dns.message.make_response(q2)
+            sec.sendto(r.to_wire(), src)
+            deadline = time.time() + 5
+            while time.time() < deadline and "acknowledged by 127.0.0.1:%d" % port not in d.logtext():
+                time.sleep(0.05)
+            self.assertIn("acknowledged by 127.0.0.1:%d" % port, d.logtext())
+            # Acknowledged: no third one (the next backoff step would be 2 s).
+            sec.settimeout(3)
+            with self.assertRaises(socket.timeout):
+                sec.recvfrom(512)
+        finally:
+            sec.close()
+            d.stop()
+            d.cleanup()
+
+
 class BigZone(unittest.TestCase):
     N = 100000
 
@@ -540,7 +580,6 @@ class BigZone(unittest.TestCase):
                 if not line.startswith("h99999 "):
                     out.write(line)
         os.replace(new, self.zone)
-        deadline = time.time() + 15
         deadline = time.time() + 60  # a sanitizer build loads 100,000 records slowly
         while time.time() < deadline and rdatas(self.d.port, "h5.big.test", "A")[1] != [(300, "10.99.99.99")]:
             # A message now and then (a few hundred records), so that the
@@ -567,7 +606,8 @@ class BigZone(unittest.TestCase):
 class Tsig(unittest.TestCase):
     """Transfers signed with TSIG (RFC 8945): NSD and Knot with the key
     transfer, every message of a many-message transfer verifies (dig checks
-    each), a wrong secret is BADSIG, an unknown key BADKEY, unsigned is refused."""
+    each), a wrong secret is BADSIG (from dig, and an NSD secondary with the
+    wrong secret gets no zone), an unknown key BADKEY, unsigned is refused."""
 
     def setUp(self):
         import base64
@@ -681,6 +721,26 @@ zone:
   request-xfr: AXFR 127.0.0.1@%d xfr.big.test.
 """ % (self.secret, self.d.port)))
         peers = [("nsd", ["nsd", "-d", "-c", conf], nport)]
+        # And one NSD with the right key name and a wrong secret: it gets nothing.
+        wport = free_port()
+        wdir = os.path.join(self.dir, "wrong")
+        os.makedirs(os.path.join(wdir, "nsd"))
+        wconf = os.path.join(wdir, "nsd.conf")
+        with open(wconf, "w") as f:
+            f.write(nsd_conf(wport, wdir, """key:
+  name: xfr.big.test.
+  algorithm: hmac-sha256
+  secret: "%s"
+zone:
+  name: big.test
+  zonefile: nsd/big.test.zone
+  request-xfr: AXFR 127.0.0.1@%d xfr.big.test.
+""" % (base64.b64encode(os.urandom(32)).decode(), self.d.port)))
+        def refusals():  # signed SOA queries (tsig_refused) and transfers (axfr_refused)
+            st = json.loads(self.d.ctl_cmd("stats").stdout)
+            return st["tsig_refused"] + st["axfr_refused"]
+
+        refused_before = refusals()
         if os.path.exists(KNOTD):
             kport = free_port()
             os.makedirs(os.path.join(self.dir, "knot"))
@@ -709,7 +769,7 @@ zone:
             peers.append(("knot", [KNOTD, "-c", kconf], kport))
         procs = []
         try:
-            for name, argv, port in peers:
+            for name, argv, port in peers + [("nsd-wrong", ["nsd", "-d", "-c", wconf], wport)]:
                 log = open(os.path.join(self.dir, name + ".log"), "w")
                 procs.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log))
                 wait_port(port, procs[-1][0], log.name)
@@ -718,6 +778,13 @@ zone:
                 while time.time() < deadline and rdatas(port, "h4999.big.test", "A")[1] != [(300, "10.0.19.135")]:
                     time.sleep(0.1)
                 self.assertEqual(rdatas(port, "h4999.big.test", "A")[1], [(300, "10.0.19.135")], name)
+            deadline = time.time() + 10
+            while time.time() < deadline and refusals() == refused_before:
+                time.sleep(0.1)
+            self.assertGreater(refusals(), refused_before)
+            rcode, answer = rdatas(wport, "h4999.big.test", "A")
+            self.assertEqual(answer, [])  # the wrong secret got no zone
+            self.assertNotEqual(rcode, dns.rcode.NOERROR)
         finally:
             for p, log in procs:
                 p.terminate()

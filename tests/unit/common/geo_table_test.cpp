@@ -208,6 +208,10 @@ TEST(GeoTable, RefusesBadMagicAndVersion) {
     reseal(img);
     std::string error;
     EXPECT_TRUE(GeoTable::from_bytes(img, error)) << error;
+    // ... but not one whose reserved field says something.
+    reinterpret_cast<GeoTableFact*>(img.data() + hdr(img).facts)->accuracy_radius = 7;
+    reseal(img);
+    EXPECT_NE(refused(img).find("layout 1 with its reserved field set"), std::string::npos);
     img = small_image();
     hdr(img).header_size = 64;
     reseal(img);
