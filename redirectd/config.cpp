@@ -20,31 +20,26 @@ using config::Source;
 
 namespace {
 
+std::optional<common::HostPort> parse_listen(const std::string& t) {
+    return common::parse_host_port(t);
+}
+
+std::string listen_text(const common::HostPort& h) {
+    return (h.address.is_v4() ? h.address.to_string() : "[" + h.address.to_string() + "]") + ":" +
+           std::to_string(h.port);
+}
+
 const std::vector<Key<HttpConfig>>& http_keys() {
     static const std::vector<Key<HttpConfig>> keys = {
         config::list<HttpConfig, common::HostPort>(
             "listen", "\"ipv4:port\" or \"[ipv6]:port\"",
             "Addresses and ports redirectd answers HTTP on", true,
-            [](auto& c) -> auto& { return c.listen; },
-            [](const std::string& t) { return common::parse_host_port(t); },
-            [](const common::HostPort& h) {
-                return (h.address.is_v4() ? h.address.to_string()
-                                          : "[" + h.address.to_string() + "]") +
-                       ":" + std::to_string(h.port);
-            },
-            true),
+            [](auto& c) -> auto& { return c.listen; }, parse_listen, listen_text, true),
         config::list<HttpConfig, common::HostPort>(
             "tls_listen", "\"ipv4:port\" or \"[ipv6]:port\"",
             "Addresses and ports redirectd answers HTTPS on (TLS 1.2 and 1.3, OpenSSL), with "
             "tls_certificate and tls_key; empty: no TLS",
-            false, [](auto& c) -> auto& { return c.tls_listen; },
-            [](const std::string& t) { return common::parse_host_port(t); },
-            [](const common::HostPort& h) {
-                return (h.address.is_v4() ? h.address.to_string()
-                                          : "[" + h.address.to_string() + "]") +
-                       ":" + std::to_string(h.port);
-            },
-            true),
+            false, [](auto& c) -> auto& { return c.tls_listen; }, parse_listen, listen_text, true),
         config::string<HttpConfig>(
             "tls_certificate", [](auto& c) -> auto& { return c.tls_certificate; },
             "The certificate chain for tls_listen, PEM (a path, from the config file's "

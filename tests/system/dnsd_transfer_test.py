@@ -706,12 +706,14 @@ class Tsig(unittest.TestCase):
         self.assertIn("BADKEY", self.dig("-y", "hmac-sha256:other.:" + self.secret))
         self.assertIn("Transfer failed", self.dig())
         self.assertIn("zone transfer (AXFR, TSIG) of big.test.", self.d.logtext())
-        # NSD and Knot as secondaries with the key.
-        nport = free_port()
-        os.makedirs(os.path.join(self.dir, "nsd"))
-        conf = os.path.join(self.dir, "nsd.conf")
-        with open(conf, "w") as f:
-            f.write(nsd_conf(nport, self.dir, """key:
+        # NSD and Knot as secondaries with the key, and one NSD with the right
+        # key name and a wrong secret: it gets nothing.
+        def signed_nsd(d, secret):
+            port = free_port()
+            os.makedirs(os.path.join(d, "nsd"), exist_ok=True)
+            conf = os.path.join(d, "nsd.conf")
+            with open(conf, "w") as f:
+                f.write(nsd_conf(port, d, """key:
   name: xfr.big.test.
   algorithm: hmac-sha256
   secret: "%s"
@@ -719,23 +721,14 @@ zone:
   name: big.test
   zonefile: nsd/big.test.zone
   request-xfr: AXFR 127.0.0.1@%d xfr.big.test.
-""" % (self.secret, self.d.port)))
-        peers = [("nsd", ["nsd", "-d", "-c", conf], nport)]
-        # And one NSD with the right key name and a wrong secret: it gets nothing.
-        wport = free_port()
-        wdir = os.path.join(self.dir, "wrong")
-        os.makedirs(os.path.join(wdir, "nsd"))
-        wconf = os.path.join(wdir, "nsd.conf")
-        with open(wconf, "w") as f:
-            f.write(nsd_conf(wport, wdir, """key:
-  name: xfr.big.test.
-  algorithm: hmac-sha256
-  secret: "%s"
-zone:
-  name: big.test
-  zonefile: nsd/big.test.zone
-  request-xfr: AXFR 127.0.0.1@%d xfr.big.test.
-""" % (base64.b64encode(os.urandom(32)).decode(), self.d.port)))
+""" % (secret, self.d.port)))
+            return ["nsd", "-d", "-c", conf], port
+
+        argv, nport = signed_nsd(self.dir, self.secret)
+        peers = [("nsd", argv, nport)]
+        wargv, wport = signed_nsd(os.path.join(self.dir, "wrong"),
+                                  base64.b64encode(os.urandom(32)).decode())
+
         def refusals():  # signed SOA queries (tsig_refused) and transfers (axfr_refused)
             st = json.loads(self.d.ctl_cmd("stats").stdout)
             return st["tsig_refused"] + st["axfr_refused"]
@@ -769,7 +762,7 @@ zone:
             peers.append(("knot", [KNOTD, "-c", kconf], kport))
         procs = []
         try:
-            for name, argv, port in peers + [("nsd-wrong", ["nsd", "-d", "-c", wconf], wport)]:
+            for name, argv, port in peers + [("nsd-wrong", wargv, wport)]:
                 log = open(os.path.join(self.dir, name + ".log"), "w")
                 procs.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log))
                 wait_port(port, procs[-1][0], log.name)

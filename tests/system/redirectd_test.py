@@ -91,6 +91,40 @@ def free_tcp_port():
     return port
 
 
+def start_redirectd(cls, want):
+    """Starts redirectd on cls.conf, logging to cls.log, and waits until it
+    serves with every (address, "HTTP" | "HTTPS") listener of `want` bound and
+    its first geo table compiled; returns {(address, kind): port}."""
+    cls.proc = subprocess.Popen([REDIRECTD, "--config", cls.conf] + ROOT_ARGS,
+                                stdout=cls.log, stderr=cls.log)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        text = cls.logtext()
+        ports = {(a, k): int(p)
+                 for a, p, k in re.findall(r"listening on (\S+) port (\d+) \((HTTPS?)\)", text)}
+        if "serving with" in text and all(w in ports for w in want):
+            break
+        if cls.proc.poll() is not None:
+            raise RuntimeError("redirectd exited: " + text)
+        time.sleep(0.02)
+    else:
+        raise RuntimeError("redirectd did not start: " + cls.logtext())
+    deadline = time.time() + 10
+    while time.time() < deadline and "geo table generation" not in cls.logtext():
+        time.sleep(0.05)
+    return ports
+
+
+def stop_redirectd(cls):
+    cls.proc.send_signal(signal.SIGTERM)
+    cls.proc.wait(10)
+    cls.log.close()
+    cls.geo.stop()
+    for n in cls.nodes.values():
+        n.close()
+    shutil.rmtree(cls.dir, ignore_errors=True)
+
+
 class Redirectd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -105,36 +139,13 @@ class Redirectd(unittest.TestCase):
         cls.write(config(cls.nodes, cls.metrics_port,
                          extra_http="") + '\n[geoip]\nsocket = "%s"\n' % cls.geo.sock)
         cls.log = open(os.path.join(cls.dir, "redirectd.log"), "w+")
-        cls.proc = subprocess.Popen([REDIRECTD, "--config", cls.conf] + ROOT_ARGS,
-                                    stdout=cls.log, stderr=cls.log)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            text = cls.logtext()
-            ports = re.findall(r"listening on (\S+) port (\d+) \(HTTP\)", text)
-            if "serving with" in text and len(ports) == 2:
-                cls.port = int([p for a, p in ports if a == "127.0.0.1"][0])
-                cls.port6 = int([p for a, p in ports if a == "::1"][0])
-                break
-            if cls.proc.poll() is not None:
-                raise RuntimeError("redirectd exited: " + text)
-            time.sleep(0.02)
-        else:
-            raise RuntimeError("redirectd did not start: " + cls.logtext())
-        # The geo table and the first health results.
-        deadline = time.time() + 10
-        while time.time() < deadline and "geo table generation" not in cls.logtext():
-            time.sleep(0.05)
-        time.sleep(0.5)
+        ports = start_redirectd(cls, [("127.0.0.1", "HTTP"), ("::1", "HTTP")])
+        cls.port, cls.port6 = ports[("127.0.0.1", "HTTP")], ports[("::1", "HTTP")]
+        time.sleep(0.5)  # the first health results
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.send_signal(signal.SIGTERM)
-        cls.proc.wait(10)
-        cls.log.close()
-        cls.geo.stop()
-        for n in cls.nodes.values():
-            n.close()
-        shutil.rmtree(cls.dir, ignore_errors=True)
+        stop_redirectd(cls)
 
     @classmethod
     def write(cls, text):
@@ -453,34 +464,12 @@ class TlsAndCaps(unittest.TestCase):
         with open(cls.conf, "w") as f:
             f.write(text + '\n[geoip]\nsocket = "%s"\n' % cls.geo.sock)
         cls.log = open(os.path.join(cls.dir, "redirectd.log"), "w+")
-        cls.proc = subprocess.Popen([REDIRECTD, "--config", cls.conf] + ROOT_ARGS,
-                                    stdout=cls.log, stderr=cls.log)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            text = cls.logtext()
-            m = re.search(r"listening on 127\.0\.0\.1 port (\d+) \(HTTPS\)", text)
-            plain = re.search(r"listening on 127\.0\.0\.1 port (\d+) \(HTTP\)", text)
-            if "serving with" in text and m and plain:
-                cls.tls_port, cls.port = int(m.group(1)), int(plain.group(1))
-                break
-            if cls.proc.poll() is not None:
-                raise RuntimeError("redirectd exited: " + text)
-            time.sleep(0.02)
-        else:
-            raise RuntimeError("redirectd did not start: " + cls.logtext())
-        deadline = time.time() + 10
-        while time.time() < deadline and "geo table generation" not in cls.logtext():
-            time.sleep(0.05)
+        ports = start_redirectd(cls, [("127.0.0.1", "HTTPS"), ("127.0.0.1", "HTTP")])
+        cls.tls_port, cls.port = ports[("127.0.0.1", "HTTPS")], ports[("127.0.0.1", "HTTP")]
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.send_signal(signal.SIGTERM)
-        cls.proc.wait(10)
-        cls.log.close()
-        cls.geo.stop()
-        for n in cls.nodes.values():
-            n.close()
-        shutil.rmtree(cls.dir, ignore_errors=True)
+        stop_redirectd(cls)
 
     @classmethod
     def logtext(cls):
