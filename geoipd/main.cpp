@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "common/atomic_file.hpp"
 #include "common/daemon.hpp"
 #include "common/log.hpp"
 #include "common/metrics_server.hpp"
@@ -40,31 +41,13 @@ void print_check(const DatabaseSet& set) {
         }
     }
 }
-// Writes the table image to FILE.tmp, fsyncs and renames it over FILE, so a
-// reader of FILE never sees half an image.
+// Writes the table image to a temporary file, synced and renamed over FILE,
+// so a reader of FILE never sees half an image.
 bool export_table(const DatabaseSet& set, const CompileStats& cs, const std::string& file) {
     const auto& t = *set.table();
-    const std::string tmp = file + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        std::fprintf(stderr, "geoipd: --export-table %s: cannot create %s: %s\n", file.c_str(),
-                     tmp.c_str(), std::strerror(errno));
-        return false;
-    }
-    std::size_t done = 0;
-    while (done < t.size()) {
-        const ssize_t n = ::write(fd, t.data() + done, t.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    const int saved = errno;
-    const bool ok = done == t.size() && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
-        std::fprintf(stderr, "geoipd: --export-table %s: writing %s: %s\n", file.c_str(),
-                     tmp.c_str(), std::strerror(done == t.size() ? errno : saved));
-        ::unlink(tmp.c_str());
+    std::string error;
+    if (!common::replace_file(file, {reinterpret_cast<const char*>(t.data()), t.size()}, error)) {
+        std::fprintf(stderr, "geoipd: --export-table %s: %s\n", file.c_str(), error.c_str());
         return false;
     }
     std::printf(

@@ -20,6 +20,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/atomic_file.hpp"
 #include "common/cli.hpp"
 #include "common/geo_table.hpp"
 #include "dnsd/config/schema.hpp"
@@ -57,44 +58,22 @@ std::string body_of(const std::string& text) {
     return text.substr(pos);
 }
 
-// `text` to path.tmp.PID, fsynced; returns that name.
+// `text` to path.tmp.PID, synced; returns that name.
 std::string write_temp(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw Failure{"cannot create " + tmp + ": " + std::strerror(errno)};
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    const int saved = errno;
-    const bool ok = done == text.size() && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) {
-        ::unlink(tmp.c_str());
-        throw Failure{"writing " + tmp + ": " + std::strerror(saved)};
-    }
+    const std::string tmp = common::temp_name(path);
+    std::string error;
+    if (!common::write_synced(tmp, text, error)) throw Failure{error};
     return tmp;
 }
 
 void install(const std::string& tmp, const std::string& path) {
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        throw Failure{"cannot rename " + tmp + " to " + path + ": " + std::strerror(e)};
-    }
-    const std::string dir = std::filesystem::path(path).parent_path().string();
-    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {  // the rename itself survives a crash
-        ::fsync(dfd);
-        ::close(dfd);
-    }
+    std::string error;
+    if (!common::rename_synced(tmp, path, error)) throw Failure{error};
 }
 
 void write_file(const std::string& path, const std::string& text) {
-    install(write_temp(path, text), path);
+    std::string error;
+    if (!common::replace_file(path, text, error)) throw Failure{error};
 }
 
 std::string utc(std::time_t t) {

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/atomic_file.hpp"
+
 namespace signpost::dnsd {
 inline namespace health {
 
@@ -201,32 +203,7 @@ bool read_small_file(const std::string& path, std::string& out, std::string& err
 
 bool write_file_atomically(const std::string& path, const std::string& content,
                            std::string& error) {
-    const std::filesystem::path p(path);
-    const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    auto fail = [&](const std::string& what, int fd) {
-        error = what + ": " + std::strerror(errno);
-        if (fd >= 0) ::close(fd);
-        ::unlink(tmp.c_str());
-        return false;
-    };
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(tmp, -1);
-    for (std::size_t off = 0; off < content.size();) {
-        const ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return fail("write " + tmp, fd);
-        off += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) return fail("fsync " + tmp, fd);
-    if (::close(fd) != 0) return fail("close " + tmp, -1);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename to " + path, -1);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
-    return true;
+    return common::replace_file(path, content, error);
 }
 
 }  // namespace health

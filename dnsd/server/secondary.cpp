@@ -18,6 +18,7 @@
 #include <optional>
 #include <random>
 
+#include "common/atomic_file.hpp"
 #include "common/log.hpp"
 #include "common/metrics_server.hpp"
 #include "dnsd/server/serving_state.hpp"
@@ -284,50 +285,6 @@ std::optional<std::uint32_t> query_soa(const ListenAddress& to, const std::strin
     return std::nullopt;
 }
 
-// The new copy is written to a temporary file beside the zone's and synced,
-// checked, then renamed into place (and the directory synced): a crash
-// leaves the old copy or the new one, never half of one.
-bool write_file(const std::string& tmp, const std::string& content, std::string& error) {
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        error = tmp + ": " + std::strerror(errno);
-        return false;
-    }
-    std::size_t off = 0;
-    while (off < content.size()) {
-        const ssize_t w = ::write(fd, content.data() + off, content.size() - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            error = tmp + ": " + std::strerror(errno);
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            return false;
-        }
-        off += static_cast<std::size_t>(w);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        error = tmp + ": " + std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return false;
-    }
-    return true;
-}
-
-bool rename_into_place(const std::string& tmp, const std::string& path, std::string& error) {
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        error = "rename to " + path + ": " + std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return false;
-    }
-    const std::string dir = std::filesystem::path(path).parent_path().string();
-    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
-    return true;
-}
-
 // The copy was confirmed by a primary now: its mtime says so (see secondary_copy_expired).
 void touch(const std::string& file) {
     if (::utimensat(AT_FDCWD, file.c_str(), nullptr, 0) != 0)
@@ -574,7 +531,7 @@ void Secondaries::refresh(Tracked& t) {
                 "\nwritten by dnsd (a secondary zone): do not edit, dnsd replaces it";
             const std::string tmp = t.config.file + ".dnsd-tmp";
             if (!zone_text(reader.records(), header, content, error) ||
-                !write_file(tmp, content, error)) {
+                !common::write_synced(tmp, content, error)) {
                 errors += (errors.empty() ? "" : "; ") + error;
                 break;
             }
@@ -585,7 +542,7 @@ void Secondaries::refresh(Tracked& t) {
                           ": the transferred zone is refused: " + loaded.error;
                 break;
             }
-            if (!rename_into_place(tmp, t.config.file, error)) {
+            if (!common::rename_synced(tmp, t.config.file, error)) {
                 errors += (errors.empty() ? "" : "; ") + error;
                 break;
             }
