@@ -150,6 +150,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         --srv_.counters.open;
         srv_.release(peer_);
     }
+    // From the acceptor's handler: everything the session does, its first
+    // operation included, runs on the connection's own strand (with threads
+    // > 1, starting the handshake from the acceptor's thread raced the
+    // strand's first completion on the socket's state).
+    void run() {
+        net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->start(); });
+    }
+
+  private:
     void start() {
         if constexpr (kTls) {
             // The handshake is the start of the first request: the header
@@ -171,7 +180,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         }
     }
 
-  private:
     beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
     // Until the next request's first byte: the idle deadline.
@@ -455,9 +463,9 @@ void Server::Impl::accept(std::size_t i) {
                         ctx = tls;
                     }
                     std::make_shared<Session<TlsStream>>(std::move(s), std::move(ctx), *this, ip)
-                        ->start();
+                        ->run();
                 } else {
-                    std::make_shared<Session<beast::tcp_stream>>(std::move(s), *this, ip)->start();
+                    std::make_shared<Session<beast::tcp_stream>>(std::move(s), *this, ip)->run();
                 }
             } else {
                 s.close(e2);

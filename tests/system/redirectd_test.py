@@ -528,8 +528,10 @@ class TlsAndCaps(unittest.TestCase):
             pass
         s.close()
         self.assertNotIn(b"HTTP/1.1", got)
-        # One that never says hello: closed at the header deadline (800 ms).
-        s = socket.create_connection(("127.0.0.1", self.tls_port), timeout=5)
+        # One that never says hello: closed at the header deadline (800 ms;
+        # the upper bound leaves room for a sanitizer build on a busy machine,
+        # and is still well short of never).
+        s = socket.create_connection(("127.0.0.1", self.tls_port), timeout=15)
         t0 = time.time()
         try:
             self.assertEqual(s.recv(10), b"")
@@ -538,7 +540,7 @@ class TlsAndCaps(unittest.TestCase):
         took = time.time() - t0
         s.close()
         self.assertGreater(took, 0.6)
-        self.assertLess(took, 3)
+        self.assertLess(took, 8)
         self.assertGreaterEqual(self.metric("tls_handshake_failures_total"), failures + 2)
         self.assertEqual(self.curl(self.cert).returncode, 0)  # nobody else disturbed
 
