@@ -179,29 +179,15 @@ CompiledMap::Hit CompiledMap::find_v4(const std::vector<R4>& r,
 void CompiledMap::build_indexes() {
     index_v4(v4_, v4_index_);
     if (!v4_geo_.empty()) index_v4(v4_geo_, v4_geo_index_);
-    auto start6 = [&](std::size_t i) { return v6_[i].start(); };
-    v6_index_ = common::block_index<Uint128>(v6_.size(), 112, start6);
-    v6_sub_at_.assign(65536, ~0u);
-    v6_sub_.clear();
-    for (std::uint32_t hi = 0; hi < 65536; ++hi) {
-        if (v6_index_[hi + 1] - v6_index_[hi] <= kDenseBlock) continue;
-        v6_sub_at_[hi] = static_cast<std::uint32_t>(v6_sub_.size());
-        std::size_t j = v6_index_[hi];
-        for (std::uint32_t k = 0; k < 4096; ++k) {
-            j = common::range_holding_from(j, v6_.size(),
-                                           (Uint128{hi} << 112) | (Uint128{k} << 100), start6);
-            v6_sub_.push_back(static_cast<std::uint32_t>(j));
-        }
-        v6_sub_.push_back(v6_index_[hi + 1]);
-    }
+    std::vector<std::uint64_t> hi(v6_.size());
+    for (std::size_t i = 0; i < v6_.size(); ++i) hi[i] = v6_[i].hi;
+    v6_tree_.build(hi);
 }
 
 std::size_t CompiledMap::memory_bytes() const {
     return chains_.size() * sizeof(Chain) + (v4_.size() + v4_geo_.size()) * sizeof(R4) +
-           v6_.size() * sizeof(R6) +
-           (v4_index_.size() + v4_geo_index_.size() + v6_index_.size() + v6_sub_at_.size() +
-            v6_sub_.size()) *
-               4;
+           v6_.size() * sizeof(R6) + (v4_index_.size() + v4_geo_index_.size()) * 4 +
+           v6_tree_.memory_bytes();
 }
 
 CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* table) {
@@ -450,46 +436,49 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
 
 void CompiledMap::prefetch_index(const common::IpAddress& a) const {
     if (!ready_) return;
+    // The trees' upper levels stay cached; the level above the leaves is
+    // the first likely miss.
     if (a.is_v4()) {
         __builtin_prefetch(&v4_index_[(a.bytes()[0] << 8) | a.bytes()[1]]);
-    } else {
-        const unsigned block = (a.bytes()[0] << 8) | a.bytes()[1];
-        __builtin_prefetch(&v6_sub_at_[block]);
-        __builtin_prefetch(&v6_index_[block]);
+    } else if (v6_tree_.depth() > 1) {
+        __builtin_prefetch(v6_tree_.node_on_path(high_half(a), 1));
     }
 }
 
 void CompiledMap::prefetch_ranges(const common::IpAddress& a) const {
     if (!ready_) return;
-    const unsigned block = (a.bytes()[0] << 8) | a.bytes()[1];
     if (a.is_v4()) {
+        const unsigned block = (a.bytes()[0] << 8) | a.bytes()[1];
         const std::size_t lo = v4_index_[block], hi = v4_index_[block + 1];
         __builtin_prefetch(&v4_[lo + (hi - lo) / 2]);
         return;
     }
-    std::size_t lo = v6_index_[block], hi = v6_index_[block + 1];
-    if (const std::uint32_t at = v6_sub_at_[block]; at != ~0u) {
-        const unsigned k = ((a.bytes()[2] << 4) | (a.bytes()[3] >> 4)) & 4095u;
-        __builtin_prefetch(&v6_sub_[at + k]);
-        return;  // the sub-index itself was the miss; its ranges come next
-    }
-    __builtin_prefetch(&v6_[lo + (hi - lo) / 2]);
+    __builtin_prefetch(v6_tree_.node_on_path(high_half(a), 0));
+}
+
+std::uint64_t CompiledMap::high_half(const common::IpAddress& a) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | a.bytes()[i];
+    return v;
 }
 
 CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
     const Uint128 x = common::address_value(a);
     if (a.is_v4()) return find_v4(v4_, v4_index_, static_cast<std::uint32_t>(x));
-    const auto block = static_cast<std::uint32_t>(x >> 112);
-    std::size_t lo, hi;
-    if (const std::uint32_t at = v6_sub_at_[block]; at != ~0u) {
-        const auto k = static_cast<std::uint32_t>(x >> 100) & 4095u;
-        lo = v6_sub_[at + k];
-        hi = v6_sub_[at + k + 1];
-    } else {
-        lo = v6_index_[block];
-        hi = v6_index_[block + 1];
+    // The last range starting at or before x: the tree finds the last one
+    // whose first address's high half is <= x's (there is one: the first
+    // range starts at ::); ranges sharing that half (only prefixes longer
+    // than /64 make them) are then stepped back over, or searched when many.
+    const auto xhi = static_cast<std::uint64_t>(x >> 64);
+    const auto xlo = static_cast<std::uint64_t>(x);
+    std::size_t lo = v6_tree_.upper_bound(xhi) - 1;
+    for (int step = 0; v6_[lo].hi == xhi && v6_[lo].lo > xlo; ++step, --lo) {
+        if (step == 8) {
+            lo = common::last_range_at_or_before(std::size_t{0}, lo, x,
+                                                 [&](std::size_t i) { return v6_[i].start(); });
+            break;
+        }
     }
-    lo = common::last_range_at_or_before(lo, hi, x, [&](std::size_t i) { return v6_[i].start(); });
     const std::uint32_t chain = v6_[lo].chain;
     if (common::is_ipv4_alias(chain)) {
         // The IPv4 address this one carries decides; the scope is the

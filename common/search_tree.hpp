@@ -1,0 +1,104 @@
+#pragma once
+// A static search tree over sorted keys (an implicit B+ tree, one cache line
+// per node): the upper bound of a key in a few dependent loads, where a
+// binary search over a large array takes one cache miss per halving. Built
+// once, read-only after; keys may repeat.
+//
+// The sorted keys, padded to whole nodes, are the leaves. Each level above
+// holds, for every node of the level below, that node's first key, kFan to a
+// node; the root is one node. A search walks from the root: in each node it
+// counts the keys <= x (a search within the line, no branches on the data)
+// and goes down to the last
+// child whose first key is <= x; in the leaf, the count is the answer's
+// offset. The levels above the leaves are 1/kFan of them and below, so all
+// but the last one or two stay in cache under load.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+namespace signpost::common {
+
+template <class K>
+class SearchTree {
+  public:
+    static constexpr std::size_t kFan = 64 / sizeof(K);
+    struct alignas(64) Node {
+        K key[kFan];
+    };
+    static_assert(sizeof(Node) == 64);
+
+    SearchTree() = default;
+    explicit SearchTree(std::span<const K> sorted) { build(sorted); }
+
+    void build(std::span<const K> sorted) {
+        n_ = sorted.size();
+        levels_.clear();
+        std::vector<Node> level((n_ + kFan - 1) / kFan);
+        for (std::size_t i = 0; i < level.size() * kFan; ++i)
+            level[i / kFan].key[i % kFan] = i < n_ ? sorted[i] : kMax;
+        levels_.push_back(std::move(level));
+        while (levels_.back().size() > 1) {
+            const std::vector<Node>& below = levels_.back();
+            std::vector<Node> up((below.size() + kFan - 1) / kFan);
+            for (std::size_t i = 0; i < up.size() * kFan; ++i)
+                up[i / kFan].key[i % kFan] = i < below.size() ? below[i].key[0] : kMax;
+            levels_.push_back(std::move(up));
+        }
+    }
+
+    std::size_t size() const { return n_; }
+    // The levels from the leaves (0) up to the root.
+    std::size_t depth() const { return levels_.size(); }
+    std::size_t memory_bytes() const {
+        std::size_t b = 0;
+        for (const auto& l : levels_) b += l.size() * sizeof(Node);
+        return b;
+    }
+
+    // How many keys are <= x: the index of the first key > x.
+    std::size_t upper_bound(K x) const {
+        if (n_ == 0) return 0;
+        const std::size_t node = node_at(x, 0);
+        return std::min(node * kFan + count_le(levels_[0][node], x), n_);
+    }
+
+    // The node at `level` (0: the leaves) a search for x passes through, to
+    // prefetch a batch's searches level by level (the levels above it are
+    // read, so call from the top down).
+    const Node* node_on_path(K x, std::size_t level) const {
+        if (n_ == 0 || level >= levels_.size()) return nullptr;
+        return &levels_[level][node_at(x, level)];
+    }
+
+  private:
+    static constexpr K kMax = std::numeric_limits<K>::max();
+
+    // How many of a node's (sorted) keys are <= x: a binary search of
+    // conditional moves (log2(kFan) + 1 steps, no branches on the data).
+    static unsigned count_le(const Node& node, K x) {
+        unsigned p = 0;
+        for (unsigned step = kFan / 2; step > 0; step /= 2)
+            p += node.key[p + step - 1] <= x ? step : 0;
+        return p + (node.key[p] <= x ? 1 : 0);
+    }
+
+    std::size_t node_at(K x, std::size_t level) const {
+        std::size_t node = 0;
+        for (std::size_t l = levels_.size() - 1; l > level; --l) {
+            const unsigned c = count_le(levels_[l][node], x);
+            // (Padding keys are kMax: only x == kMax counts them, so the
+            // child is clamped to the ones that exist.)
+            node = std::min(node * kFan + (c ? c - 1 : 0), levels_[l - 1].size() - 1);
+        }
+        return node;
+    }
+
+    std::size_t n_ = 0;
+    std::vector<std::vector<Node>> levels_;  // [0]: the leaves
+};
+
+}  // namespace signpost::common
