@@ -436,8 +436,8 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
 
 void CompiledMap::prefetch_index(const common::IpAddress& a) const {
     if (!ready_) return;
-    // The trees' upper levels stay cached; the level above the leaves is
-    // the first likely miss.
+    // IPv6: the tree's upper levels stay cached; the level above the leaves
+    // is the first likely miss.
     if (a.is_v4()) {
         __builtin_prefetch(&v4_index_[(a.bytes()[0] << 8) | a.bytes()[1]]);
     } else if (v6_tree_.depth() > 1) {
@@ -457,9 +457,7 @@ void CompiledMap::prefetch_ranges(const common::IpAddress& a) const {
 }
 
 std::uint64_t CompiledMap::high_half(const common::IpAddress& a) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | a.bytes()[i];
-    return v;
+    return static_cast<std::uint64_t>(common::address_value(a) >> 64);
 }
 
 CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
