@@ -13,6 +13,8 @@
 // per readiness event, and the critical section is one reference-count
 // increment, so the lock costs nothing measurable (see scripts/bench-dns).
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 
@@ -34,13 +36,20 @@ class Snapshot {
         {
             std::lock_guard lock(mu_);
             ptr_.swap(next);
+            version_.fetch_add(1, std::memory_order_release);
         }
         // `next` now holds the old value: if this was its last reference it
         // is destroyed here, outside the lock, so readers never wait for a
         // table or database to be unmapped.
     }
 
+    // Raised by every publish. A reader that keeps a loaded value across
+    // requests reads this first and loads again only when it moved: read
+    // before load(), a publish between the two is seen next time, never missed.
+    std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
+
   private:
+    std::atomic<std::uint64_t> version_{0};
     mutable std::mutex mu_;
     std::shared_ptr<const T> ptr_;
 };

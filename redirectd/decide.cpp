@@ -51,10 +51,13 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
     }
 }
 
-std::string html_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
+// HTML-escaped `s` appended to `out`; a clean run is appended whole.
+void append_escaped(std::string_view s, std::string& out) {
+    while (!s.empty()) {
+        const auto at = s.find_first_of("&<>\"");
+        out.append(s.substr(0, at));
+        if (at == std::string_view::npos) return;
+        switch (s[at]) {
             case '&':
                 out += "&amp;";
                 break;
@@ -64,14 +67,11 @@ std::string html_escape(std::string_view s) {
             case '>':
                 out += "&gt;";
                 break;
-            case '"':
-                out += "&quot;";
-                break;
             default:
-                out += c;
+                out += "&quot;";
         }
+        s.remove_prefix(at + 1);
     }
-    return out;
 }
 
 }  // namespace
@@ -112,42 +112,60 @@ common::IpAddress client_address(const common::IpAddress& peer, std::string_view
 }
 
 std::string host_name(std::string_view h) {
-    h = trim(h);
     std::string out;
+    host_name(h, out);
+    return out;
+}
+
+void host_name(std::string_view h, std::string& out) {
+    h = trim(h);
+    out.clear();
     if (!h.empty() && h.front() == '[') {  // an IPv6 literal
         const auto close = h.find(']');
-        if (close == std::string_view::npos) return {};
-        out = std::string(h.substr(0, close + 1));
+        if (close == std::string_view::npos) return out.clear();
+        out.assign(h.substr(0, close + 1));
         h.remove_prefix(close + 1);
-        if (!h.empty() && h.front() != ':') return {};
+        if (!h.empty() && h.front() != ':') return out.clear();
     } else {
         const auto colon = h.find(':');
-        out = std::string(h.substr(0, colon));
+        out.assign(h.substr(0, colon));
         h = colon == std::string_view::npos ? std::string_view() : h.substr(colon);
     }
     if (!h.empty()) {  // ":port"
-        if (h.size() < 2 || h.size() > 6) return {};
+        if (h.size() < 2 || h.size() > 6) return out.clear();
         for (char c : h.substr(1))
-            if (!std::isdigit(static_cast<unsigned char>(c))) return {};
+            if (!std::isdigit(static_cast<unsigned char>(c))) return out.clear();
     }
     while (!out.empty() && out.back() == '.') out.pop_back();
     for (auto& c : out) {
         const auto u = static_cast<unsigned char>(c);
-        if (u <= ' ' || u >= 0x7f || c == '/' || c == '@' || c == '\\') return {};
+        if (u <= ' ' || u >= 0x7f || c == '/' || c == '@' || c == '\\') return out.clear();
         c = static_cast<char>(std::tolower(u));
     }
-    return out;
 }
 
-Outcome decide_request(const RedirectState& st, const dnsd::HealthView& health,
-                       std::string_view host, std::string_view target,
-                       const common::IpAddress& client, std::uint64_t rr_counter) {
-    Outcome o;
+void append_redirect_body(std::string_view location, std::string& out) {
+    out += "<a href=\"";
+    append_escaped(location, out);
+    out += "\">";
+    append_escaped(location, out);
+    out += "</a>\n";
+}
+
+void decide_request(const RedirectState& st, const dnsd::HealthView& health, std::string_view host,
+                    std::string_view target, const common::IpAddress& client,
+                    std::uint64_t rr_counter, Outcome& o) {
+    o.status = 0;
+    o.location.clear();
+    o.ttl = 0;
+    o.tier = dnsd::Tier::kNone;
+    o.node = -1;
+    o.why.clear();
     const HostRoute* route = st.config->route(host);
     if (!route) {
         o.status = 421;  // RFC 9110 15.5.20: not a host this server answers for
         o.why = "this server does not redirect for that host";
-        return o;
+        return;
     }
     // The path and query as asked: origin-form, or the path of an absolute-form target.
     if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) {
@@ -157,7 +175,7 @@ Outcome decide_request(const RedirectState& st, const dnsd::HealthView& health,
     if (target.empty() || target.front() != '/') {
         o.status = 400;
         o.why = "the request target is not a path";
-        return o;
+        return;
     }
     const dnsd::EdgeSet& edges = *st.edges;
     const dnsd::RedirectConfig& r = edges.redirects[route->redirect_index];
@@ -176,27 +194,27 @@ Outcome decide_request(const RedirectState& st, const dnsd::HealthView& health,
     if (d.nodes.empty()) {
         o.status = 503;
         o.why = "no node can take this request";
-        return o;
+        return;
     }
     const dnsd::EdgeNode& node = edges.nodes[d.nodes[0]];
     o.status = route->status ? route->status : st.config->status;
     o.location = node.http_base;
-    for (const char ch : target) {  // what is not ASCII is percent-encoded (RFC 3986 2.1)
-        const auto u = static_cast<unsigned char>(ch);
-        if (u >= 0x80 || u <= ' ') {
-            static constexpr char kHex[] = "0123456789ABCDEF";
-            o.location += '%';
-            o.location += kHex[u >> 4];
-            o.location += kHex[u & 15];
-        } else {
-            o.location += ch;
-        }
+    // What is not ASCII (or is a control or space) is percent-encoded (RFC 3986 2.1).
+    std::size_t clean = 0;
+    for (std::size_t i = 0; i < target.size(); ++i) {
+        const auto u = static_cast<unsigned char>(target[i]);
+        if (u < 0x80 && u > ' ') continue;
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        o.location.append(target.substr(clean, i - clean));
+        o.location += '%';
+        o.location += kHex[u >> 4];
+        o.location += kHex[u & 15];
+        clean = i + 1;
     }
+    o.location.append(target.substr(clean));
     o.ttl = d.ttl;
     o.tier = d.tier;
     o.node = d.nodes[0];
-    o.why = "<a href=\"" + html_escape(o.location) + "\">" + html_escape(o.location) + "</a>";
-    return o;
 }
 
 }  // namespace signpost::redirectd

@@ -39,6 +39,8 @@ common::IpAddress client_address(const common::IpAddress& peer, std::string_view
 
 // The Host header's name: lower case, without port or trailing dot; empty if malformed.
 std::string host_name(std::string_view host_header);
+// The same into `out` (whose capacity is kept from request to request).
+void host_name(std::string_view host_header, std::string& out);
 
 struct Outcome {
     unsigned status = 0;   // 301/302/307/308, or 400, 421, 503
@@ -46,12 +48,24 @@ struct Outcome {
     std::uint32_t ttl = 0;
     dnsd::Tier tier = dnsd::Tier::kNone;
     std::int64_t node = -1;  // index in edges->nodes
-    std::string why;         // errors: said in the body
+    std::string why;         // errors: said in the body (a redirect's body: redirect_body)
 };
 
-// `target`: the request-target ("/path?query", or absolute-form).
-Outcome decide_request(const RedirectState& st, const dnsd::HealthView& health,
-                       std::string_view host, std::string_view target,
-                       const common::IpAddress& client, std::uint64_t rr_counter);
+// `target`: the request-target ("/path?query", or absolute-form). Into `o`,
+// every field set, its strings' capacity kept (a connection reuses one).
+void decide_request(const RedirectState& st, const dnsd::HealthView& health, std::string_view host,
+                    std::string_view target, const common::IpAddress& client,
+                    std::uint64_t rr_counter, Outcome& o);
+inline Outcome decide_request(const RedirectState& st, const dnsd::HealthView& health,
+                              std::string_view host, std::string_view target,
+                              const common::IpAddress& client, std::uint64_t rr_counter) {
+    Outcome o;
+    decide_request(st, health, host, target, client, rr_counter, o);
+    return o;
+}
+
+// A redirect's small HTML body, appended to `out`: a link to `location`,
+// escaped so that nothing in a path can leave the attribute or the element.
+void append_redirect_body(std::string_view location, std::string& out);
 
 }  // namespace signpost::redirectd

@@ -83,25 +83,67 @@ void Counters::render(std::string& out) const {
                "} " + std::to_string(by_node[s].load()) + "\n";
 }
 
+namespace {
+
+using Executor = net::io_context::executor_type;
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
+using Clock = std::chrono::steady_clock;
+using Timer = net::basic_waitable_timer<Clock, net::wait_traits<Clock>, Executor>;
+using TlsStream = net::ssl::stream<Socket>;
+
+}  // namespace
+
+// One thread's event loop and what its requests are answered from. A
+// connection lives on one worker from accept to close, so nothing of it is
+// shared between threads (no strand); the acceptors, on worker 0, hand each
+// new connection to the next worker in turn.
+struct Worker {
+    explicit Worker(Server::Impl& s) : srv(s), ioc(1), tick(ioc.get_executor()) {}
+    Server::Impl& srv;
+    net::io_context ioc;
+    // The state and health last loaded, and the versions they were loaded
+    // at: a request reads two counters and loads again only after a publish.
+    std::uint64_t state_version = ~std::uint64_t{0}, health_version = ~std::uint64_t{0};
+    std::shared_ptr<const RedirectState> state;
+    std::shared_ptr<const dnsd::HealthState> health_source;
+    dnsd::HealthFor health_for;
+    const dnsd::HealthState* health = nullptr;
+    std::uint64_t rr = 0;  // the fallback's weighted round robin
+    Timer tick;            // refreshes an idle worker, so no old state outlives a second
+    void refresh();
+    void start_tick() {
+        tick.expires_after(std::chrono::seconds(1));
+        tick.async_wait([this](const beast::error_code& ec) {
+            if (ec) return;
+            refresh();
+            start_tick();
+        });
+    }
+};
+
 struct Server::Impl {
     Impl(const HttpConfig& c, common::Snapshot<RedirectState>& s,
          common::Snapshot<dnsd::HealthState>& h, Counters& k)
-        : config(c), state(s), health(h), counters(k) {}
+        : config(c), state(s), health(h), counters(k) {
+        workers.push_back(std::make_unique<Worker>(*this));  // the acceptors' (bind)
+    }
 
     HttpConfig config;  // the startup settings (sockets, limits)
     common::Snapshot<RedirectState>& state;
     common::Snapshot<dnsd::HealthState>& health;
     Counters& counters;
-    // Before the io_context: sessions still queued in it when it is
-    // destroyed release their client's count here.
+    // Before the workers: sessions still queued in a worker's io_context
+    // when it is destroyed release their client's count here.
     std::mutex clients_mu;
     std::map<common::IpAddress, unsigned> per_client;
-    net::io_context ioc;
-    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::size_t next_worker = 0;  // on worker 0's thread only
+    std::vector<std::unique_ptr<Acceptor>> acceptors;
     std::vector<bool> acceptor_tls;  // per acceptor: a tls_listen address
     std::mutex tls_mu;
-    std::shared_ptr<net::ssl::context> tls;  // under tls_mu; each session keeps its own
-    std::vector<std::unique_ptr<net::steady_timer>> retry_timers;  // one per acceptor
+    std::shared_ptr<net::ssl::context> tls;            // under tls_mu; each session keeps its own
+    std::vector<std::unique_ptr<Timer>> retry_timers;  // one per acceptor
     std::vector<std::thread> threads;
     std::atomic<std::int64_t> last_accept_error_log{0};
 
@@ -113,11 +155,21 @@ struct Server::Impl {
     }
 };
 
-namespace {
-
-std::string_view sv(beast::string_view s) {
-    return {s.data(), s.size()};
+void Worker::refresh() {
+    const std::uint64_t sv = srv.state.version(), hv = srv.health.version();
+    if (sv == state_version && hv == health_version) return;
+    if (sv != state_version) {
+        state_version = sv;
+        state = srv.state.load();
+    }
+    if (hv != health_version) {
+        health_version = hv;
+        health_source = srv.health.load();
+    }
+    health = health_for.get(health_source, state->edges);
 }
+
+namespace {
 
 common::IpAddress to_ip(const net::ip::address& a) {
     if (a.is_v4()) return common::IpAddress::v4(a.to_v4().to_uint());
@@ -125,37 +177,99 @@ common::IpAddress to_ip(const net::ip::address& a) {
     return common::IpAddress::from_bytes(common::Family::kV6, b.data()).unmapped();
 }
 
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+// What a request says that its answer needs, kept by the connection from
+// request to request (the strings keep their capacity: no allocation per
+// request once a connection has seen one).
+struct Request {
+    http::verb method = http::verb::unknown;
+    unsigned version = 11;
+    unsigned hosts = 0;  // Host lines
+    std::string target, host, client_header_name, client_header;
+};
 
-// One connection: Stream is beast::tcp_stream (HTTP) or TlsStream (HTTPS).
+// Beast's HTTP/1.1 parser (request line, fields, framing, limits) without a
+// message to fill: the fields an answer needs are copied out as they are
+// parsed and the rest dropped, and a body (which a redirect does not read)
+// is counted against body_limit and discarded.
+class RequestParser final : public http::basic_parser<true> {
+  public:
+    explicit RequestParser(Request& r) : r_(r) {}
+
+  private:
+    void on_request_impl(http::verb method, beast::string_view, beast::string_view target,
+                         int version, beast::error_code&) override {
+        r_.method = method;
+        r_.target.assign(target.data(), target.size());
+        r_.version = static_cast<unsigned>(version);
+    }
+    void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+    void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                       beast::error_code&) override {
+        if (name == http::field::host && r_.hosts++ == 0)
+            r_.host.assign(value.data(), value.size());
+        // Every line of the client header, in order, as one comma-separated
+        // list (a proxy may add a line of its own rather than append to the last).
+        if (beast::iequals(name_string, r_.client_header_name)) {
+            if (!r_.client_header.empty()) r_.client_header += ", ";
+            r_.client_header.append(value.data(), value.size());
+        }
+    }
+    void on_header_impl(beast::error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
+    std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+        return body.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
+                                   beast::error_code&) override {
+        return body.size();
+    }
+    void on_finish_impl(beast::error_code&) override {}
+
+    Request& r_;
+};
+
+// One connection: Stream is Socket (HTTP) or TlsStream (HTTPS).
+//
+// Deadlines: one timer per connection, set lazily as nginx sets its own.
+// Each phase (handshake, waiting for a request, the rest of a header, a
+// write, TLS close) sets `deadline_`; the timer is re-armed only when the
+// new deadline is earlier than the one it waits for. When it fires early it
+// waits again for the deadline, so a connection is closed at its deadline
+// to the timer's precision, and a request on a kept-alive connection costs
+// one clock read instead of a timer queue insert and removal per operation.
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
     static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
     using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+    using std::enable_shared_from_this<Session<Stream>>::weak_from_this;
+    enum class Phase { kHandshake, kIdle, kHeader, kWrite, kClosing };
 
   public:
-    Session(tcp::socket&& s, Server::Impl& srv, common::IpAddress peer) requires(!kTls)
+    Session(Socket&& s, Worker& w, common::IpAddress peer) requires(!kTls)
         : stream_(std::move(s)),
-          buffer_(srv.config.max_header_bytes + 1024),
-          srv_(srv),
+          timer_(w.ioc.get_executor()),
+          buffer_(w.srv.config.max_header_bytes + 1024),
+          w_(w),
+          srv_(w.srv),
           peer_(peer) {}
-    Session(tcp::socket&& s, std::shared_ptr<net::ssl::context> tls, Server::Impl& srv,
+    Session(Socket&& s, std::shared_ptr<net::ssl::context> tls, Worker& w,
             common::IpAddress peer) requires(kTls)
         : tls_(std::move(tls)),
           stream_(std::move(s), *tls_),
-          buffer_(srv.config.max_header_bytes + 1024),
-          srv_(srv),
+          timer_(w.ioc.get_executor()),
+          buffer_(w.srv.config.max_header_bytes + 1024),
+          w_(w),
+          srv_(w.srv),
           peer_(peer) {}
     ~Session() {
         --srv_.counters.open;
         srv_.release(peer_);
     }
-    // From the acceptor's handler: everything the session does, its first
-    // operation included, runs on the connection's own strand (with threads
-    // > 1, starting the handshake from the acceptor's thread raced the
-    // strand's first completion on the socket's state).
+    // From the acceptor's thread: everything the session does, its first
+    // operation included, runs on its worker's thread.
     void run() {
-        net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->start(); });
+        net::post(w_.ioc.get_executor(), [self = shared_from_this()] { self->start(); });
     }
 
   private:
@@ -164,9 +278,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
             // The handshake is the start of the first request: the header
             // deadline holds it (a client that connects and never says hello
             // is closed like one that never finishes its header).
-            lowest().expires_after(std::chrono::milliseconds(srv_.config.header_timeout_ms));
+            arm(Phase::kHandshake, srv_.config.header_timeout_ms);
             stream_.async_handshake(net::ssl::stream_base::server,
-                                    [self = shared_from_this()](beast::error_code ec) {
+                                    [self = shared_from_this()](const beast::error_code& ec) {
                                         if (ec) {
                                             ++self->srv_.counters.tls_handshake_failures;
                                             return self->close();
@@ -180,32 +294,83 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         }
     }
 
-    beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+    Socket& socket() {
+        if constexpr (kTls)
+            return stream_.next_layer();
+        else
+            return stream_;
+    }
+
+    void arm(Phase p, unsigned ms) {
+        phase_ = p;
+        deadline_ = Clock::now() + std::chrono::milliseconds(ms);
+        if (!waiting_ || deadline_ < armed_) wait_for_deadline();
+    }
+    void wait_for_deadline() {
+        armed_ = deadline_;
+        waiting_ = true;
+        timer_.expires_at(deadline_);  // (a wait already there ends, aborted: its seq is old)
+        timer_.async_wait([w = weak_from_this(), seq = ++wait_seq_](const beast::error_code&) {
+            if (auto self = w.lock()) self->on_timer(seq);
+        });
+    }
+    void on_timer(unsigned seq) {
+        if (seq != wait_seq_ || closed_) return;
+        waiting_ = false;
+        if (Clock::now() < deadline_) return wait_for_deadline();  // moved on since
+        switch (phase_) {
+            case Phase::kIdle:
+                ++srv_.counters.idle_closed;
+                break;
+            case Phase::kHeader:
+                ++srv_.counters.header_timeouts;
+                break;
+            case Phase::kClosing:
+                return close_socket();  // no close_notify came back in time
+            default:
+                break;  // a handshake (counted by its handler) or a write
+        }
+        // The pending operation ends, aborted, and its handler closes.
+        beast::error_code ec;
+        socket().cancel(ec);
+    }
 
     // Until the next request's first byte: the idle deadline.
     void wait_request() {
-        if (buffer_.size() > 0) return read_header();  // pipelined: already here
-        lowest().expires_after(std::chrono::milliseconds(srv_.config.idle_timeout_ms));
-        stream_.async_read_some(buffer_.prepare(std::min<std::size_t>(4096, buffer_.max_size())),
-                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                                    if (ec) {
-                                        if (ec == beast::error::timeout)
-                                            ++self->srv_.counters.idle_closed;
-                                        return self->close();
-                                    }
-                                    self->buffer_.commit(n);
-                                    self->read_header();
-                                });
+        if (buffer_.size() > 0) return parse();  // pipelined: already here
+        arm(Phase::kIdle, srv_.config.idle_timeout_ms);
+        read_more();
     }
 
-    // The request, from its first byte: the header deadline. What is
-    // already buffered (usually the whole request) is parsed here and now;
-    // only the rest of an incomplete one is read asynchronously.
-    void read_header() {
-        parser_.emplace();
-        parser_->header_limit(srv_.config.max_header_bytes);
-        parser_->body_limit(64 * 1024);
-        parser_->eager(true);
+    void read_more() {
+        stream_.async_read_some(
+            buffer_.prepare(std::min<std::size_t>(4096, buffer_.max_size() - buffer_.size())),
+            [self = shared_from_this()](const beast::error_code& ec, std::size_t n) {
+                // The end of the stream, a reset, a deadline, a TLS error: no
+                // answer can be carried.
+                if (ec) return self->close();
+                self->buffer_.commit(n);
+                self->parse();
+            });
+    }
+
+    // What is buffered (usually the whole request) is parsed here and now;
+    // only the rest of an incomplete one is read, under the header deadline
+    // (from the request's first byte).
+    void parse() {
+        if (!parser_) {
+            w_.refresh();
+            req_.hosts = 0;
+            req_.method = http::verb::unknown;
+            req_.target.clear();
+            req_.host.clear();
+            req_.client_header.clear();
+            req_.client_header_name.assign(w_.state->config->client_header);
+            parser_.emplace(req_);
+            parser_->header_limit(srv_.config.max_header_bytes);
+            parser_->body_limit(64 * 1024);
+            parser_->eager(true);
+        }
         beast::error_code ec;
         while (buffer_.size() > 0 && !parser_->is_done()) {
             const std::size_t used = parser_->put(buffer_.data(), ec);
@@ -213,22 +378,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
             if (ec || used == 0) break;
         }
         if (ec == http::error::need_more) ec = {};
-        if (ec || parser_->is_done()) return on_read(ec);
-        lowest().expires_after(std::chrono::milliseconds(srv_.config.header_timeout_ms));
-        http::async_read(
-            stream_, buffer_, *parser_,
-            [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+        if (!ec && !parser_->is_done() && buffer_.size() >= buffer_.max_size())
+            ec = http::error::buffer_overflow;
+        if (ec) return failed(ec);
+        if (parser_->is_done()) return handle();
+        if (phase_ != Phase::kHeader) arm(Phase::kHeader, srv_.config.header_timeout_ms);
+        read_more();
     }
 
-    void on_read(beast::error_code ec) {
-        if (ec == http::error::end_of_stream || ec == net::error::eof ||
-            ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated ||
-            ec.category() == net::error::get_ssl_category())
-            return close();  // (a TLS error: the stream cannot carry an answer)
-        if (ec == beast::error::timeout) {
-            ++srv_.counters.header_timeouts;
-            return close();
-        }
+    void failed(const beast::error_code& ec) {
         if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
             ++srv_.counters.header_too_large;
             return error(431, "the request header is larger than this server takes");
@@ -237,80 +395,65 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
             ++srv_.counters.bad_request;
             return error(413, "a redirect request has no body");
         }
-        if (ec) {
-            ++srv_.counters.bad_request;
-            return error(400, "malformed request: " + ec.message());
-        }
-        handle(parser_->get());
+        ++srv_.counters.bad_request;
+        return error(400, "malformed request: " + ec.message());
     }
 
-    void handle(const http::request<http::string_body>& req) {
+    void handle() {
+        const bool keep = parser_->keep_alive();
+        parser_.reset();
         ++srv_.counters.requests;
-        const bool head = req.method() == http::verb::head;
-        const unsigned version = req.version();
-        const bool keep = req.keep_alive();
-        if (req.method() != http::verb::get && !head) {
+        const bool head = req_.method == http::verb::head;
+        const unsigned version = req_.version;
+        if (req_.method != http::verb::get && !head) {
             ++srv_.counters.method_not_allowed;
             respond(405, "Allow: GET, HEAD\r\n", "only GET and HEAD are redirected\n", false,
                     version, keep);
             return send(keep);
         }
-        const auto host_it = req.find(http::field::host);
-        const std::size_t hosts = req.count(http::field::host);
-        if ((host_it == req.end() && version >= 11) || hosts > 1) {
+        if ((req_.hosts == 0 && version >= 11) || req_.hosts > 1) {
             ++srv_.counters.bad_request;
             return error(400,
-                         hosts > 1 ? "more than one Host header (RFC 9112 3.2)"
-                                   : "HTTP/1.1 needs a Host header",
+                         req_.hosts > 1 ? "more than one Host header (RFC 9112 3.2)"
+                                        : "HTTP/1.1 needs a Host header",
                          version, head);
         }
-        const std::string host =
-            host_it == req.end() ? std::string() : host_name(sv(host_it->value()));
-        if (host_it != req.end() && host.empty()) {
+        host_name(req_.host, host_);
+        if (req_.hosts != 0 && host_.empty()) {
             ++srv_.counters.bad_request;
             return error(400, "a malformed Host header", version, head);
         }
-        const auto st = srv_.state.load();
-        const auto hs = srv_.health.load();
-        const dnsd::HealthState* h = health_.get(hs, st->edges);
-        const HttpConfig& c = *st->config;
+        w_.refresh();
+        const RedirectState& st = *w_.state;
+        const HttpConfig& c = *st.config;
         const common::IpAddress client = client_address(
-            peer_, all_of(req, c.client_header), c.trusted_proxies, c.client_header_is_forwarded());
-        static thread_local std::uint64_t rr = 0;
-        const Outcome o = decide_request(*st, h->view, host, sv(req.target()), client, rr++);
+            peer_, req_.client_header, c.trusted_proxies, c.client_header_is_forwarded());
+        decide_request(st, w_.health->view, host_, req_.target, client, w_.rr++, outcome_);
+        const Outcome& o = outcome_;
         if (o.status == 421) ++srv_.counters.misdirected;
         if (o.status == 400) ++srv_.counters.bad_request;
         if (o.status == 503) ++srv_.counters.unavailable;
+        body_.clear();
         if (o.location.empty()) {
-            respond(o.status, o.status == 503 ? "Retry-After: 5\r\n" : "", o.why + "\n", head,
-                    version, keep);
+            body_ += o.why;
+            body_ += '\n';
+            respond(o.status, o.status == 503 ? "Retry-After: 5\r\n" : "", body_, head, version,
+                    keep);
             return send(keep);
         }
         ++srv_.counters.redirects;
         if (head) ++srv_.counters.head;
         ++srv_.counters.by_tier[static_cast<std::size_t>(o.tier)];
-        if (static_cast<std::size_t>(o.node) < st->node_slots.size())
-            ++srv_.counters.by_node[st->node_slots[o.node]];
-        std::string extra = "Location: ";
-        extra += o.location;
-        extra += "\r\nCache-Control: private, max-age=";
-        extra += std::to_string(o.ttl);
-        extra += "\r\n";
-        respond(o.status, extra, o.why + "\n", head, version, keep);
+        if (static_cast<std::size_t>(o.node) < st.node_slots.size())
+            ++srv_.counters.by_node[st.node_slots[o.node]];
+        extra_.assign("Location: ");
+        extra_ += o.location;
+        extra_ += "\r\nCache-Control: private, max-age=";
+        extra_ += std::to_string(o.ttl);
+        extra_ += "\r\n";
+        append_redirect_body(o.location, body_);
+        respond(o.status, extra_, body_, head, version, keep);
         send(keep);
-    }
-
-    // Every line of a header, in order, as one comma-separated list (a proxy
-    // may add a line of its own rather than append to the last).
-    static std::string all_of(const http::request<http::string_body>& req,
-                              const std::string& name) {
-        std::string out;
-        const auto range = req.equal_range(name);
-        for (auto it = range.first; it != range.second; ++it) {
-            if (!out.empty()) out += ", ";
-            out += sv(it->value());
-        }
-        return out;
     }
 
     static const char* reason(unsigned status) {
@@ -338,8 +481,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         }
     }
 
-    // The response, written out here: a few fixed lines, no per-field
-    // allocation (a redirect is all this server sends).
+    // The response, written out here: a few fixed lines into one buffer
+    // the connection keeps (a redirect is all this server sends).
     void respond(unsigned status, std::string_view extra, std::string_view body, bool head,
                  unsigned version, bool keep_alive) {
         out_.clear();
@@ -363,15 +506,22 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
     // An error the connection cannot continue after (its framing is lost).
     void error(unsigned status, const std::string& why, unsigned version = 11, bool head = false) {
+        parser_.reset();
         respond(status, "", why + "\n", head, version, false);
         send(false);
     }
 
+    // The write is held to the deadline of the phase that asked for it
+    // (the idle one of a request read at once; after a slow header, an
+    // idle deadline from now).
     void send(bool keep_alive) {
-        lowest().expires_after(std::chrono::milliseconds(srv_.config.idle_timeout_ms));
+        if (phase_ == Phase::kHeader || phase_ == Phase::kHandshake)
+            arm(Phase::kWrite, srv_.config.idle_timeout_ms);
+        else
+            phase_ = Phase::kWrite;
         net::async_write(
             stream_, net::buffer(out_),
-            [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+            [self = shared_from_this(), keep_alive](const beast::error_code& ec, std::size_t) {
                 if (ec || !keep_alive) return self->close();
                 self->wait_request();
             });
@@ -380,11 +530,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     // TLS: close_notify first (RFC 8446 6.1), bounded by a second; then the socket.
     void close() {
         if constexpr (kTls) {
-            if (handshaken_ && !closing_) {
+            if (handshaken_ && !closing_ && !closed_) {
                 closing_ = true;
-                lowest().expires_after(std::chrono::seconds(1));
-                stream_.async_shutdown(
-                    [self = shared_from_this()](beast::error_code) { self->close_socket(); });
+                arm(Phase::kClosing, 1000);
+                stream_.async_shutdown([self = shared_from_this()](const beast::error_code&) {
+                    self->close_socket();
+                });
                 return;
             }
         }
@@ -392,27 +543,39 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
 
     void close_socket() {
+        if (closed_) return;
+        closed_ = true;
         beast::error_code ec;
-        lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
-        lowest().socket().close(ec);
+        socket().shutdown(tcp::socket::shutdown_send, ec);
+        socket().close(ec);
+        timer_.cancel();
     }
 
     std::shared_ptr<net::ssl::context> tls_;  // outlives stream_ (declared first)
-    bool handshaken_ = false, closing_ = false;
+    bool handshaken_ = false, closing_ = false, closed_ = false;
     Stream stream_;
+    Timer timer_;
+    Phase phase_ = Phase::kIdle;
+    Clock::time_point deadline_{}, armed_{};
+    bool waiting_ = false;
+    unsigned wait_seq_ = 0;
     beast::flat_buffer buffer_;
-    std::optional<http::request_parser<http::string_body>> parser_;
+    Request req_;
+    std::optional<RequestParser> parser_;
+    std::string host_, extra_, body_;
+    Outcome outcome_;
     std::string out_;  // the response being written
+    Worker& w_;
     Server::Impl& srv_;
     common::IpAddress peer_;
-    dnsd::HealthFor health_;
 };
 
 }  // namespace
 
 void Server::Impl::accept(std::size_t i) {
-    tcp::acceptor& a = *acceptors[i];
-    a.async_accept(net::make_strand(ioc), [this, i](beast::error_code ec, tcp::socket s) {
+    Acceptor& a = *acceptors[i];
+    Worker& to = *workers[next_worker++ % workers.size()];
+    a.async_accept(to.ioc, [this, i, &to](const beast::error_code& ec, Socket s) {
         if (ec == net::error::operation_aborted) return;
         if (ec) {
             // Out of file descriptors (or buffers): the socket stays readable,
@@ -425,7 +588,7 @@ void Server::Impl::accept(std::size_t i) {
                 SP_LOG_WARN("accept: %s (connections open: %lld); retrying every 100 ms",
                             ec.message().c_str(), static_cast<long long>(counters.open.load()));
             retry_timers[i]->expires_after(std::chrono::milliseconds(100));
-            retry_timers[i]->async_wait([this, i](beast::error_code e) {
+            retry_timers[i]->async_wait([this, i](const beast::error_code& e) {
                 if (!e) accept(i);
             });
             return;
@@ -462,10 +625,10 @@ void Server::Impl::accept(std::size_t i) {
                         std::lock_guard lock(tls_mu);
                         ctx = tls;
                     }
-                    std::make_shared<Session<TlsStream>>(std::move(s), std::move(ctx), *this, ip)
+                    std::make_shared<Session<TlsStream>>(std::move(s), std::move(ctx), to, ip)
                         ->run();
                 } else {
-                    std::make_shared<Session<beast::tcp_stream>>(std::move(s), *this, ip)->run();
+                    std::make_shared<Session<Socket>>(std::move(s), to, ip)->run();
                 }
             } else {
                 s.close(e2);
@@ -490,7 +653,7 @@ bool Server::bind(std::string& error) {
     for (const auto& [l, tls] : all) {
         beast::error_code ec;
         const auto addr = net::ip::make_address(l.address.to_string(), ec);
-        auto a = std::make_unique<tcp::acceptor>(impl_->ioc);
+        auto a = std::make_unique<Acceptor>(impl_->workers[0]->ioc);
         const tcp::endpoint ep(addr, l.port);
         if (!ec) a->open(ep.protocol(), ec);
         if (!ec) a->set_option(net::socket_base::reuse_address(true), ec);
@@ -506,7 +669,8 @@ bool Server::bind(std::string& error) {
                     static_cast<unsigned>(a->local_endpoint().port()), tls ? "HTTPS" : "HTTP");
         impl_->acceptors.push_back(std::move(a));
         impl_->acceptor_tls.push_back(tls);
-        impl_->retry_timers.push_back(std::make_unique<net::steady_timer>(impl_->ioc));
+        impl_->retry_timers.push_back(
+            std::make_unique<Timer>(impl_->workers[0]->ioc.get_executor()));
     }
     return true;
 }
@@ -553,12 +717,19 @@ bool Server::load_tls(const HttpConfig& c, std::string& error) {
 }
 
 void Server::start(unsigned threads) {
+    threads = std::max(1u, threads);
+    while (impl_->workers.size() < threads)
+        impl_->workers.push_back(std::make_unique<Worker>(*impl_));
+    for (auto& w : impl_->workers) {
+        w->refresh();
+        w->start_tick();  // (also what keeps a worker without acceptors running)
+    }
     for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->accept(i);
-    for (unsigned i = 0; i < threads; ++i)
-        impl_->threads.emplace_back([this] {
+    for (auto& w : impl_->workers)
+        impl_->threads.emplace_back([w = w.get()] {
             for (;;) {
                 try {
-                    impl_->ioc.run();
+                    w->ioc.run();
                     return;
                 } catch (const std::exception& e) {
                     // One request's failure (an allocation, say) must not end
@@ -571,7 +742,7 @@ void Server::start(unsigned threads) {
 
 void Server::stop() {
     if (!impl_ || impl_->threads.empty()) return;
-    impl_->ioc.stop();
+    for (auto& w : impl_->workers) w->ioc.stop();
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();
 }

@@ -121,8 +121,20 @@ TEST(Redirectd, DecidesLikeDnsdAndKeepsThePath) {
     EXPECT_EQ(decide_request(st, all_up, "other.test", "/", ip("192.0.2.9"), 0).status, 421u);
     EXPECT_EQ(decide_request(st, all_up, "dl.example.test", "*", ip("192.0.2.9"), 0).status, 400u);
     // Quotes and angle brackets in the path cannot break out of the body's link.
-    o = decide_request(st, all_up, "dl.example.test", "/\"><script>", ip("192.0.2.9"), 0);
-    EXPECT_EQ(o.why.find("<script>"), std::string::npos);
+    o = decide_request(st, all_up, "dl.example.test", "/\"><script>&", ip("192.0.2.9"), 0);
+    std::string body;
+    append_redirect_body(o.location, body);
+    EXPECT_EQ(body,
+              "<a href=\"https://a.cdn.test/&quot;&gt;&lt;script&gt;&amp;\">"
+              "https://a.cdn.test/&quot;&gt;&lt;script&gt;&amp;</a>\n");
+    // One Outcome reused: nothing of the last answer is left in the next.
+    decide_request(st, all_up, "other.test", "/", ip("192.0.2.9"), 0, o);
+    EXPECT_EQ(o.status, 421u);
+    EXPECT_TRUE(o.location.empty());
+    EXPECT_EQ(o.node, -1);
+    decide_request(st, all_up, "dl.example.test", "/", ip("192.0.2.9"), 0, o);
+    EXPECT_EQ(o.location, "https://a.cdn.test/");
+    EXPECT_TRUE(o.why.empty());
     // Bytes outside ASCII are percent-encoded in the Location.
     o = decide_request(st, all_up, "dl.example.test", "/caf\xc3\xa9", ip("192.0.2.9"), 0);
     EXPECT_EQ(o.location, "https://a.cdn.test/caf%C3%A9");
