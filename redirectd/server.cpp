@@ -116,8 +116,8 @@ struct Worker {
         tick.expires_after(std::chrono::seconds(1));
         tick.async_wait([this](const beast::error_code& ec) {
             if (ec) return;
+            start_tick();  // first: a refresh that throws must not end the chain
             refresh();
-            start_tick();
         });
     }
 };
@@ -281,7 +281,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
             arm(Phase::kHandshake, srv_.config.header_timeout_ms);
             stream_.async_handshake(net::ssl::stream_base::server,
                                     [self = shared_from_this()](const beast::error_code& ec) {
-                                        if (ec) {
+                                        if (ec || self->expired_) {
                                             ++self->srv_.counters.tls_handshake_failures;
                                             return self->close();
                                         }
@@ -330,7 +330,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
             default:
                 break;  // a handshake (counted by its handler) or a write
         }
-        // The pending operation ends, aborted, and its handler closes.
+        // The pending operation ends, aborted, and its handler closes. An
+        // operation that had already completed, its handler queued behind
+        // this one, is not aborted: every handler checks expired_ first, so
+        // the session cannot go on past its deadline without a timer.
+        expired_ = true;
         beast::error_code ec;
         socket().cancel(ec);
     }
@@ -348,7 +352,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
             [self = shared_from_this()](const beast::error_code& ec, std::size_t n) {
                 // The end of the stream, a reset, a deadline, a TLS error: no
                 // answer can be carried.
-                if (ec) return self->close();
+                if (ec || self->expired_) return self->close();
                 self->buffer_.commit(n);
                 self->parse();
             });
@@ -522,7 +526,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         net::async_write(
             stream_, net::buffer(out_),
             [self = shared_from_this(), keep_alive](const beast::error_code& ec, std::size_t) {
-                if (ec || !keep_alive) return self->close();
+                if (ec || !keep_alive || self->expired_) return self->close();
                 self->wait_request();
             });
     }
@@ -558,6 +562,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Phase phase_ = Phase::kIdle;
     Clock::time_point deadline_{}, armed_{};
     bool waiting_ = false;
+    bool expired_ = false;  // a deadline passed: the next handler closes
     unsigned wait_seq_ = 0;
     beast::flat_buffer buffer_;
     Request req_;
@@ -644,6 +649,12 @@ Server::Server(const HttpConfig& startup, common::Snapshot<RedirectState>& state
 
 Server::~Server() {
     stop();
+    if (!impl_) return;
+    // Worker 0 first, whatever order a vector destroys in: its queue may still
+    // hold an accept's socket made for another worker's io_context.
+    impl_->acceptors.clear();
+    impl_->retry_timers.clear();
+    for (auto& w : impl_->workers) w.reset();
 }
 
 bool Server::bind(std::string& error) {
