@@ -650,8 +650,9 @@ Server::Server(const HttpConfig& startup, common::Snapshot<RedirectState>& state
 Server::~Server() {
     stop();
     if (!impl_) return;
-    // Worker 0 first, whatever order a vector destroys in: its queue may still
-    // hold an accept's socket made for another worker's io_context.
+    // The acceptors and their retry timers live on worker 0, so they go before
+    // it; then worker 0 first, whatever order a vector destroys in: its queue
+    // may still hold an accept's socket made for another worker's io_context.
     impl_->acceptors.clear();
     impl_->retry_timers.clear();
     for (auto& w : impl_->workers) w.reset();
