@@ -66,12 +66,28 @@ class SearchTree {
         return std::min(node * kFan + count_le(levels_[0][node], x), n_);
     }
 
-    // The node at `level` (0: the leaves) a search for x passes through, to
-    // prefetch a batch's searches level by level (the levels above it are
-    // read, so call from the top down).
-    const Node* node_on_path(K x, std::size_t level) const {
-        if (n_ == 0 || level >= levels_.size()) return nullptr;
-        return &levels_[level][node_at(x, level)];
+    // upper_bound() of every key of a batch, the searches advancing together
+    // one level at a time: each key's node on the next level is prefetched
+    // while the other keys' are found, so the batch's cache misses overlap
+    // where one search alone would wait for each of its own in turn.
+    void upper_bound_batch(std::span<const K> x, std::span<std::size_t> out) const {
+        const std::size_t n = x.size();
+        if (n_ == 0) {
+            std::fill_n(out.begin(), n, 0);
+            return;
+        }
+        std::fill_n(out.begin(), n, 0);  // each key's node on the level being searched
+        for (std::size_t l = levels_.size() - 1; l > 0; --l) {
+            const std::vector<Node>& level = levels_[l];
+            const std::vector<Node>& below = levels_[l - 1];
+            for (std::size_t i = 0; i < n; ++i) {
+                const unsigned c = count_le(level[out[i]], x[i]);
+                out[i] = std::min(out[i] * kFan + (c ? c - 1 : 0), below.size() - 1);
+                __builtin_prefetch(&below[out[i]]);
+            }
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            out[i] = std::min(out[i] * kFan + count_le(levels_[0][out[i]], x[i]), n_);
     }
 
   private:

@@ -1,6 +1,7 @@
 #include "dnsd/redirect/decisions.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -170,10 +171,10 @@ void CompiledMap::index_v4(const std::vector<R4>& r, std::vector<std::uint32_t>&
 CompiledMap::Hit CompiledMap::find_v4(const std::vector<R4>& r,
                                       const std::vector<std::uint32_t>& index,
                                       std::uint32_t v) const {
-    const std::size_t lo = common::last_range_at_or_before(
-        index[v >> 16], index[(v >> 16) + 1], v, [&](std::size_t i) { return r[i].start; });
-    const Uint128 end = lo + 1 < r.size() ? Uint128{r[lo + 1].start} - 1 : 0xffffffffu;
-    return {&chains_[r[lo].chain], common::prefix_len_within(v, r[lo].start, end, 32)};
+    return hit_v4(r,
+                  common::last_range_at_or_before(index[v >> 16], index[(v >> 16) + 1], v,
+                                                  [&](std::size_t i) { return r[i].start; }),
+                  v);
 }
 
 void CompiledMap::build_indexes() {
@@ -434,42 +435,18 @@ CompiledMap CompiledMap::compile(const GeoMap& map, const common::GeoTable* tabl
     return cm;
 }
 
-void CompiledMap::prefetch_index(const common::IpAddress& a) const {
-    if (!ready_) return;
-    // IPv6: the tree's upper levels stay cached; the level above the leaves
-    // is the first likely miss.
-    if (a.is_v4()) {
-        __builtin_prefetch(&v4_index_[(a.bytes()[0] << 8) | a.bytes()[1]]);
-    } else if (v6_tree_.depth() > 1) {
-        __builtin_prefetch(v6_tree_.node_on_path(high_half(a), 1));
-    }
+CompiledMap::Hit CompiledMap::hit_v4(const std::vector<R4>& r, std::size_t lo,
+                                     std::uint32_t v) const {
+    const Uint128 end = lo + 1 < r.size() ? Uint128{r[lo + 1].start} - 1 : 0xffffffffu;
+    return {&chains_[r[lo].chain], common::prefix_len_within(v, r[lo].start, end, 32)};
 }
 
-void CompiledMap::prefetch_ranges(const common::IpAddress& a) const {
-    if (!ready_) return;
-    if (a.is_v4()) {
-        const unsigned block = (a.bytes()[0] << 8) | a.bytes()[1];
-        const std::size_t lo = v4_index_[block], hi = v4_index_[block + 1];
-        __builtin_prefetch(&v4_[lo + (hi - lo) / 2]);
-        return;
-    }
-    __builtin_prefetch(v6_tree_.node_on_path(high_half(a), 0));
-}
-
-std::uint64_t CompiledMap::high_half(const common::IpAddress& a) {
-    return static_cast<std::uint64_t>(common::address_value(a) >> 64);
-}
-
-CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
-    const Uint128 x = common::address_value(a);
-    if (a.is_v4()) return find_v4(v4_, v4_index_, static_cast<std::uint32_t>(x));
-    // The last range starting at or before x: the tree finds the last one
-    // whose first address's high half is <= x's (there is one: the first
-    // range starts at ::); ranges sharing that half (only prefixes longer
-    // than /64 make them) are then stepped back over, or searched when many.
+CompiledMap::Hit CompiledMap::hit_v6(std::size_t lo, Uint128 x) const {
+    // Ranges sharing the high half (only prefixes longer than /64 make them)
+    // are stepped back over to the last one starting at or before x, or
+    // searched when many.
     const auto xhi = static_cast<std::uint64_t>(x >> 64);
     const auto xlo = static_cast<std::uint64_t>(x);
-    std::size_t lo = v6_tree_.upper_bound(xhi) - 1;
     for (int step = 0; v6_[lo].hi == xhi && v6_[lo].lo > xlo; ++step, --lo) {
         if (step == 8) {
             lo = common::last_range_at_or_before(std::size_t{0}, lo, x,
@@ -493,6 +470,72 @@ CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
     }
     const Uint128 end = lo + 1 < v6_.size() ? v6_[lo + 1].start() - 1 : ~Uint128{0};
     return {&chains_[chain], common::prefix_len_within(x, v6_[lo].start(), end, 128)};
+}
+
+CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
+    const Uint128 x = common::address_value(a);
+    if (a.is_v4()) return find_v4(v4_, v4_index_, static_cast<std::uint32_t>(x));
+    // The last range whose first address's high half is <= x's (there is
+    // one: the first range starts at ::), then hit_v6's step back.
+    return hit_v6(v6_tree_.upper_bound(static_cast<std::uint64_t>(x >> 64)) - 1, x);
+}
+
+void CompiledMap::find_batch(std::span<const common::IpAddress> a, std::span<Hit> out) const {
+    for (std::size_t at = 0; at < a.size(); at += kLanes) {
+        const std::size_t n = std::min(kLanes, a.size() - at);
+        find_lanes(a.subspan(at, n), out.subspan(at, n));
+    }
+}
+
+void CompiledMap::find_lanes(std::span<const common::IpAddress> a, std::span<Hit> out) const {
+    // The same searches as find(), each a lane: a pass takes every lane one
+    // step and prefetches the line its next step reads.
+    std::uint32_t v4[kLanes], lo4[kLanes], len4[kLanes];
+    std::uint8_t at4[kLanes], at6[kLanes];
+    std::uint64_t hi6[kLanes];
+    Uint128 x6[kLanes];
+    std::size_t lo6[kLanes];
+    std::size_t n4 = 0, n6 = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const Uint128 x = common::address_value(a[i]);
+        if (a[i].is_v4()) {
+            v4[n4] = static_cast<std::uint32_t>(x);
+            __builtin_prefetch(&v4_index_[v4[n4] >> 16]);
+            at4[n4++] = static_cast<std::uint8_t>(i);
+        } else {
+            x6[n6] = x;
+            hi6[n6] = static_cast<std::uint64_t>(x >> 64);
+            at6[n6++] = static_cast<std::uint8_t>(i);
+        }
+    }
+    // IPv6: the tree, every lane a level per pass; then the range's entry.
+    v6_tree_.upper_bound_batch(std::span<const std::uint64_t>(hi6, n6), std::span(lo6, n6));
+    for (std::size_t j = 0; j < n6; ++j) {
+        lo6[j] -= 1;
+        __builtin_prefetch(&v6_[lo6[j]]);
+        __builtin_prefetch(v6_.data() + lo6[j] + 1);  // the next range's start: this one's end
+    }
+    // IPv4: the block of the top 16 bits, then one halving of its binary
+    // search per pass (as last_range_at_or_before, over [lo, lo + len - 1]).
+    unsigned passes = 0;
+    for (std::size_t j = 0; j < n4; ++j) {
+        const std::uint32_t block = v4[j] >> 16;
+        lo4[j] = v4_index_[block];
+        len4[j] = v4_index_[block + 1] - lo4[j] + 1;
+        passes = std::max(passes, static_cast<unsigned>(std::bit_width(len4[j] - 1)));
+        __builtin_prefetch(&v4_[lo4[j] + len4[j] / 2]);
+    }
+    for (unsigned p = 0; p < passes; ++p) {
+        for (std::size_t j = 0; j < n4; ++j) {
+            if (len4[j] <= 1) continue;
+            const std::uint32_t half = len4[j] / 2;
+            lo4[j] = v4_[lo4[j] + half].start <= v4[j] ? lo4[j] + half : lo4[j];
+            len4[j] -= half;
+            __builtin_prefetch(&v4_[lo4[j] + len4[j] / 2]);
+        }
+    }
+    for (std::size_t j = 0; j < n4; ++j) out[at4[j]] = hit_v4(v4_, lo4[j], v4[j]);
+    for (std::size_t j = 0; j < n6; ++j) out[at6[j]] = hit_v6(lo6[j], x6[j]);
 }
 
 std::shared_ptr<const Decisions> compile_decisions(const EdgeSet& edges,

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "common/geo_table.hpp"
@@ -50,6 +51,12 @@ struct Chain {
     std::uint8_t size = 0;
 };
 
+// What a lookup finds for one client address.
+struct RangeHit {
+    const Chain* chain = nullptr;
+    unsigned scope = 0;  // the widest prefix around the address inside its range
+};
+
 class CompiledMap {
   public:
     // `table` may be null: then a map with geo tiers is not ready (its
@@ -58,16 +65,13 @@ class CompiledMap {
     static CompiledMap compile(const GeoMap& map, const common::GeoTable* table);
     bool ready() const { return ready_; }
 
-    struct Hit {
-        const Chain* chain;
-        unsigned scope;  // the widest prefix around the address inside its range
-    };
+    using Hit = RangeHit;
     Hit find(const common::IpAddress& a) const;
-    // Hints for a batch, so that its lookups' cache misses overlap: first
-    // every query's index cell, then (index now cached) its ranges. No effect
-    // on results.
-    void prefetch_index(const common::IpAddress& a) const;
-    void prefetch_ranges(const common::IpAddress& a) const;
+    // find() of every address of a batch (out[i] for a[i]; the map ready),
+    // the searches advancing together a step at a time and prefetching their
+    // next probe, so that the batch's cache misses overlap: one search alone
+    // waits for each of its misses in turn.
+    void find_batch(std::span<const common::IpAddress> a, std::span<Hit> out) const;
 
     std::size_t ranges(common::Family f) const {
         return f == common::Family::kV4 ? v4_.size() : v6_.size();
@@ -93,6 +97,12 @@ class CompiledMap {
     static void index_v4(const std::vector<R4>& r, std::vector<std::uint32_t>& index);
     Hit find_v4(const std::vector<R4>& r, const std::vector<std::uint32_t>& index,
                 std::uint32_t v) const;
+    // The hits of range lo of r (v4) or v6_ (v6), lo the last starting at or
+    // before the address (v6: the last whose first address's high half is).
+    Hit hit_v4(const std::vector<R4>& r, std::size_t lo, std::uint32_t v) const;
+    Hit hit_v6(std::size_t lo, common::Uint128 x) const;
+    static constexpr std::size_t kLanes = 64;  // find_batch's searches at once
+    void find_lanes(std::span<const common::IpAddress> a, std::span<Hit> out) const;
     bool ready_ = false;
     // IPv6 ranges that alias the IPv4 table (chain = common::kIpv4Alias | d)
     // are decided by the IPv4 address they carry: in v4_ when the map has no
@@ -121,7 +131,6 @@ class CompiledMap {
     // searches of a dozen cache misses; the tree's upper levels stay cached
     // and leave one or two.
     common::SearchTree<std::uint64_t> v6_tree_;
-    static std::uint64_t high_half(const common::IpAddress& a);
 };
 
 // Every map of an EdgeSet compiled against one table: part of the serving

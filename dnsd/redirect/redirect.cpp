@@ -33,7 +33,9 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const 
     const HealthView& hv = ctx.env.health && ctx.env.health->edges.get() == edges_.get()
                                ? ctx.env.health->view
                                : kAllUp;
-    const Decision d = decide(*edges_, config(), compiled, family, key, hv, ctx.env.round_robin++);
+    const Decision d = decide(
+        *edges_, config(), compiled, family, key, hv, ctx.env.round_robin++,
+        ctx.env.hits && ctx.env.hits[map_index_].chain ? &ctx.env.hits[map_index_] : nullptr);
     if (d.tier == Tier::kFallback) bump(ctx.stats.redirect_fallback);
     if (d.tier == Tier::kFailOpen) bump(ctx.stats.redirect_fail_open);
     bump(ctx.stats.redirect_answers);

@@ -147,7 +147,7 @@ std::string step_name(const Chain::Step& s) {
 
 Decision decide(const EdgeSet& e, const RedirectConfig& r, const CompiledMap* map,
                 common::Family family, const ClientKey& client, const HealthView& health,
-                std::uint64_t rr_counter) {
+                std::uint64_t rr_counter, const RangeHit* looked_up) {
     Decision d;
     const unsigned stick = client.address.is_v4() ? r.stick_v4 : r.stick_v6;
     const Eligibility ok{e, health, family, client.address, stick};
@@ -194,7 +194,7 @@ Decision decide(const EdgeSet& e, const RedirectConfig& r, const CompiledMap* ma
 
     // One lookup: the chain of entries this client's range walks, and how
     // far around the client the range (and so the chain) extends.
-    const CompiledMap::Hit hit = map->find(client.address);
+    const CompiledMap::Hit hit = looked_up ? *looked_up : map->find(client.address);
     const Chain& chain = *hit.chain;
     for (std::size_t i = 0; i < chain.size; ++i) {
         const auto& t = chain.steps[i];

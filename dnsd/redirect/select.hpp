@@ -52,9 +52,11 @@ struct Decision {
 // ready when it needs geo facts and no table has arrived (geoipd never
 // reached): the answer then comes from the redirect's fallback pool, scope 0.
 // rr_counter: per-worker counter for the fallback's weighted round robin.
+// hit: map->find(client.address), when the caller has made it already (a
+// batch's lookups are made together); nullptr: decide() makes it.
 Decision decide(const EdgeSet& edges, const RedirectConfig& redirect, const CompiledMap* map,
                 common::Family family, const ClientKey& client, const HealthView& health,
-                std::uint64_t rr_counter);
+                std::uint64_t rr_counter, const RangeHit* hit = nullptr);
 
 // For `dnsdctl explain`, rebuilt from a decision when asked (the query path
 // formats no text): the winning entry's name ("DE", "AS3320",

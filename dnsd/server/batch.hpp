@@ -46,11 +46,12 @@ struct Batch {
     // Working space.
     Query query[kSize];
     ParseStatus status[kSize];
-    common::IpAddress client[kSize];  // the redirect client key (prefetching only)
+    common::IpAddress client[kSize];  // the redirect client keys looked up
 };
+static_assert(Batch::kSize <= QueryPipeline::kMaxLookups);
 
 // One per worker thread: the UDP side of the query pipeline (batching,
-// prefetching, response rate limiting) around the worker's QueryPipeline.
+// the batch's lookups, response rate limiting) around the worker's QueryPipeline.
 class BatchAnswerer {
   public:
     explicit BatchAnswerer(WorkerStats& stats) : pipeline_(stats) {}

@@ -22,6 +22,7 @@ void QueryPipeline::begin(std::shared_ptr<const ServingState> state,
 }
 
 void QueryPipeline::end() {
+    lookups_ = 0;
     env_.health = nullptr;
     env_.decisions = nullptr;
     health_source_.reset();
@@ -36,31 +37,41 @@ ParseStatus QueryPipeline::parse(std::span<const std::uint8_t> in, bool oversize
     return parse_query(in, q);
 }
 
-void QueryPipeline::prefetch(std::span<const Query> queries, std::span<const ParseStatus> status,
-                             std::span<const common::IpAddress> sources,
-                             std::span<common::IpAddress> scratch) const {
-    // For every well-formed query: which are redirects is known only when
-    // answering. With many maps the prefetches would evict each other.
+void QueryPipeline::look_up(std::span<const Query> queries, std::span<const ParseStatus> status,
+                            std::span<const common::IpAddress> sources,
+                            std::span<common::IpAddress> scratch) {
+    lookups_ = 0;
     const Decisions* d = env_.decisions;
-    if (!d || d->maps.empty() || d->maps.size() > 4) return;
     const std::size_t n = queries.size();
+    if (!d || d->maps.empty() || d->maps.size() > kMaxLookupMaps || n > kMaxLookups) return;
+    // The well-formed queries' client addresses, packed.
+    std::uint8_t place[kMaxLookups];
+    std::size_t m = 0;
     for (std::size_t i = 0; i < n; ++i) {
+        for (auto& h : hits_[i]) h = RangeHit{};
         if (status[i] != ParseStatus::kOk) continue;
-        scratch[i] = client_key(queries[i], sources[i]).address;
-        for (const auto& m : d->maps) m.prefetch_index(scratch[i]);
+        scratch[m] = client_key(queries[i], sources[i]).address;
+        place[m++] = static_cast<std::uint8_t>(i);
     }
-    for (std::size_t i = 0; i < n; ++i)
-        if (status[i] == ParseStatus::kOk)
-            for (const auto& m : d->maps) m.prefetch_ranges(scratch[i]);
+    RangeHit found[kMaxLookups];
+    for (std::size_t k = 0; k < d->maps.size(); ++k) {
+        const CompiledMap& map = d->maps[k];
+        if (!map.ready()) continue;
+        map.find_batch(scratch.first(m), std::span(found, m));
+        for (std::size_t j = 0; j < m; ++j) hits_[place[j]][k] = found[j];
+    }
+    lookups_ = n;
 }
 
 std::size_t QueryPipeline::answer(const Query& q, ParseStatus status,
                                   std::span<const std::uint8_t> in, const common::IpAddress& source,
-                                  Transport transport, std::span<std::uint8_t> out) {
+                                  Transport transport, std::span<std::uint8_t> out,
+                                  std::size_t looked_up) {
     // Static answers come from the cache when the same query bytes were
     // answered before (only well-formed queries are looked up or kept; a
     // redirect answer is never stored, so its lookup misses). A cookie answer
     // carries a server cookie made for this client and second: never cached.
+    env_.hits = looked_up < lookups_ ? hits_[looked_up] : nullptr;
     if (q.tsig.present && status == ParseStatus::kOk)
         return answer_signed(q, in, source, transport, out);
     const bool cacheable = transport == Transport::kUdp && status == ParseStatus::kOk &&

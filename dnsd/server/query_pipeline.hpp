@@ -4,7 +4,7 @@
 // maps, health view, round robin), counters. A UDP worker and a TCP server
 // each own one per thread; a new EDNS option or policy is written here (or
 // below, in the responder) once and reaches both. What stays per transport
-// is only what the transport itself means: batching and prefetching and
+// is only what the transport itself means: batching (and its lookups made together) and
 // response rate limiting for UDP, framing and backpressure for TCP.
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <span>
 
 #include "common/ip_address.hpp"
+#include "dnsd/redirect/decisions.hpp"
 #include "dnsd/redirect/health_view.hpp"
 #include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/wire/query.hpp"
@@ -40,19 +41,24 @@ class QueryPipeline {
     // Parses one message (oversize: longer than the transport accepts, FORMERR).
     static ParseStatus parse(std::span<const std::uint8_t> in, bool oversize, Query& q);
 
-    // Starts the cache misses of the redirect lookups `clients` will need
-    // (the whole batch's, before any is answered, so they overlap). `scratch`
-    // receives each well-formed query's client key address.
-    void prefetch(std::span<const Query> queries, std::span<const ParseStatus> status,
-                  std::span<const common::IpAddress> sources,
-                  std::span<common::IpAddress> scratch) const;
+    // The decision-range lookups a batch's redirects will need, made for
+    // every well-formed query together (which are redirects is known only
+    // when answering), so that their cache misses overlap; answer() with a
+    // query's place in the batch uses them. At most kMaxLookups queries;
+    // `scratch` receives each well-formed query's client key address.
+    static constexpr std::size_t kMaxLookups = 64;
+    static constexpr std::size_t kMaxLookupMaps = 4;  // with more maps, each redirect its own
+    void look_up(std::span<const Query> queries, std::span<const ParseStatus> status,
+                 std::span<const common::IpAddress> sources, std::span<common::IpAddress> scratch);
 
     // The response to a parsed query into `out`; returns its length, 0: none.
     // `in` is the query's bytes (the answer cache's key). Only UDP answers are
     // cached: a UDP answer may be truncated where the TCP one is not.
+    // `looked_up`: the query's place in the last look_up() (kNone: not in it).
+    static constexpr std::size_t kNone = ~std::size_t{0};
     std::size_t answer(const Query& q, ParseStatus status, std::span<const std::uint8_t> in,
                        const common::IpAddress& source, Transport transport,
-                       std::span<std::uint8_t> out);
+                       std::span<std::uint8_t> out, std::size_t looked_up = kNone);
 
     // parse() and answer() in one, for a transport that answers one at a time.
     std::size_t answer_message(std::span<const std::uint8_t> in, const common::IpAddress& source,
@@ -71,6 +77,10 @@ class QueryPipeline {
     QueryEnv env_;
     HealthFor health_;
     AnswerCache cache_;  // static UDP answers; emptied when the serving state changes
+    // look_up()'s results: per query of the batch, per map (chain nullptr:
+    // not looked up); valid for lookups_ queries, until end().
+    RangeHit hits_[kMaxLookups][kMaxLookupMaps];
+    std::size_t lookups_ = 0;
     std::uint64_t generation_ = 0;
     Query query_;  // answer_message()'s
 };

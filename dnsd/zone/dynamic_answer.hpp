@@ -15,6 +15,7 @@ namespace signpost::dnsd {
 inline namespace redirect {
 struct Decisions;
 struct HealthState;
+struct RangeHit;
 }  // namespace redirect
 }  // namespace signpost::dnsd
 
@@ -39,6 +40,9 @@ struct Owner {
 struct QueryEnv {
     const Decisions* decisions = nullptr;  // the serving state's compiled maps (nullptr: none)
     const HealthState* health = nullptr;   // this batch's health snapshot (nullptr: all up)
+    // This query's decision-range lookups, made with its batch's, one per map
+    // of `decisions` (nullptr: none made, a redirect looks up its own).
+    const RangeHit* hits = nullptr;
     std::uint64_t round_robin = 0;
     // Set when a dynamic answer wrote into the response (it depends on more
     // than the query's bytes: such responses are never cached).

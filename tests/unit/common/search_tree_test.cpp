@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <random>
+#include <span>
 #include <vector>
 
 namespace signpost::common {
@@ -32,13 +33,21 @@ void check_against_upper_bound(std::mt19937_64& rng, std::size_t n, K spread) {
         probes.push_back(static_cast<K>(k + 1));
     }
     for (int i = 0; i < 200; ++i) probes.push_back(d(rng));
+    std::vector<std::size_t> wants;
     for (const K x : probes) {
         const auto want =
             static_cast<std::size_t>(std::upper_bound(keys.begin(), keys.end(), x) - keys.begin());
         ASSERT_EQ(tree.upper_bound(x), want) << "n=" << n << " x=" << x;
-        for (std::size_t l = 0; n > 0 && l < tree.depth(); ++l)
-            ASSERT_NE(tree.node_on_path(x, l), nullptr);
+        wants.push_back(want);
     }
+    // The batch search, over the same probes in batches of every size up to 64.
+    std::vector<std::size_t> got(probes.size(), 12345);
+    for (std::size_t at = 0, size = 1; at < probes.size(); at += size, size = size % 64 + 1) {
+        const std::size_t m = std::min(size, probes.size() - at);
+        tree.upper_bound_batch(std::span(probes).subspan(at, m), std::span(got).subspan(at, m));
+    }
+    for (std::size_t i = 0; i < probes.size(); ++i)
+        ASSERT_EQ(got[i], wants[i]) << "batch: n=" << n << " x=" << probes[i];
 }
 
 TEST(SearchTree, MatchesUpperBound64) {
@@ -58,7 +67,10 @@ TEST(SearchTree, MatchesUpperBound32) {
 TEST(SearchTree, EmptyAndLevels) {
     const SearchTree<std::uint64_t> empty;
     EXPECT_EQ(empty.upper_bound(5), 0u);
-    EXPECT_EQ(empty.node_on_path(5, 0), nullptr);
+    std::size_t out = 9;
+    const std::uint64_t x = 5;
+    empty.upper_bound_batch(std::span(&x, 1), std::span(&out, 1));
+    EXPECT_EQ(out, 0u);
     std::vector<std::uint64_t> keys(8 * 8 * 8 + 1);
     for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = i * 10;
     const SearchTree<std::uint64_t> t(keys);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <random>
 #include <set>
+#include <span>
 
 #include "dnsd/redirect/select.hpp"
 
@@ -146,7 +147,9 @@ void check_family(const GeoMap& map, const GeoTable* table, Family f, Random& r)
         EXPECT_EQ(cm.ranges(f), ranges.size()) << "merged ranges";
     }
     const unsigned bits = f == Family::kV4 ? 32 : 128;
+    std::vector<IpAddress> probed;
     auto probe = [&](Uint128 x) {
+        probed.push_back(address_from_value(f, x));
         const auto hit = cm.find(address_from_value(f, x));
         ASSERT_EQ(entries(*hit.chain), model.chain(f, x)) << address_from_value(f, x).to_string();
         auto it = std::upper_bound(ranges.begin(), ranges.end(), x,
@@ -194,6 +197,23 @@ void check_family(const GeoMap& map, const GeoTable* table, Family f, Random& r)
     for (int i = 0; i < 200; ++i)
         probe(f == Family::kV4 ? Uint128{r.rng() & 0xffffffffu}
                                : (Uint128{r.rng()} << 64) | r.rng());
+
+    // The batch lookup finds what find() finds, for the same addresses mixed
+    // with the other family's, in batches of every size up to two lanes' worth.
+    const Family other = f == Family::kV4 ? Family::kV6 : Family::kV4;
+    for (std::size_t i = 0; i < probed.size(); i += 3)
+        probed.insert(probed.begin() + static_cast<std::ptrdiff_t>(i),
+                      address_from_value(other, r.near(other)));
+    std::vector<CompiledMap::Hit> batch(probed.size());
+    for (std::size_t at = 0, size = 1; at < probed.size(); at += size, size = size % 130 + 1) {
+        const std::size_t n = std::min(size, probed.size() - at);
+        cm.find_batch(std::span(probed).subspan(at, n), std::span(batch).subspan(at, n));
+    }
+    for (std::size_t i = 0; i < probed.size(); ++i) {
+        const auto want = cm.find(probed[i]);
+        ASSERT_EQ(batch[i].chain, want.chain) << "batch: " << probed[i].to_string();
+        ASSERT_EQ(batch[i].scope, want.scope) << "batch: " << probed[i].to_string();
+    }
 }
 
 }  // namespace

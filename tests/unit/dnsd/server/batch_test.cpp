@@ -5,13 +5,19 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "common/geo_table.hpp"
+#include "dnsd/server/config.hpp"
 #include "dnsd/server/serving_state.hpp"
 #include "dnsd/zone/zone_loader.hpp"
 
@@ -55,7 +61,7 @@ std::vector<std::uint8_t> query_wire(const Ask& a, std::uint16_t id) {
                                     0,
                                     static_cast<std::uint8_t>(4 + octets),
                                     0,
-                                    1,
+                                    static_cast<std::uint8_t>(p.address().is_v4() ? 1 : 2),
                                     static_cast<std::uint8_t>(p.length()),
                                     0};
         v.insert(v.end(), opt, opt + sizeof opt);
@@ -251,4 +257,131 @@ TEST_F(BatchCache, AnsweredBatchDoesNotPinTheState) {
     EXPECT_EQ(state.use_count(), 2);
     tcp.end();
     EXPECT_EQ(state.use_count(), 1);
+}
+
+// A batch's decision-range lookups are made together, before any of its
+// queries is answered: every answer must be the one the same query gets
+// answered alone (which looks up its own), with two redirect names on two
+// maps in one batch (a mix-up of maps or of places in the batch shows), IPv4
+// and IPv6 clients, queries without ECS and queries that are not well formed
+// among them.
+TEST(BatchLookups, EveryAnswerIsTheAnswerTheQueryGetsAlone) {
+    using signpost::common::Family;
+    using signpost::common::GeoFactsView;
+    using signpost::common::GeoTable;
+    using signpost::common::IpAddress;
+    using signpost::common::TableBuilder;
+    TableBuilder b;
+    auto fact = [&](const char* cc, const char* cont) {
+        GeoFactsView v;
+        v.found = true;
+        v.country = cc;
+        v.continent = cont;
+        return b.intern(v);
+    };
+    const std::uint32_t none = b.intern(GeoFactsView{}), de = fact("DE", "EU"),
+                        fr = fact("FR", "EU"), us = fact("US", "NA");
+    auto at = [](const char* a) { return signpost::common::address_value(*IpAddress::parse(a)); };
+    b.add(Family::kV4, 0, none);
+    b.add(Family::kV4, at("10.0.0.0"), de);
+    b.add(Family::kV4, at("10.0.1.0"), fr);
+    b.add(Family::kV4, at("10.0.2.0"), us);
+    b.add(Family::kV4, at("10.0.2.128"), de);
+    b.add(Family::kV4, at("10.0.3.0"), none);
+    b.add(Family::kV6, 0, none);
+    b.add(Family::kV6, at("2001:db8::"), de);
+    b.add(Family::kV6, at("2001:db8:1::"), us);
+    b.add(Family::kV6, at("2001:db8:1:0:8000::"), fr);
+    b.add(Family::kV6, at("2001:db8:2::"), none);
+    std::string error;
+    std::shared_ptr<const GeoTable> table = GeoTable::from_bytes(b.finish(1, 0), error);
+    ASSERT_TRUE(table) << error;
+
+    const std::string config_path =
+        testing::TempDir() + "/batch_test.lookups." + std::to_string(getpid()) + ".toml";
+    std::ofstream(config_path) << "[[zones]]\nname = \"example.test\"\nfile = \"" << kZone
+                               << "\"\n"
+                                  "[geoip]\nsocket = \"/nonexistent/geoipd.sock\"\n";
+    {
+        std::ofstream c(config_path, std::ios::app);
+        for (int n = 1; n <= 7; ++n)
+            c << "[[nodes]]\nname = \"n" << n << "\"\nipv4 = [\"198.51.100." << n
+              << "\"]\nipv6 = [\"2001:db8:ff::" << n << "\"]\n";
+        c << "[maps.a]\ndefault = [\"n4\"]\ncountry = { DE = [\"n1\"], FR = [\"n2\"], US = "
+             "[\"n3\"] }\n"
+             "[maps.b]\ndefault = [\"n7\"]\ncontinent = { EU = [\"n5\"], NA = [\"n6\"] }\n"
+             "[[redirects]]\nname = \"video.example.test\"\nmap = \"a\"\nttl = 30\n"
+             "fallback = [\"n4\"]\n"
+             "[[redirects]]\nname = \"img.example.test\"\nmap = \"b\"\nttl = 30\n"
+             "fallback = [\"n7\"]\n";
+    }
+    auto config = load_config(config_path, error);
+    std::remove(config_path.c_str());
+    ASSERT_TRUE(config) << error;
+    std::vector<std::string> warnings;
+    const std::shared_ptr<const ServingState> state =
+        build_state(*config, 1, error, warnings, table);
+    ASSERT_TRUE(state) << error;
+
+    const char* subnets[] = {"10.0.0.0/24",
+                             "10.0.1.0/24",
+                             "10.0.2.0/24",
+                             "10.0.2.128/25",
+                             "10.0.3.0/24",
+                             "10.0.1.77/32",
+                             "2001:db8::/48",
+                             "2001:db8:1::/56",
+                             "2001:db8:1::/48",
+                             "2001:db8:1:0:8000::/65",
+                             "2001:db8:2::/48",
+                             "192.0.2.0/24",
+                             nullptr};  // nullptr: no ECS, the source address decides
+    const char* sources[] = {"10.0.1.9", "2001:db8:1::5", "203.0.113.1"};
+    std::vector<std::vector<std::uint8_t>> qs;
+    std::vector<IpAddress> from;
+    for (std::size_t i = 0; qs.size() < Batch::kSize; ++i) {
+        const std::size_t s = i % std::size(subnets);
+        if (i % 11 == 5) {  // not well formed: a question cut short
+            auto q =
+                query_wire({"video.example.test.", LDNS_RR_TYPE_A}, static_cast<std::uint16_t>(i));
+            q.resize(20);
+            qs.push_back(q);
+        } else if (i % 13 == 7) {  // a static name
+            qs.push_back(query_wire({"www.example.test.", LDNS_RR_TYPE_A, 1232, false, subnets[s]},
+                                    static_cast<std::uint16_t>(i)));
+        } else {
+            qs.push_back(
+                query_wire({i % 2 ? "video.example.test." : "img.example.test.",
+                            i % 3 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA, 1232, false, subnets[s]},
+                           static_cast<std::uint16_t>(i)));
+        }
+        from.push_back(*IpAddress::parse(sources[i % std::size(sources)]));
+    }
+    WorkerStats stats;
+    BatchAnswerer answerer(stats);
+    auto batch = std::make_unique<Batch>();
+    for (std::size_t i = 0; i < qs.size(); ++i) {
+        std::memcpy(batch->in[i], qs[i].data(), qs[i].size());
+        batch->in_len[i] = qs[i].size();
+        batch->oversize[i] = false;
+        batch->source[i] = from[i];
+    }
+    answerer.answer(*batch, Batch::kSize, state, nullptr);
+
+    WorkerStats alone_stats;
+    QueryPipeline alone(alone_stats);
+    alone.begin(state, nullptr);
+    std::vector<std::uint8_t> out(4096);
+    std::set<std::vector<std::uint8_t>> distinct;
+    for (std::size_t i = 0; i < qs.size(); ++i) {
+        const std::size_t n = alone.answer_message(qs[i], from[i], Transport::kUdp, out);
+        const std::vector<std::uint8_t> want(out.begin(), out.begin() + n);
+        EXPECT_EQ(std::vector<std::uint8_t>(batch->out[i], batch->out[i] + batch->out_len[i]), want)
+            << "query " << i;
+        if (n > 2) distinct.emplace(want.begin() + 2, want.end());
+    }
+    alone.end();
+    EXPECT_EQ(stats.redirect_fallback.load(), 0u);
+    EXPECT_GT(stats.redirect_answers.load(), 40u);
+    EXPECT_GT(distinct.size(), 30u);  // the answers differ: a mix-up would show
 }
