@@ -8,9 +8,11 @@
 //
 // FILE: one query per line, "NAME TYPE [ECS-SUBNET]" (e.g. "www.example.net A
 // 198.51.100.0/24"). Prints one JSON line: sent, answered, lost, qps, latency.
+// SIGTERM or SIGINT ends the run early, with the same line for what was done.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +29,13 @@
 using Clock = std::chrono::steady_clock;
 using signpost::common::IpAddress;
 using signpost::common::Prefix;
+
+namespace {
+volatile sig_atomic_t g_stop = 0;
+extern "C" void on_stop(int) {
+    g_stop = 1;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
     std::string server = "127.0.0.1:53", file;
@@ -116,9 +125,13 @@ int main(int argc, char** argv) {
         }
         to_send.clear();
     };
+    struct sigaction sa_stop {};
+    sa_stop.sa_handler = on_stop;  // no SA_RESTART: a blocked recvmmsg returns
+    ::sigaction(SIGTERM, &sa_stop, nullptr);
+    ::sigaction(SIGINT, &sa_stop, nullptr);
     flush_sends();
     auto last_sweep = Clock::now();
-    while (Clock::now() < end) {
+    while (Clock::now() < end && !g_stop) {
         for (unsigned k = 0; k < kBatch; ++k) {
             iov[k] = {inbuf.data() + k * 4096, 4096};
             std::memset(&msgs[k], 0, sizeof msgs[k]);
