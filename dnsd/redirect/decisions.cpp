@@ -481,6 +481,10 @@ CompiledMap::Hit CompiledMap::find(const common::IpAddress& a) const {
 }
 
 void CompiledMap::find_batch(std::span<const common::IpAddress> a, std::span<Hit> out) const {
+    if (!ready_) {  // nothing to search: no chain
+        std::fill_n(out.begin(), a.size(), Hit{});
+        return;
+    }
     for (std::size_t at = 0; at < a.size(); at += kLanes) {
         const std::size_t n = std::min(kLanes, a.size() - at);
         find_lanes(a.subspan(at, n), out.subspan(at, n));
@@ -488,8 +492,9 @@ void CompiledMap::find_batch(std::span<const common::IpAddress> a, std::span<Hit
 }
 
 void CompiledMap::find_lanes(std::span<const common::IpAddress> a, std::span<Hit> out) const {
-    // The same searches as find(), each a lane: a pass takes every lane one
-    // step and prefetches the line its next step reads.
+    // The searches of find(), each a lane: a pass takes every lane one step
+    // and prefetches the line its next step reads. What follows the range
+    // entry (hit_v6's step back, an alias's IPv4 search) is per lane, at the end.
     std::uint32_t v4[kLanes], lo4[kLanes], len4[kLanes];
     std::uint8_t at4[kLanes], at6[kLanes];
     std::uint64_t hi6[kLanes];

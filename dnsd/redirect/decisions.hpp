@@ -67,7 +67,8 @@ class CompiledMap {
 
     using Hit = RangeHit;
     Hit find(const common::IpAddress& a) const;
-    // find() of every address of a batch (out[i] for a[i]; the map ready),
+    // find() of every address of a batch (out[i] for a[i]; a map not ready
+    // finds no chain),
     // the searches advancing together a step at a time and prefetching their
     // next probe, so that the batch's cache misses overlap: one search alone
     // waits for each of its misses in turn.

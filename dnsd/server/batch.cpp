@@ -38,8 +38,8 @@ void BatchAnswerer::answer(Batch& b, unsigned n, const std::shared_ptr<const Ser
     for (unsigned i = 0; i < n; ++i)
         b.status[i] =
             QueryPipeline::parse(std::span(b.in[i], b.in_len[i]), b.oversize[i], b.query[i]);
-    pipeline_.look_up(std::span(b.query, n), std::span(b.status, n), std::span(b.source, n),
-                      std::span(b.client, n));
+    lookups_ = pipeline_.look_up(std::span(b.query, n), std::span(b.status, n),
+                                 std::span(b.source, n), std::span(b.client, n));
     for (unsigned i = 0; i < n; ++i)
         b.out_len[i] =
             pipeline_.answer(b.query[i], b.status[i], std::span(b.in[i], b.in_len[i]), b.source[i],

@@ -57,11 +57,14 @@ class BatchAnswerer {
     explicit BatchAnswerer(WorkerStats& stats) : pipeline_(stats) {}
     void answer(Batch& b, unsigned n, const std::shared_ptr<const ServingState>& state,
                 const std::shared_ptr<const HealthState>& health);
+    // The decision-range lookups the last batch made together (for tests).
+    std::size_t lookups() const { return lookups_; }
 
   private:
     // Response rate limiting (UDP only): drops or slips answers over the rate.
     void limit(Batch& b, unsigned n, const ServingState& state);
     QueryPipeline pipeline_;
+    std::size_t lookups_ = 0;
 };
 
 }  // namespace server

@@ -11,6 +11,8 @@ inline namespace server {
 
 void QueryPipeline::begin(std::shared_ptr<const ServingState> state,
                           std::shared_ptr<const HealthState> health) {
+    lookups_ = 0;  // a batch's lookups are its own (look_up() after begin())
+    env_.hits = nullptr;
     state_ = std::move(state);
     health_source_ = std::move(health);
     env_.health = health_.get(health_source_, state_->edges);
@@ -23,6 +25,7 @@ void QueryPipeline::begin(std::shared_ptr<const ServingState> state,
 
 void QueryPipeline::end() {
     lookups_ = 0;
+    env_.hits = nullptr;
     env_.health = nullptr;
     env_.decisions = nullptr;
     health_source_.reset();
@@ -37,13 +40,14 @@ ParseStatus QueryPipeline::parse(std::span<const std::uint8_t> in, bool oversize
     return parse_query(in, q);
 }
 
-void QueryPipeline::look_up(std::span<const Query> queries, std::span<const ParseStatus> status,
-                            std::span<const common::IpAddress> sources,
-                            std::span<common::IpAddress> scratch) {
+std::size_t QueryPipeline::look_up(std::span<const Query> queries,
+                                   std::span<const ParseStatus> status,
+                                   std::span<const common::IpAddress> sources,
+                                   std::span<common::IpAddress> scratch) {
     lookups_ = 0;
     const Decisions* d = env_.decisions;
     const std::size_t n = queries.size();
-    if (!d || d->maps.empty() || d->maps.size() > kMaxLookupMaps || n > kMaxLookups) return;
+    if (!d || d->maps.empty() || d->maps.size() > kMaxLookupMaps || n > kMaxLookups) return 0;
     // The well-formed queries' client addresses, packed.
     std::uint8_t place[kMaxLookups];
     std::size_t m = 0;
@@ -54,13 +58,16 @@ void QueryPipeline::look_up(std::span<const Query> queries, std::span<const Pars
         place[m++] = static_cast<std::uint8_t>(i);
     }
     RangeHit found[kMaxLookups];
+    std::size_t made = 0;
     for (std::size_t k = 0; k < d->maps.size(); ++k) {
         const CompiledMap& map = d->maps[k];
         if (!map.ready()) continue;
         map.find_batch(scratch.first(m), std::span(found, m));
         for (std::size_t j = 0; j < m; ++j) hits_[place[j]][k] = found[j];
+        made += m;
     }
     lookups_ = n;
+    return made;
 }
 
 std::size_t QueryPipeline::answer(const Query& q, ParseStatus status,

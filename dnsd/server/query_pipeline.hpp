@@ -44,12 +44,16 @@ class QueryPipeline {
     // The decision-range lookups a batch's redirects will need, made for
     // every well-formed query together (which are redirects is known only
     // when answering), so that their cache misses overlap; answer() with a
-    // query's place in the batch uses them. At most kMaxLookups queries;
-    // `scratch` receives each well-formed query's client key address.
+    // query's place in the batch uses them. At most kMaxLookups queries; a
+    // map not ready is not looked up, and with more than kMaxLookupMaps maps
+    // nothing is (each redirect then searches alone). `scratch` receives the
+    // well-formed queries' client key addresses, packed (the j-th of them in
+    // scratch[j]). Returns how many lookups were made.
     static constexpr std::size_t kMaxLookups = 64;
     static constexpr std::size_t kMaxLookupMaps = 4;  // with more maps, each redirect its own
-    void look_up(std::span<const Query> queries, std::span<const ParseStatus> status,
-                 std::span<const common::IpAddress> sources, std::span<common::IpAddress> scratch);
+    std::size_t look_up(std::span<const Query> queries, std::span<const ParseStatus> status,
+                        std::span<const common::IpAddress> sources,
+                        std::span<common::IpAddress> scratch);
 
     // The response to a parsed query into `out`; returns its length, 0: none.
     // `in` is the query's bytes (the answer cache's key). Only UDP answers are

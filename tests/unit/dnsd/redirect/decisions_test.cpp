@@ -199,21 +199,25 @@ void check_family(const GeoMap& map, const GeoTable* table, Family f, Random& r)
                                : (Uint128{r.rng()} << 64) | r.rng());
 
     // The batch lookup finds what find() finds, for the same addresses mixed
-    // with the other family's, in batches of every size up to two lanes' worth.
+    // with the other family's: over all of them in batches of growing size,
+    // then in one lane, one lane and one, two lanes and two and a bit.
     const Family other = f == Family::kV4 ? Family::kV6 : Family::kV4;
     for (std::size_t i = 0; i < probed.size(); i += 3)
         probed.insert(probed.begin() + static_cast<std::ptrdiff_t>(i),
                       address_from_value(other, r.near(other)));
-    std::vector<CompiledMap::Hit> batch(probed.size());
-    for (std::size_t at = 0, size = 1; at < probed.size(); at += size, size = size % 130 + 1) {
-        const std::size_t n = std::min(size, probed.size() - at);
-        cm.find_batch(std::span(probed).subspan(at, n), std::span(batch).subspan(at, n));
-    }
-    for (std::size_t i = 0; i < probed.size(); ++i) {
-        const auto want = cm.find(probed[i]);
-        ASSERT_EQ(batch[i].chain, want.chain) << "batch: " << probed[i].to_string();
-        ASSERT_EQ(batch[i].scope, want.scope) << "batch: " << probed[i].to_string();
-    }
+    auto check_batch = [&](std::size_t at, std::size_t n) {
+        std::vector<CompiledMap::Hit> got(n);
+        cm.find_batch(std::span(probed).subspan(at, n), got);
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto want = cm.find(probed[at + i]);
+            ASSERT_EQ(got[i].chain, want.chain) << "batch: " << probed[at + i].to_string();
+            ASSERT_EQ(got[i].scope, want.scope) << "batch: " << probed[at + i].to_string();
+        }
+    };
+    for (std::size_t at = 0, size = 1; at < probed.size(); at += size, ++size)
+        check_batch(at, std::min(size, probed.size() - at));
+    ASSERT_GT(probed.size(), 130u);
+    for (std::size_t size : {64, 65, 128, 129, 130}) check_batch(probed.size() - size, size);
 }
 
 }  // namespace
