@@ -84,13 +84,17 @@ std::vector<std::uint32_t> block_index(std::size_t n, unsigned shift, const Star
 // The last range in [lo, hi] starting at or before x (start_of(lo) <= x):
 // conditional moves, no branches on the data, so a lookup costs its loads
 // and no mispredictions.
+// One halving of that search over the n ranges from lo (n > 1): a batch
+// searching in lanes takes each lane a step at a time.
+template <class T, class StartOf, class N>
+void range_search_step(N& lo, N& n, T x, const StartOf& start_of) {
+    const N half = n / 2;
+    lo = start_of(lo + half) <= x ? lo + half : lo;
+    n -= half;
+}
 template <class T, class StartOf>
 std::size_t last_range_at_or_before(std::size_t lo, std::size_t hi, T x, const StartOf& start_of) {
-    for (std::size_t n = hi - lo + 1; n > 1;) {
-        const std::size_t half = n / 2;
-        lo = start_of(lo + half) <= x ? lo + half : lo;
-        n -= half;
-    }
+    for (std::size_t n = hi - lo + 1; n > 1;) range_search_step(lo, n, x, start_of);
     return lo;
 }
 

@@ -62,8 +62,7 @@ class SearchTree {
     // How many keys are <= x: the index of the first key > x.
     std::size_t upper_bound(K x) const {
         if (n_ == 0) return 0;
-        const std::size_t node = node_at(x, 0);
-        return std::min(node * kFan + count_le(levels_[0][node], x), n_);
+        return in_leaf(node_at(x, 0), x);
     }
 
     // upper_bound() of every key of a batch, the searches advancing together
@@ -72,22 +71,15 @@ class SearchTree {
     // where one search alone would wait for each of its own in turn.
     void upper_bound_batch(std::span<const K> x, std::span<std::size_t> out) const {
         const std::size_t n = x.size();
-        if (n_ == 0) {
-            std::fill_n(out.begin(), n, 0);
-            return;
-        }
         std::fill_n(out.begin(), n, 0);  // each key's node on the level being searched
+        if (n_ == 0) return;
         for (std::size_t l = levels_.size() - 1; l > 0; --l) {
-            const std::vector<Node>& level = levels_[l];
-            const std::vector<Node>& below = levels_[l - 1];
             for (std::size_t i = 0; i < n; ++i) {
-                const unsigned c = count_le(level[out[i]], x[i]);
-                out[i] = std::min(out[i] * kFan + (c ? c - 1 : 0), below.size() - 1);
-                __builtin_prefetch(&below[out[i]]);
+                out[i] = child(l, out[i], x[i]);
+                __builtin_prefetch(&levels_[l - 1][out[i]]);
             }
         }
-        for (std::size_t i = 0; i < n; ++i)
-            out[i] = std::min(out[i] * kFan + count_le(levels_[0][out[i]], x[i]), n_);
+        for (std::size_t i = 0; i < n; ++i) out[i] = in_leaf(out[i], x[i]);
     }
 
   private:
@@ -102,14 +94,20 @@ class SearchTree {
         return p + (node.key[p] <= x ? 1 : 0);
     }
 
+    // The node on level l - 1 a search for x goes down to from `node` on l.
+    std::size_t child(std::size_t l, std::size_t node, K x) const {
+        const unsigned c = count_le(levels_[l][node], x);
+        // (Padding keys are kMax: only x == kMax counts them, so the child is
+        // clamped to the ones that exist.)
+        return std::min(node * kFan + (c ? c - 1 : 0), levels_[l - 1].size() - 1);
+    }
+    // The answer, from the leaf node the search reached.
+    std::size_t in_leaf(std::size_t node, K x) const {
+        return std::min(node * kFan + count_le(levels_[0][node], x), n_);
+    }
     std::size_t node_at(K x, std::size_t level) const {
         std::size_t node = 0;
-        for (std::size_t l = levels_.size() - 1; l > level; --l) {
-            const unsigned c = count_le(levels_[l][node], x);
-            // (Padding keys are kMax: only x == kMax counts them, so the
-            // child is clamped to the ones that exist.)
-            node = std::min(node * kFan + (c ? c - 1 : 0), levels_[l - 1].size() - 1);
-        }
+        for (std::size_t l = levels_.size() - 1; l > level; --l) node = child(l, node, x);
         return node;
     }
 

@@ -521,7 +521,7 @@ void CompiledMap::find_lanes(std::span<const common::IpAddress> a, std::span<Hit
         __builtin_prefetch(v6_.data() + lo6[j] + 1);  // the next range's start: this one's end
     }
     // IPv4: the block of the top 16 bits, then one halving of its binary
-    // search per pass (as last_range_at_or_before, over [lo, lo + len - 1]).
+    // search per pass (last_range_at_or_before's steps, over [lo, lo + len - 1]).
     unsigned passes = 0;
     for (std::size_t j = 0; j < n4; ++j) {
         const std::uint32_t block = v4[j] >> 16;
@@ -530,12 +530,11 @@ void CompiledMap::find_lanes(std::span<const common::IpAddress> a, std::span<Hit
         passes = std::max(passes, static_cast<unsigned>(std::bit_width(len4[j] - 1)));
         __builtin_prefetch(&v4_[lo4[j] + len4[j] / 2]);
     }
+    const auto start_of = [&](std::uint32_t i) { return v4_[i].start; };
     for (unsigned p = 0; p < passes; ++p) {
         for (std::size_t j = 0; j < n4; ++j) {
             if (len4[j] <= 1) continue;
-            const std::uint32_t half = len4[j] / 2;
-            lo4[j] = v4_[lo4[j] + half].start <= v4[j] ? lo4[j] + half : lo4[j];
-            len4[j] -= half;
+            common::range_search_step(lo4[j], len4[j], v4[j], start_of);
             __builtin_prefetch(&v4_[lo4[j] + len4[j] / 2]);
         }
     }

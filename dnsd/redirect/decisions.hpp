@@ -68,10 +68,9 @@ class CompiledMap {
     using Hit = RangeHit;
     Hit find(const common::IpAddress& a) const;
     // find() of every address of a batch (out[i] for a[i]; a map not ready
-    // finds no chain),
-    // the searches advancing together a step at a time and prefetching their
-    // next probe, so that the batch's cache misses overlap: one search alone
-    // waits for each of its misses in turn.
+    // finds no chain), the searches advancing together a step at a time and
+    // prefetching their next probe, so that the batch's cache misses overlap:
+    // one search alone waits for each of its misses in turn.
     void find_batch(std::span<const common::IpAddress> a, std::span<Hit> out) const;
 
     std::size_t ranges(common::Family f) const {

@@ -52,7 +52,7 @@ std::size_t QueryPipeline::look_up(std::span<const Query> queries,
     std::uint8_t place[kMaxLookups];
     std::size_t m = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        for (auto& h : hits_[i]) h = RangeHit{};
+        std::fill_n(hits_[i], d->maps.size(), RangeHit{});
         if (status[i] != ParseStatus::kOk) continue;
         scratch[m] = client_key(queries[i], sources[i]).address;
         place[m++] = static_cast<std::uint8_t>(i);
