@@ -1,5 +1,7 @@
 #include "dnsd/redirect/redirect.hpp"
 
+#include <cstring>
+
 #include "common/hash.hpp"
 #include "dnsd/redirect/decisions.hpp"
 #include "dnsd/redirect/health_view.hpp"
@@ -51,17 +53,25 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const 
     // Scope 0 unless the client's subnet came from ECS (and then the scope the
     // decision depended on, which may be longer than the source prefix).
     ctx.ecs_scope = key.from_ecs ? static_cast<std::uint8_t>(d.scope) : 0;
+    // Each record whole in one store: the owner (a pointer to the question,
+    // unless a CNAME led here), type, class, TTL, length and address.
+    std::uint8_t rec[2 + 10 + 16];
+    store16(rec, 0xc000 | kHeaderSize);
+    store16(rec + 2, qtype);
+    store16(rec + 4, klass::IN);
+    store16(rec + 6, static_cast<std::uint16_t>(d.ttl >> 16));
+    store16(rec + 8, static_cast<std::uint16_t>(d.ttl));
+    const std::size_t skip = owner.wire ? 2 : 0;  // then the owner is written first
     unsigned written = 0;
     for (std::uint32_t n : d.nodes) {
         const auto& addrs =
             family == common::Family::kV4 ? edges_->nodes[n].v4 : edges_->nodes[n].v6;
         for (const auto& a : addrs) {
-            owner.write(w);
-            w.u16(qtype);
-            w.u16(klass::IN);
-            w.u32(d.ttl);
-            w.u16(static_cast<std::uint16_t>(a.byte_len()));
-            w.bytes(a.bytes(), a.byte_len());
+            const std::size_t len = a.byte_len();
+            store16(rec + 10, static_cast<std::uint16_t>(len));
+            std::memcpy(rec + 12, a.bytes(), len);
+            if (owner.wire) owner.write(w);
+            w.bytes(rec + skip, 12 + len - skip);
             ++written;
         }
     }

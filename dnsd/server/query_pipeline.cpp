@@ -13,6 +13,7 @@ void QueryPipeline::begin(std::shared_ptr<const ServingState> state,
                           std::shared_ptr<const HealthState> health) {
     lookups_ = 0;  // a batch's lookups are its own (look_up() after begin())
     env_.hits = nullptr;
+    env_.last_dynamic.zone = nullptr;  // found in the state before
     state_ = std::move(state);
     health_source_ = std::move(health);
     env_.health = health_.get(health_source_, state_->edges);
@@ -26,6 +27,7 @@ void QueryPipeline::begin(std::shared_ptr<const ServingState> state,
 void QueryPipeline::end() {
     lookups_ = 0;
     env_.hits = nullptr;
+    env_.last_dynamic.zone = nullptr;
     env_.health = nullptr;
     env_.decisions = nullptr;
     health_source_.reset();
@@ -76,14 +78,15 @@ std::size_t QueryPipeline::answer(const Query& q, ParseStatus status,
                                   std::size_t looked_up) {
     // Static answers come from the cache when the same query bytes were
     // answered before (only well-formed queries are looked up or kept; a
-    // redirect answer is never stored, so its lookup misses). A cookie answer
-    // carries a server cookie made for this client and second: never cached.
+    // redirect answer is never stored, so a query for the name the last
+    // redirect answered is not looked up). A cookie answer carries a server
+    // cookie made for this client and second: never cached.
     env_.hits = looked_up < lookups_ ? hits_[looked_up] : nullptr;
     if (q.tsig.present && status == ParseStatus::kOk)
         return answer_signed(q, in, source, transport, out);
     const bool cacheable = transport == Transport::kUdp && status == ParseStatus::kOk &&
                            q.opcode == kOpQuery && !q.cookie.present &&
-                           out.size() >= AnswerCache::kMaxAnswer;
+                           out.size() >= AnswerCache::kMaxAnswer && !env_.last_dynamic.matches(q);
     AnswerCache::Counts before;
     if (cacheable) {
         const std::size_t n = cache_.find(in.data(), in.size(), out.data(), stats_);

@@ -12,6 +12,7 @@ std::uint8_t lower(std::uint8_t c) {
 void Writer::remember(std::size_t offset) {
     // Record every label start of the name at `offset` (following pointers is
     // unnecessary: a pointer's target was itself remembered when written).
+    take_pending();
     std::size_t p = offset;
     while (p < pos_ && targets_ < kMaxTargets && p < 0x4000) {
         const std::uint8_t len = buf_[p];
@@ -43,6 +44,7 @@ bool Writer::equal_at(std::size_t offset, const std::uint8_t* wire) const {
 }
 
 void Writer::name(const std::uint8_t* wire, bool compress) {
+    take_pending();
     const std::size_t start = pos_;
     for (const std::uint8_t* s = wire; *s != 0; s += *s + 1) {
         if (compress) {

@@ -57,9 +57,20 @@ class Writer {
     void name(const std::uint8_t* wire, bool compress = true);
     // Declares that a name starts at `offset` (the question's name at 12).
     void remember(std::size_t offset);
+    // The same for a name at `offset` whose `count` labels start at
+    // offset + label[i] (the question's, from the parser), taken only when a
+    // name is next compressed: most answers write none (their owners are
+    // pointers to the question), and need not pay for it. `label` must stay
+    // valid until then.
+    void remember_labels(std::size_t offset, const std::uint8_t* label, std::size_t count) {
+        pending_at_ = offset;
+        pending_label_ = label;
+        pending_count_ = count;
+    }
 
     // Rewinds to `size` (used to drop sections when the answer does not fit).
     void truncate_to(std::size_t size) {
+        take_pending();
         pos_ = size;
         overflow_ = false;
         while (targets_ > 0 && target_[targets_ - 1] >= size) --targets_;
@@ -74,12 +85,22 @@ class Writer {
         return true;
     }
     bool equal_at(std::size_t offset, const std::uint8_t* wire) const;
+    void take_pending() {
+        for (std::size_t i = 0; i < pending_count_ && targets_ < kMaxTargets; ++i) {
+            const std::size_t at = pending_at_ + pending_label_[i];
+            if (at < 0x4000) target_[targets_++] = static_cast<std::uint16_t>(at);
+        }
+        pending_count_ = 0;
+    }
 
     // Offsets of label starts in the message that a pointer may target (< 0x4000).
     // 64 is plenty: a referral with glue has a few dozen names at most.
     static constexpr std::size_t kMaxTargets = 64;
     std::uint16_t target_[kMaxTargets];
     std::size_t targets_ = 0;
+    std::size_t pending_at_ = 0;  // remember_labels(), not yet taken
+    const std::uint8_t* pending_label_ = nullptr;
+    std::size_t pending_count_ = 0;
     std::uint8_t* buf_;
     std::size_t limit_;
     std::size_t pos_ = 0;

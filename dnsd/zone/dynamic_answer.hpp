@@ -4,6 +4,7 @@
 // the query (for the client subnet) and writes what it returns.
 
 #include <cstdint>
+#include <cstring>
 
 #include "dnsd/stats/worker_stats.hpp"
 #include "dnsd/wire/query.hpp"
@@ -21,6 +22,9 @@ struct RangeHit;
 
 namespace signpost::dnsd {
 inline namespace zone {
+
+struct Zone;
+struct Node;
 
 // The owner name of records being written: the query's own name (written as a
 // pointer to the question, which keeps the client's letter case) or another
@@ -47,6 +51,27 @@ struct QueryEnv {
     // Set when a dynamic answer wrote into the response (it depends on more
     // than the query's bytes: such responses are never cached).
     bool dynamic_used = false;
+    // The last query name found to be a computed name itself (no CNAME on
+    // the way), and where: CDN traffic asks a few names, so most queries need
+    // neither the zone lookup again nor a look in the answer cache (which
+    // never holds such answers). Valid while the state it was found in is
+    // served: whoever changes the state clears it (QueryPipeline::begin, end),
+    // since a new state's zones may take the old one's addresses.
+    struct DynamicName {
+        const Zone* zone = nullptr;  // nullptr: none
+        const Node* node = nullptr;
+        std::uint8_t len = 0;
+        std::uint8_t wire[kMaxNameLen];  // lower-case, as Query::qname
+        bool matches(const Query& q) const {
+            return zone && q.qname_len == len && std::memcmp(q.qname, wire, len) == 0;
+        }
+        void set(const Zone* z, const Node* n, const Query& q) {
+            zone = z;
+            node = n;
+            len = q.qname_len;
+            std::memcpy(wire, q.qname, len);
+        }
+    } last_dynamic;
 };
 
 struct DynamicContext {

@@ -60,6 +60,15 @@ class Builder {
             rrset(reinterpret_cast<const std::uint8_t*>(z.origin.data()), *z.soa, z.negative_ttl);
     }
     void referral(const Zone& z, const LookupResult& r);
+    // A computed name's answer (n.dynamic), owned by `owner`.
+    void dynamic(const Zone& z, const Node& n, const std::uint8_t* owner) {
+        env_.dynamic_used = true;
+        DynamicContext ctx{q_, source_, env_, stats_};
+        const unsigned added = n.dynamic->answer(ctx, q_.qtype, Owner{owner}, w_);
+        ecs_scope = ctx.ecs_scope;
+        c.an += static_cast<std::uint16_t>(added);
+        if (added == 0) negative(z);
+    }
     void notify();
     // A secondary zone without data: SERVFAIL, so resolvers ask another server.
     bool unavailable(const Zone& z) {
@@ -162,6 +171,14 @@ void Builder::answer() {
         rcode = rcode::REFUSED;
         return;
     }
+    // The name the last queries asked, when it was a computed name: the same
+    // zone and node as the walk below would find (the state is the same; a
+    // DS query may stop at a cut above, so it always walks).
+    if (q_.qtype != type::DS && env_.last_dynamic.matches(q_)) {
+        aa = true;
+        dynamic(*env_.last_dynamic.zone, *env_.last_dynamic.node, nullptr);
+        return;
+    }
     const NameRef qn{q_.qname, q_.qname_len, q_.label_count, q_.label_offset};
     const Zone* zone = zones_.find(qn);
     if (!zone) {
@@ -187,12 +204,8 @@ void Builder::answer() {
         }
         const Node* n = r.node;
         if (n->dynamic) {
-            env_.dynamic_used = true;
-            DynamicContext ctx{q_, source_, env_, stats_};
-            const unsigned added = n->dynamic->answer(ctx, q_.qtype, Owner{cur_owner}, w_);
-            ecs_scope = ctx.ecs_scope;
-            c.an += static_cast<std::uint16_t>(added);
-            if (added == 0) negative(*zone);
+            if (step == 0 && q_.qtype != type::DS) env_.last_dynamic.set(zone, n, q_);
+            dynamic(*zone, *n, cur_owner);
             return;
         }
         const RRset* cname = n->find(type::CNAME);
@@ -337,7 +350,7 @@ std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress&
     w.u16(0);
     if (q.has_question) {
         w.bytes(q.question, q.question_len);
-        w.remember(kHeaderSize);
+        if (!w.overflowed()) w.remember_labels(kHeaderSize, q.label_offset, q.label_count);
     }
     const std::size_t after_question = w.size();
 

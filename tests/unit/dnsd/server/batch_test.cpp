@@ -1,6 +1,7 @@
 // The batch path with its answer cache: a cached answer must be the very
 // answer the responder gives (but for the ID) and count the same; redirect
-// answers are never cached; a new snapshot empties the cache.
+// answers are never cached; a new snapshot empties the cache (and the
+// memory of the last computed name).
 #include "dnsd/server/batch.hpp"
 
 #include <gtest/gtest.h>
@@ -203,6 +204,66 @@ TEST_F(BatchCache, ANewSnapshotEmptiesTheCache) {
     const auto a2 = run({query_wire(a, 1)});
     EXPECT_NE(a1[0], a2[0]);  // www is gone: NXDOMAIN now, not the cached answer
     EXPECT_EQ(a2[0][3] & 0xf, 3);
+}
+
+// A worker remembers the last name it found to be computed, and answers
+// that name again without the zone lookup or the answer cache: every query
+// for it must still be answered afresh (in any letter case, between other
+// names), other names and classes as before, and a new state must not be
+// answered from what the old one held (here the old state is kept alive, so
+// a stale memory would answer, not crash).
+TEST_F(BatchCache, TheLastComputedNameIsAskedAgainOnlyInItsOwnState) {
+    const auto rcode = [](const std::vector<std::uint8_t>& a) { return a[3] & 0xf; };
+    const auto ancount = [](const std::vector<std::uint8_t>& a) { return a[6] << 8 | a[7]; };
+    const auto last_octet = [](const std::vector<std::uint8_t>& a) { return a.back(); };
+    const auto a1 = run(
+        {query_wire({"ctr1.example.test.", LDNS_RR_TYPE_A, 0}, 1),
+         query_wire({"www.example.test.", LDNS_RR_TYPE_A, 0}, 2),
+         query_wire({"CTR1.Example.TEST.", LDNS_RR_TYPE_A, 0}, 3),
+         query_wire({"ctr1.example.test.", LDNS_RR_TYPE_A, 0, false, nullptr, LDNS_RR_CLASS_CH}, 4),
+         query_wire({"ctr1.example.test.", LDNS_RR_TYPE_AAAA, 0}, 5),
+         query_wire({"ctr1.example.test.", LDNS_RR_TYPE_A, 0}, 6)});
+    ASSERT_EQ(a1.size(), 6u);
+    EXPECT_EQ(ancount(a1[0]), 1);
+    EXPECT_EQ(ancount(a1[1]), 1);  // www: its static A
+    EXPECT_EQ(ancount(a1[2]), 1);
+    EXPECT_EQ(a1[2][13 + 0], 'C');  // the question as the client wrote it
+    EXPECT_EQ(rcode(a1[3]), 5);     // class CH: REFUSED, as for any name
+    EXPECT_EQ(ancount(a1[4]), 0);   // the computed name has no AAAA: NODATA with the SOA
+    EXPECT_EQ(rcode(a1[4]), 0);
+    EXPECT_EQ(a1[4][10] << 8 | a1[4][11], 0);
+    EXPECT_EQ(a1[4][8] << 8 | a1[4][9], 1);
+    EXPECT_EQ(ancount(a1[5]), 1);
+    // Counted afresh each time: 1, 2, 3 (the CH and AAAA queries wrote none).
+    EXPECT_EQ(last_octet(a1[0]) + 1, last_octet(a1[2]));
+    EXPECT_EQ(last_octet(a1[2]) + 1, last_octet(a1[5]));
+    EXPECT_EQ(stats.answer_cache_hits.load(), 0u);
+
+    // The next state has no such name (the old one stays alive here).
+    const auto old_state = state;
+    auto next = std::make_shared<ServingState>();
+    auto r = load_zone_file("example.test", kZone);
+    ASSERT_TRUE(r.zone);
+    next->zones.add(r.zone);
+    next->edges = state->edges;
+    next->generation = 2;
+    state = next;
+    const auto a2 = run({query_wire({"ctr1.example.test.", LDNS_RR_TYPE_A, 0}, 7)});
+    EXPECT_EQ(rcode(a2[0]), 3);  // NXDOMAIN
+    EXPECT_EQ(ancount(a2[0]), 0);
+    // And over TCP, one pipeline through both states.
+    QueryPipeline tcp(stats);
+    std::vector<std::uint8_t> buf(65535);
+    const auto src = *signpost::common::IpAddress::parse("192.0.2.7");
+    const auto q = query_wire({"ctr1.example.test.", LDNS_RR_TYPE_A, 0}, 8);
+    tcp.begin(old_state, nullptr);
+    ASSERT_GT(tcp.answer_message(q, src, Transport::kTcp, buf), 12u);
+    EXPECT_EQ(buf[6] << 8 | buf[7], 1);
+    tcp.end();
+    tcp.begin(state, nullptr);
+    ASSERT_GT(tcp.answer_message(q, src, Transport::kTcp, buf), 12u);
+    EXPECT_EQ(buf[3] & 0xf, 3);
+    tcp.end();
 }
 
 // UDP and TCP answer through the same pipeline: the same bytes for the same
