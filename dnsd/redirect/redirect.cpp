@@ -53,25 +53,34 @@ unsigned RedirectAnswer::answer(DynamicContext& ctx, std::uint16_t qtype, const 
     // Scope 0 unless the client's subnet came from ECS (and then the scope the
     // decision depended on, which may be longer than the source prefix).
     ctx.ecs_scope = key.from_ecs ? static_cast<std::uint8_t>(d.scope) : 0;
-    // Each record whole in one store: the owner (a pointer to the question,
+    // Each record written in place: the owner (a pointer to the question,
     // unless a CNAME led here), type, class, TTL, length and address.
-    std::uint8_t rec[2 + 10 + 16];
-    store16(rec, 0xc000 | kHeaderSize);
-    store16(rec + 2, qtype);
-    store16(rec + 4, klass::IN);
-    store16(rec + 6, static_cast<std::uint16_t>(d.ttl >> 16));
-    store16(rec + 8, static_cast<std::uint16_t>(d.ttl));
-    const std::size_t skip = owner.wire ? 2 : 0;  // then the owner is written first
+    const std::uint16_t ttl_hi = static_cast<std::uint16_t>(d.ttl >> 16);
+    const std::uint16_t ttl_lo = static_cast<std::uint16_t>(d.ttl);
     unsigned written = 0;
     for (std::uint32_t n : d.nodes) {
         const auto& addrs =
             family == common::Family::kV4 ? edges_->nodes[n].v4 : edges_->nodes[n].v6;
         for (const auto& a : addrs) {
             const std::size_t len = a.byte_len();
-            store16(rec + 10, static_cast<std::uint16_t>(len));
-            std::memcpy(rec + 12, a.bytes(), len);
-            if (owner.wire) owner.write(w);
-            w.bytes(rec + skip, 12 + len - skip);
+            std::uint8_t* p;
+            if (owner.wire) {
+                owner.write(w);
+                p = w.reserve(10 + len);
+            } else {
+                p = w.reserve(12 + len);
+                if (p) {
+                    store16(p, 0xc000 | kHeaderSize);
+                    p += 2;
+                }
+            }
+            if (!p) return written;  // overflowed: the responder answers TC=1
+            store16(p, qtype);
+            store16(p + 2, klass::IN);
+            store16(p + 4, ttl_hi);
+            store16(p + 6, ttl_lo);
+            store16(p + 8, static_cast<std::uint16_t>(len));
+            std::memcpy(p + 10, a.bytes(), len);
             ++written;
         }
     }

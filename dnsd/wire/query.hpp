@@ -20,7 +20,9 @@ struct ClientSubnet {
     std::uint16_t family = 0;  // 1 IPv4, 2 IPv6
     std::uint8_t source_len = 0;
     std::uint8_t scope_len = 0;
-    common::IpAddress address;  // host bits past source_len are zero (checked)
+    // Host bits past source_len are zero (checked); meaningful only when
+    // present (parse_query leaves the last query's there otherwise).
+    common::IpAddress address;
 };
 
 // A TSIG record (RFC 8945) ending the query, as pointers into the packet:

@@ -46,6 +46,14 @@ class Writer {
             pos_ += n;
         }
     }
+    // Room for n octets at the end, for the caller to fill (its stores go
+    // straight to the message); nullptr, and overflowed, when they do not fit.
+    std::uint8_t* reserve(std::size_t n) {
+        if (!room(n)) return nullptr;
+        std::uint8_t* p = buf_ + pos_;
+        pos_ += n;
+        return p;
+    }
     void patch16(std::size_t at, std::uint16_t v) { store16(buf_ + at, v); }
     // Changes the size limit (e.g. to reserve room for the OPT record and then
     // release it). A limit below the current size overflows the next write.

@@ -42,6 +42,38 @@ TEST(Query, ParsesQuestionAndLowercasesName) {
     EXPECT_FALSE(q.edns);
 }
 
+// Lower-casing is ASCII only (RFC 4343): every octet value in labels of
+// every length from 1 to 63 (so each place of the eight-octet steps and the
+// tail is met), checked against the rule written out one octet at a time.
+TEST(Query, LowercasesAsciiLettersOnlyInEveryPosition) {
+    for (unsigned len = 1; len <= 63; ++len) {
+        for (unsigned first = 0; first < 256; first += len) {
+            std::vector<std::uint8_t> name;
+            // Labels of `len` while the name stays within 255 octets.
+            for (unsigned used = 0; name.size() + len + 2 <= 255;) {
+                name.push_back(static_cast<std::uint8_t>(len));
+                for (unsigned i = 0; i < len; ++i)
+                    name.push_back(static_cast<std::uint8_t>(first + used + i));
+                used += len;
+            }
+            name.push_back(0);
+            auto rest = name;
+            rest.insert(rest.end(), {0, 1, 0, 1});
+            auto p = packet({0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}, rest);
+            Query q;
+            ASSERT_EQ(parse_query(p, q), ParseStatus::kOk) << "label length " << len;
+            ASSERT_EQ(q.qname_len, name.size());
+            for (std::size_t i = 0; i < name.size(); ++i) {
+                const std::uint8_t c = name[i];
+                const std::uint8_t want = c >= 'A' && c <= 'Z' ? c + 32 : c;
+                ASSERT_EQ(q.qname[i], want) << "octet " << i << " of a name of " << len
+                                            << "-octet labels, value " << unsigned{c};
+            }
+            ASSERT_EQ(q.label_offset[q.label_count], name.size() - 1);
+        }
+    }
+}
+
 TEST(Query, DropsResponsesAndRunts) {
     Query q;
     auto resp = packet({0x81, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}, kQuestion);
