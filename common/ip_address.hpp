@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,15 @@ class IpAddress {
     IpAddress() = default;
     static IpAddress v4(std::uint32_t host_order);
     static IpAddress from_bytes(Family family, const std::uint8_t* bytes);
+    // In place: `family` with its first n octets (at most its width) from
+    // `bytes` and the rest zero. On the query path this saves building an
+    // address on the stack and copying it with a wide load over the narrow
+    // stores that just filled it (a store-forwarding stall).
+    void assign(Family family, const std::uint8_t* bytes, std::size_t n) {
+        family_ = family;
+        bytes_ = {};
+        std::memcpy(bytes_.data(), bytes, n);
+    }
 
     // Strict parse of dotted-quad IPv4 or RFC 4291 IPv6 text. Leading zeros in an
     // IPv4 octet are refused (inet_pton does so), because "010" is octal to some tools.

@@ -34,15 +34,12 @@ bool parse_ecs(const std::uint8_t* p, std::size_t len, ClientSubnet& ecs) {
     if (width == 0 || source > width || scope > width) return false;
     const std::size_t octets = (source + 7u) / 8u;
     if (len - 4 != octets) return false;
-    std::uint8_t bytes[16] = {};
-    for (std::size_t i = 0; i < octets; ++i) bytes[i] = p[4 + i];
-    if (source % 8 != 0 && (bytes[octets - 1] & (0xffu >> (source % 8))) != 0) return false;
+    if (source % 8 != 0 && (p[4 + octets - 1] & (0xffu >> (source % 8))) != 0) return false;
     ecs.present = true;
     ecs.family = family;
     ecs.source_len = source;
     ecs.scope_len = scope;
-    ecs.address = common::IpAddress::from_bytes(
-        family == 1 ? common::Family::kV4 : common::Family::kV6, bytes);
+    ecs.address.assign(family == 1 ? common::Family::kV4 : common::Family::kV6, p + 4, octets);
     return true;
 }
 

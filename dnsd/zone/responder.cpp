@@ -1,6 +1,7 @@
 #include "dnsd/zone/responder.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 
 #include "dnsd/wire/writer.hpp"
@@ -314,10 +315,15 @@ std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress&
     const ResponderOptions& opts = ctx.options;
     WorkerStats& stats = ctx.stats;
     QueryEnv* env = ctx.env;
+    if (!env) {  // a caller without one: a fresh one (not on the query path's stack)
+        QueryEnv fresh;
+        AnswerContext with = ctx;
+        with.env = &fresh;
+        return respond(q, status, source, transport, with, buf);
+    }
     const bool tcp = transport == Transport::kTcp;
     std::uint8_t* const out = buf.data();
     const std::size_t capacity = buf.size();
-    QueryEnv no_env;
     if (status == ParseStatus::kDrop) {
         bump(stats.dropped);
         return 0;
@@ -342,19 +348,19 @@ std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress&
     const std::size_t opt_size = with_opt ? 11 + opt_rdlen : 0;
 
     Writer w(out, limit - std::min(limit, opt_size));
-    w.u16(q.id);
-    w.u16(0);
-    w.u16(q.has_question ? 1 : 0);
-    w.u16(0);
-    w.u16(0);
-    w.u16(0);
+    if (std::uint8_t* h = w.reserve(kHeaderSize)) {
+        // ID, then flags and counts (patched at the end); QDCOUNT now.
+        store16(h, q.id);
+        std::memset(h + 2, 0, kHeaderSize - 2);
+        h[5] = q.has_question ? 1 : 0;
+    }
     if (q.has_question) {
         w.bytes(q.question, q.question_len);
         if (!w.overflowed()) w.remember_labels(kHeaderSize, q.label_offset, q.label_count);
     }
     const std::size_t after_question = w.size();
 
-    Builder b(w, q, zones, source, stats, env ? *env : no_env, tcp);
+    Builder b(w, q, zones, source, stats, *env, tcp);
     std::uint16_t rc = rcode::NOERROR;
     switch (status) {
         case ParseStatus::kFormErr:
@@ -388,24 +394,29 @@ std::size_t respond(const Query& q, ParseStatus status, const common::IpAddress&
     std::uint16_t ar = b.c.ar;
     if (with_opt) {
         w.set_limit(limit);
-        w.u8(0);  // root owner
-        w.u16(type::OPT);
-        w.u16(opts.edns_payload);
-        w.u8(static_cast<std::uint8_t>(rc >> 4));  // extended rcode, upper 8 bits
-        w.u8(0);                                   // version 0
-        w.u16(q.do_bit ? 0x8000 : 0);
-        w.u16(static_cast<std::uint16_t>(opt_rdlen));
-        if (q.ecs.present) {
-            // RFC 7871 7.2.1: family, source prefix and address echoed; the scope
-            // says how far the answer depends on the address (0 for static data),
-            // longer than the source prefix when the answer changes inside it.
-            const std::uint8_t scope = b.ecs_scope;
-            w.u16(kOptionEcs);
-            w.u16(static_cast<std::uint16_t>(4 + ecs_octets));
-            w.u16(q.ecs.family);
-            w.u8(q.ecs.source_len);
-            w.u8(scope);
-            w.bytes(q.ecs.address.bytes(), ecs_octets);
+        // The OPT record's fixed part and the ECS option, stored in place
+        // (their room was kept out of the answer's limit above).
+        const std::size_t fixed = 11 + (q.ecs.present ? 8 + ecs_octets : 0);
+        if (std::uint8_t* p = w.reserve(fixed)) {
+            p[0] = 0;  // root owner
+            store16(p + 1, type::OPT);
+            store16(p + 3, opts.edns_payload);
+            p[5] = static_cast<std::uint8_t>(rc >> 4);  // extended rcode, upper 8 bits
+            p[6] = 0;                                   // version 0
+            store16(p + 7, q.do_bit ? 0x8000 : 0);
+            store16(p + 9, static_cast<std::uint16_t>(opt_rdlen));
+            if (q.ecs.present) {
+                // RFC 7871 7.2.1: family, source prefix and address echoed; the
+                // scope says how far the answer depends on the address (0 for
+                // static data), longer than the source prefix when the answer
+                // changes inside it.
+                store16(p + 11, kOptionEcs);
+                store16(p + 13, static_cast<std::uint16_t>(4 + ecs_octets));
+                store16(p + 15, q.ecs.family);
+                p[17] = q.ecs.source_len;
+                p[18] = b.ecs_scope;
+                std::memcpy(p + 19, q.ecs.address.bytes(), ecs_octets);
+            }
         }
         if (with_nsid) {
             w.u16(kOptionNsid);
