@@ -180,10 +180,10 @@ bool read_question_name(WireReader& r, Query& q) {
     q.label_offset[labels] = static_cast<std::uint8_t>(at);
     q.label_count = labels;
     const std::size_t n = at + 1;
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        // Eight octets at a time: a high bit marks each octet in 'A'..'Z'
-        // (below 0x80, at least 'A', not above 'Z'), shifted to 0x20.
+    // Eight octets at a time: a high bit marks each octet in 'A'..'Z' (below
+    // 0x80, at least 'A', not above 'Z'), shifted to 0x20. The last eight
+    // overlap the ones before (lowering twice is lowering once).
+    const auto lower8 = [&](std::size_t i) {
         constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
         constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
         std::uint64_t x;
@@ -194,10 +194,15 @@ bool read_question_name(WireReader& r, Query& q) {
         const std::uint64_t upper = at_least_a & ~above_z & ~x & kHigh;
         x |= upper >> 2;
         std::memcpy(q.qname + i, &x, 8);
-    }
-    for (; i < n; ++i) {
-        const std::uint8_t c = p[i];
-        q.qname[i] = (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + 32) : c;
+    };
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 < n; i += 8) lower8(i);
+        lower8(n - 8);
+    } else {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint8_t c = p[i];
+            q.qname[i] = (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + 32) : c;
+        }
     }
     q.qname_len = static_cast<std::uint8_t>(n);
     r.skip(n);

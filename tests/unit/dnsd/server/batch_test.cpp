@@ -238,6 +238,18 @@ TEST_F(BatchCache, TheLastComputedNameIsAskedAgainOnlyInItsOwnState) {
     EXPECT_EQ(last_octet(a1[0]) + 1, last_octet(a1[2]));
     EXPECT_EQ(last_octet(a1[2]) + 1, last_octet(a1[5]));
     EXPECT_EQ(stats.answer_cache_hits.load(), 0u);
+    // Names of the same length that differ from it at the start, in the
+    // middle, at the end: each answered for itself.
+    const auto a3 = run({query_wire({"ctr1.example.test.", LDNS_RR_TYPE_A, 0}, 9),
+                         query_wire({"xtr1.example.test.", LDNS_RR_TYPE_A, 0}, 10),
+                         query_wire({"ctr1.exbmple.test.", LDNS_RR_TYPE_A, 0}, 11),
+                         query_wire({"ctr1.example.tesx.", LDNS_RR_TYPE_A, 0}, 12),
+                         query_wire({"ctr9.example.test.", LDNS_RR_TYPE_A, 0}, 13)});
+    EXPECT_EQ(ancount(a3[0]), 1);
+    EXPECT_EQ(rcode(a3[1]), 3);  // NXDOMAIN
+    EXPECT_EQ(rcode(a3[2]), 5);  // REFUSED: not a zone served here
+    EXPECT_EQ(rcode(a3[3]), 5);
+    EXPECT_EQ(rcode(a3[4]), 3);
 
     // The next state has no such name (the old one stays alive here).
     const auto old_state = state;
