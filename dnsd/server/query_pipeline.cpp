@@ -1,6 +1,7 @@
 #include "dnsd/server/query_pipeline.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 
 #include "dnsd/redirect/redirect.hpp"
@@ -50,14 +51,31 @@ std::size_t QueryPipeline::look_up(std::span<const Query> queries,
     const Decisions* d = env_.decisions;
     const std::size_t n = queries.size();
     if (!d || d->maps.empty() || d->maps.size() > kMaxLookupMaps || n > kMaxLookups) return 0;
-    // The well-formed queries' client addresses, packed.
-    std::uint8_t place[kMaxLookups];
+    // The well-formed queries' client addresses, packed; a query from the
+    // same address as the one before it (a resolver without ECS, or the same
+    // subnet again) shares its search. Compared before the key is made, on
+    // what it is made from (written at parse or receive time, long before):
+    // loading the key just stored would stall store forwarding.
+    constexpr std::uint8_t kNoSearch = 0xff;
+    static_assert(kMaxLookups < kNoSearch);
+    std::uint8_t search[kMaxLookups];  // per query: its search, or kNoSearch
     std::size_t m = 0;
+    const common::IpAddress* last = nullptr;  // what the last search's key was made from
+    bool last_ecs = false;
     for (std::size_t i = 0; i < n; ++i) {
         std::fill_n(hits_[i], d->maps.size(), RangeHit{});
+        search[i] = kNoSearch;
         if (status[i] != ParseStatus::kOk) continue;
-        scratch[m] = client_key(queries[i], sources[i]).address;
-        place[m++] = static_cast<std::uint8_t>(i);
+        const Query& q = queries[i];
+        const bool ecs = q.ecs.present && q.ecs.source_len > 0;  // as client_key() decides
+        const common::IpAddress& from = ecs ? q.ecs.address : sources[i];
+        if (!last || ecs != last_ecs || from.family() != last->family() ||
+            std::memcmp(from.bytes(), last->bytes(), 16) != 0) {
+            scratch[m++] = client_key(q, sources[i]).address;
+            last = &from;
+            last_ecs = ecs;
+        }
+        search[i] = static_cast<std::uint8_t>(m - 1);
     }
     RangeHit found[kMaxLookups];
     std::size_t made = 0;
@@ -65,7 +83,8 @@ std::size_t QueryPipeline::look_up(std::span<const Query> queries,
         const CompiledMap& map = d->maps[k];
         if (!map.ready()) continue;
         map.find_batch(scratch.first(m), std::span(found, m));
-        for (std::size_t j = 0; j < m; ++j) hits_[place[j]][k] = found[j];
+        for (std::size_t i = 0; i < n; ++i)
+            if (search[i] != kNoSearch) hits_[i][k] = found[search[i]];
         made += m;
     }
     lookups_ = n;

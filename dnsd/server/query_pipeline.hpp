@@ -47,8 +47,9 @@ class QueryPipeline {
     // query's place in the batch uses them. At most kMaxLookups queries; a
     // map not ready is not looked up, and with more than kMaxLookupMaps maps
     // nothing is (each redirect then searches alone). `scratch` receives the
-    // well-formed queries' client key addresses, packed (the j-th of them in
-    // scratch[j]). Returns how many lookups were made.
+    // well-formed queries' client key addresses, packed, a run of queries
+    // from one address once (it shares one search). Returns how many
+    // searches were made.
     static constexpr std::size_t kMaxLookups = 64;
     static constexpr std::size_t kMaxLookupMaps = 4;  // with more maps, each redirect its own
     std::size_t look_up(std::span<const Query> queries, std::span<const ParseStatus> status,
