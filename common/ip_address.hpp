@@ -3,6 +3,7 @@
 // ever needs a v4 twin and a v6 twin (DESIGN.md, "One code path").
 
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -30,6 +31,7 @@ class IpAddress {
     // address on the stack and copying it with a wide load over the narrow
     // stores that just filled it (a store-forwarding stall).
     void assign(Family family, const std::uint8_t* bytes, std::size_t n) {
+        assert(n <= (family == Family::kV4 ? 4u : 16u));
         family_ = family;
         bytes_ = {};
         std::memcpy(bytes_.data(), bytes, n);

@@ -55,7 +55,9 @@ std::size_t QueryPipeline::look_up(std::span<const Query> queries,
     // same address as the one before it (a resolver without ECS, or the same
     // subnet again) shares its search. Compared before the key is made, on
     // what it is made from (written at parse or receive time, long before):
-    // loading the key just stored would stall store forwarding.
+    // loading the key just stored would stall store forwarding. All 16
+    // octets: an IPv4 address's last 12 are always zero (every IpAddress
+    // maker clears them; were one not to, a share would only be missed).
     constexpr std::uint8_t kNoSearch = 0xff;
     static_assert(kMaxLookups < kNoSearch);
     std::uint8_t search[kMaxLookups];  // per query: its search, or kNoSearch

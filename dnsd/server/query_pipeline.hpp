@@ -41,9 +41,9 @@ class QueryPipeline {
     // Parses one message (oversize: longer than the transport accepts, FORMERR).
     static ParseStatus parse(std::span<const std::uint8_t> in, bool oversize, Query& q);
 
-    // The decision-range lookups a batch's redirects will need, made for
-    // every well-formed query together (which are redirects is known only
-    // when answering), so that their cache misses overlap; answer() with a
+    // The decision-range lookups a batch's redirects will need, made for the
+    // well-formed queries together (which are redirects is known only when
+    // answering), so that their cache misses overlap; answer() with a
     // query's place in the batch uses them. At most kMaxLookups queries; a
     // map not ready is not looked up, and with more than kMaxLookupMaps maps
     // nothing is (each redirect then searches alone). `scratch` receives the

@@ -160,10 +160,10 @@ bool parse_additional(WireReader& r, Query& q, bool& saw_opt) {
 }  // namespace
 
 bool read_question_name(WireReader& r, Query& q) {
-    // The labels' lengths first (no pointers, no extended label types), then
-    // the whole name copied in lower case in one pass, which the compiler
-    // vectorises: a length octet is at most 63, below 'A', and lowering
-    // leaves it as it is.
+    // The labels' lengths first (no pointers, no extended label types), which
+    // also proves the whole name lies inside the packet; then the whole name
+    // copied in lower case, eight octets at a time (below eight, one by one):
+    // a length octet is at most 63, below 'A', and lowering leaves it alone.
     const std::uint8_t* p = r.here();
     const std::size_t avail = r.remaining();
     std::size_t at = 0;

@@ -87,8 +87,8 @@ enum class ParseStatus {
 ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& q);
 
 // Reads an uncompressed name at r (a query's question may not use compression:
-// there is nothing before it to point at), lower-casing it into `out`.
-// Returns false on any malformation.
+// there is nothing before it to point at) into q.qname, lower-cased, with its
+// label offsets. Returns false on any malformation.
 bool read_question_name(WireReader& r, Query& q);
 
 // Skips a possibly compressed name in a resource record; false if malformed.
