@@ -88,6 +88,16 @@ std::size_t QueryPipeline::look_up(std::span<const Query> queries,
         for (std::size_t i = 0; i < n; ++i)
             if (search[i] != kNoSearch) hits_[i][k] = found[search[i]];
         made += m;
+        // What the decision reads next, chain -> first entry -> its members,
+        // fetched for every search a pass at a time: with thousands of
+        // overrides each client has its own chain and entry, and each hop
+        // would be a miss the answer waits for alone.
+        for (std::size_t j = 0; j < m; ++j) __builtin_prefetch(found[j].chain);
+        for (std::size_t j = 0; j < m; ++j)
+            if (found[j].chain) __builtin_prefetch(found[j].chain->steps[0].entry);
+        for (std::size_t j = 0; j < m; ++j)
+            if (const Chain* c = found[j].chain; c && c->steps[0].entry)
+                __builtin_prefetch(c->steps[0].entry->members.data());
     }
     lookups_ = n;
     return made;
