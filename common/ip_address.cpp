@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstddef>
 #include <cstring>
 
 namespace signpost::common {
@@ -23,8 +24,7 @@ IpAddress IpAddress::v4(std::uint32_t host_order) {
 
 IpAddress IpAddress::from_bytes(Family family, const std::uint8_t* bytes) {
     IpAddress a;
-    a.family_ = family;
-    std::memcpy(a.bytes_.data(), bytes, family == Family::kV4 ? 4 : 16);
+    a.assign(family, bytes, family == Family::kV4 ? 4 : 16);
     return a;
 }
 
@@ -215,18 +215,24 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
     return a;
 }
 
-std::optional<IpAddress> IpAddress::from_sockaddr(const sockaddr* sa) {
+bool IpAddress::assign_sockaddr(const sockaddr* sa) {
+    // The address octets read in place (octet access may alias anything).
+    const auto* p = reinterpret_cast<const std::uint8_t*>(sa);
     if (sa->sa_family == AF_INET) {
-        sockaddr_in sin;
-        std::memcpy(&sin, sa, sizeof sin);
-        return from_bytes(Family::kV4, reinterpret_cast<const std::uint8_t*>(&sin.sin_addr));
+        assign(Family::kV4, p + offsetof(sockaddr_in, sin_addr), 4);
+        return true;
     }
     if (sa->sa_family == AF_INET6) {
-        sockaddr_in6 sin6;
-        std::memcpy(&sin6, sa, sizeof sin6);
-        return from_bytes(Family::kV6, reinterpret_cast<const std::uint8_t*>(&sin6.sin6_addr));
+        assign(Family::kV6, p + offsetof(sockaddr_in6, sin6_addr), 16);
+        return true;
     }
-    return std::nullopt;
+    return false;
+}
+
+std::optional<IpAddress> IpAddress::from_sockaddr(const sockaddr* sa) {
+    IpAddress a;
+    if (!a.assign_sockaddr(sa)) return std::nullopt;
+    return a;
 }
 
 IpAddress IpAddress::unmapped() const {

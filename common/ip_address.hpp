@@ -42,6 +42,8 @@ class IpAddress {
     static std::optional<IpAddress> parse(std::string_view text);
     // From a socket address (AF_INET or AF_INET6); IPv4-mapped IPv6 stays IPv6.
     static std::optional<IpAddress> from_sockaddr(const sockaddr* sa);
+    // The same in place; false (and unchanged) for another family.
+    bool assign_sockaddr(const sockaddr* sa);
 
     Family family() const { return family_; }
     bool is_v4() const { return family_ == Family::kV4; }
@@ -62,7 +64,17 @@ class IpAddress {
     // Fills a sockaddr_in / sockaddr_in6 (port 0) and returns its length.
     unsigned to_sockaddr(sockaddr_storage* ss) const;
 
-    friend bool operator==(const IpAddress&, const IpAddress&) = default;
+    // Written out: the defaulted one compares the octets with a memcmp call
+    // (they sit at offset 1, so GCC does not inline it), and the query path
+    // compares addresses per query.
+    friend bool operator==(const IpAddress& a, const IpAddress& b) {
+        std::uint64_t a0, a1, b0, b1;
+        std::memcpy(&a0, a.bytes_.data(), 8);
+        std::memcpy(&a1, a.bytes_.data() + 8, 8);
+        std::memcpy(&b0, b.bytes_.data(), 8);
+        std::memcpy(&b1, b.bytes_.data() + 8, 8);
+        return a.family_ == b.family_ && ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
     friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 
   private:

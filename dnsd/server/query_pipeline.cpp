@@ -1,7 +1,6 @@
 #include "dnsd/server/query_pipeline.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <ctime>
 
 #include "dnsd/redirect/redirect.hpp"
@@ -55,9 +54,7 @@ std::size_t QueryPipeline::look_up(std::span<const Query> queries,
     // same address as the one before it (a resolver without ECS, or the same
     // subnet again) shares its search. Compared before the key is made, on
     // what it is made from (written at parse or receive time, long before):
-    // loading the key just stored would stall store forwarding. All 16
-    // octets: an IPv4 address's last 12 are always zero (every IpAddress
-    // maker clears them; were one not to, a share would only be missed).
+    // loading the key just stored would stall store forwarding.
     constexpr std::uint8_t kNoSearch = 0xff;
     static_assert(kMaxLookups < kNoSearch);
     std::uint8_t search[kMaxLookups];  // per query: its search, or kNoSearch
@@ -71,8 +68,7 @@ std::size_t QueryPipeline::look_up(std::span<const Query> queries,
         const Query& q = queries[i];
         const bool ecs = q.ecs.present && q.ecs.source_len > 0;  // as client_key() decides
         const common::IpAddress& from = ecs ? q.ecs.address : sources[i];
-        if (!last || ecs != last_ecs || from.family() != last->family() ||
-            std::memcmp(from.bytes(), last->bytes(), 16) != 0) {
+        if (!last || ecs != last_ecs || !(from == *last)) {
             scratch[m++] = client_key(q, sources[i]).address;
             last = &from;
             last_ecs = ecs;

@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <cstddef>
 #include <cstring>
 #include <memory>
 
@@ -103,15 +102,9 @@ bool serve_batch(int fd, Slots& s, BatchAnswerer& answerer, common::Snapshot<Ser
     for (int i = 0; i < n; ++i) {
         b.in_len[i] = s.in_msg[i].msg_len;
         b.oversize[i] = (s.in_msg[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-        // In place (IpAddress::assign), not through from_sockaddr's copies.
-        const auto* peer = reinterpret_cast<const std::uint8_t*>(&s.peer[i]);
-        if (s.peer[i].ss_family == AF_INET) {
-            b.source[i].assign(common::Family::kV4, peer + offsetof(sockaddr_in, sin_addr), 4);
-        } else if (s.peer[i].ss_family == AF_INET6) {
-            b.source[i].assign(common::Family::kV6, peer + offsetof(sockaddr_in6, sin6_addr), 16);
-        } else {
+        // In place, not through from_sockaddr's optional and copies.
+        if (!b.source[i].assign_sockaddr(reinterpret_cast<const sockaddr*>(&s.peer[i])))
             b.source[i] = common::IpAddress{};
-        }
     }
     const auto snap = state.load();  // once per batch, not per packet
     answerer.answer(b, static_cast<unsigned>(n), snap, health.load());
